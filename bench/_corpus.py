@@ -1,0 +1,33 @@
+"""A real third-party corpus for benchmarks: an sdist fetched from PyPI once, then cached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+CACHE = Path(__file__).parent / ".cache"
+
+
+def fetch_sdist(name: str, version: str) -> Path:
+    """Unpacked source of ``name==version`` (downloaded with pip on first use)."""
+    target = CACHE / f"{name}-{version}"
+    if target.is_dir():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    archive = next(CACHE.glob(f"[{name[0].upper()}{name[0]}]{name[1:]}-{version}.tar.gz"), None)
+    if archive is None:
+        for python in (sys.executable, "python3"):
+            cmd = [python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   f"{name}=={version}", "-d", str(CACHE)]
+            if subprocess.run(cmd, capture_output=True).returncode == 0:
+                break
+        else:
+            raise SystemExit(f"could not download the {name} {version} sdist with pip")
+        archive = next(CACHE.glob(f"*{name[1:]}-{version}.tar.gz"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(CACHE, filter="data")
+    unpacked = next(p for p in CACHE.iterdir() if p.is_dir() and p.name.lower() == target.name.lower())
+    unpacked.rename(target)
+    return target

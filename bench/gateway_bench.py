@@ -1,0 +1,308 @@
+"""Gateway benchmarks: the mirror must never slow the agent, whoever is watching.
+
+    uv run python bench/gateway_bench.py            # all figures, ~1 minute
+    uv run python bench/gateway_bench.py --quick    # smaller runs
+
+Prints: reflect() cost at 1/100/1,000 observers (baseline: encoding one event alone);
+delivery latency at 200 observers x 1,000 events/s over loopback; the same with one
+stalled observer (its memory, time until dropped); attach latency; memory per observer.
+The server runs in a subprocess (uvicorn, the real app); clients are real websockets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kgents_assets.flux import FluxState, HolographicBuffer, TerrariumEvent  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def event(n: int) -> TerrariumEvent:
+    return TerrariumEvent(
+        type="tick",
+        agent_id="bench",
+        data={"n": n, "pad": "x" * 100},
+        state=FluxState.FLOWING,
+        pressure=0.0,
+        flow=1.0,
+        temperature=0.1,
+    )
+
+
+# -- 1. reflect() cost ------------------------------------------------------------------
+
+
+async def reflect_cost(observers: int, calls: int) -> list[float]:
+    buffer = HolographicBuffer("bench", capacity=4096)
+    attached = [buffer.attach() for _ in range(observers)]
+
+    async def drain(obs: Any) -> None:
+        while True:
+            buffer.sent(obs, await buffer.next_batch(obs))
+
+    tasks = [asyncio.create_task(drain(o)) for o in attached]
+    await asyncio.sleep(0)
+    samples: list[float] = []
+    template = event(0)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        buffer.reflect(template)
+        samples.append((time.perf_counter_ns() - t0) / 1e6)
+        if i % 10 == 0:
+            await asyncio.sleep(0)  # let observers drain, as a live loop would
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return samples
+
+
+def encode_baseline(calls: int) -> list[float]:
+    template = event(0)
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter_ns()
+        template.model_copy(update={"seq": 1}).model_dump_json()
+        samples.append((time.perf_counter_ns() - t0) / 1e6)
+    return samples
+
+
+# -- the server subprocess ----------------------------------------------------------------
+
+
+def serve(port: int, rate: float, agentfs: Path) -> None:
+    import uvicorn
+
+    from gateway.app import GatewayContext, create_app
+    from gateway.server import uvicorn_config
+    from gateway.settings import GatewaySettings
+    from kgents_assets.flux import FluxAgent
+
+    def agents(context: GatewayContext) -> list[FluxAgent]:
+        async def tick(agent: FluxAgent) -> None:
+            start, sent = time.monotonic(), 0
+            while True:
+                due = int((time.monotonic() - start) * rate) - sent
+                for _ in range(due):
+                    agent.emit("tick", {"n": sent, "pad": "x" * 100})
+                    sent += 1
+                await asyncio.sleep(0.001)
+
+        return [FluxAgent("ticker", source=tick, mirror=context.mirror("ticker"))]
+
+    settings = GatewaySettings(repo_root=agentfs.parent, agentfs_dir=agentfs, dagster_agents=False)
+    app = create_app(settings, agents=agents)
+    uvicorn.Server(uvicorn_config(app, settings, port=port, log_level="warning")).run()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(rate: float) -> Any:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port), "--rate", str(rate), "--agentfs", tmp],
+            cwd=ROOT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("bench server did not start")
+            time.sleep(0.1)
+        try:
+            yield url, proc
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+# -- 2/3. delivery latency ----------------------------------------------------------------
+
+
+async def observe(ws_url: str, latencies: list[float], stop: asyncio.Event) -> None:
+    async with connect(ws_url, max_queue=None, open_timeout=60) as ws:
+        await ws.recv()  # hello
+        await ws.recv()  # replay: not part of live latency
+        while not stop.is_set():
+            try:
+                message = await asyncio.wait_for(ws.recv(), 1)
+            except TimeoutError:
+                continue
+            now = time.time()
+            text = message if isinstance(message, str) else message.decode()
+            # The first event of a coalesced message is its oldest: the worst latency.
+            first = text[: text.find("\n")] if "\n" in text else text
+            latencies.append((now - json.loads(first)["timestamp"]) * 1000)
+
+
+def server_tx_queue(server_port: int, client_port: int) -> int:
+    """Bytes queued in the server's kernel send buffer for one connection (/proc/net/tcp)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
+            client_port
+        ):
+            return int(fields[4].split(":")[0], 16)
+    return -1
+
+
+async def latency_run(
+    url: str, observers: int, seconds: float, stalled: bool
+) -> dict[str, Any]:
+    ws_url = url.replace("http", "ws") + "/observe/ticker"
+    port = int(url.rsplit(":", 1)[1])
+    latencies: list[float] = []
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(observers)]
+    result: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=url) as http:
+        while (await http.get("/api/ticker/metrics")).json()["observers"] < observers:
+            await asyncio.sleep(0.1)
+        dropped_before = sum((await http.get("/api/ticker/metrics")).json()[
+            "observers_dropped_total"].values())
+        raw: socket.socket | None = None
+        ws_stalled: ClientConnection | None = None
+        if stalled:
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect(("127.0.0.1", port))
+            ws_stalled = await connect(ws_url, sock=raw, max_queue=1)
+            stalled_at = time.monotonic()
+        await asyncio.sleep(1.0)  # warm-up
+        latencies.clear()
+        started = time.monotonic()
+        peak_tx = 0
+        while time.monotonic() - started < seconds:
+            await asyncio.sleep(0.2)
+            if raw is not None and "dropped_after_s" not in result:
+                peak_tx = max(peak_tx, server_tx_queue(port, raw.getsockname()[1]))
+                metrics = (await http.get("/api/ticker/metrics")).json()
+                if sum(metrics["observers_dropped_total"].values()) > dropped_before:
+                    result["dropped_after_s"] = time.monotonic() - stalled_at
+        if raw is not None:
+            result["stalled_kernel_sndq_bytes"] = peak_tx
+            while "dropped_after_s" not in result and time.monotonic() - stalled_at < 30:
+                metrics = (await http.get("/api/ticker/metrics")).json()
+                if sum(metrics["observers_dropped_total"].values()) > dropped_before:
+                    result["dropped_after_s"] = time.monotonic() - stalled_at
+                await asyncio.sleep(0.1)
+    stop.set()
+    samples = list(latencies)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if ws_stalled is not None:
+        ws_stalled.transport.abort()
+    result.update(
+        messages=len(samples), p50_ms=pct(samples, 0.5), p99_ms=pct(samples, 0.99)
+    )
+    return result
+
+
+# -- 4/5. attach latency and memory per observer ---------------------------------------
+
+
+async def attach_latency(url: str, n: int) -> list[float]:
+    ws_url = url.replace("http", "ws") + "/observe/ticker"
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        async with connect(ws_url) as ws:
+            await ws.recv()  # hello
+            await ws.recv()  # first replayed events
+            samples.append((time.perf_counter() - t0) * 1000)
+    return samples
+
+
+async def memory_per_observer(url: str, pid: int, n: int) -> float:
+    ws_url = url.replace("http", "ws") + "/observe/ticker"
+    process = psutil.Process(pid)
+    stop = asyncio.Event()
+    latencies: list[float] = []
+    warm = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(50)]
+    await asyncio.sleep(2)
+    before = process.memory_info().rss
+    tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(n)]
+    async with httpx.AsyncClient(base_url=url) as http:
+        while (await http.get("/api/ticker/metrics")).json()["observers"] < n + 50:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(2)
+    after = process.memory_info().rss
+    stop.set()
+    await asyncio.gather(*warm, *tasks, return_exceptions=True)
+    return (after - before) / n
+
+
+async def main(quick: bool) -> None:
+    calls = 5_000 if quick else 20_000
+    print("== reflect(): one emit into the mirror (target p99 <= 0.1 ms, flat in N)")
+    base = encode_baseline(calls)
+    print(f"  baseline (encode one event alone): p50 {pct(base, .5):.4f} ms"
+          f"  p99 {pct(base, .99):.4f} ms")
+    for n in (1, 100, 1000):
+        samples = await reflect_cost(n, calls)
+        print(f"  {n:>5} observers: p50 {pct(samples, .5):.4f} ms  p99 {pct(samples, .99):.4f} ms")
+
+    rate, observers, seconds = 1000.0, 200, (4.0 if quick else 8.0)
+    with server(rate) as (url, proc):
+        print(f"== delivery: {observers} observers x {rate:.0f} events/s over loopback"
+              " (target p99 <= 50 ms)")
+        clean = await latency_run(url, observers, seconds, stalled=False)
+        print(f"  p50 {clean['p50_ms']:.1f} ms  p99 {clean['p99_ms']:.1f} ms"
+              f"  ({clean['messages']} messages; events coalesced per message)")
+        print("== with one stalled observer (others unchanged; stalled dropped <= 10 s)")
+        dirty = await latency_run(url, observers, seconds, stalled=True)
+        print(f"  others: p50 {dirty['p50_ms']:.1f} ms  p99 {dirty['p99_ms']:.1f} ms"
+              f"  (without: p99 {clean['p99_ms']:.1f} ms)")
+        print(f"  stalled: kernel send queue peak {dirty['stalled_kernel_sndq_bytes'] / 1024:.0f}"
+              " KiB (+ transport buffer capped at 64 KiB);"
+              f" dropped after {dirty.get('dropped_after_s', float('nan')):.1f} s")
+        samples = await attach_latency(url, 20 if quick else 100)
+        print(f"== attach (connect + hello + 100-event replay; target <= 50 ms):"
+              f" p50 {pct(samples, .5):.1f} ms  p99 {pct(samples, .99):.1f} ms")
+        per = await memory_per_observer(url, proc.pid, 200 if quick else 500)
+        print(f"== memory per observer (server RSS delta; target < 1 MB): {per / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=1000.0, help=argparse.SUPPRESS)
+    parser.add_argument("--agentfs", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        os.environ.pop("KGENTS_DATABASE_URL", None) if args.agentfs else None
+        serve(args.serve, args.rate, args.agentfs)
+    else:
+        asyncio.run(main(args.quick))

@@ -1,0 +1,1 @@
+"""The agents the gateway hosts, and the registry that holds them."""

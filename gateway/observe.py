@@ -1,0 +1,108 @@
+"""``ws /observe/{agent_id}``: the public, read-only mirror of an agent.
+
+Wire format: every text message holds one or more JSON objects separated by newlines
+(several when the observer was behind: frames are coalesced, never re-encoded). The first
+object is ``{"type": "hello", ...}`` (epoch, head, where replay starts); every event after
+it carries ``seq``. Reconnect with ``?since=<last seq seen>`` to continue exactly there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from gateway.agents.registry import AgentRegistry
+from gateway.close_codes import CloseCode
+from gateway.settings import GatewaySettings
+from gateway.transport import abort, cap_send_buffers
+from kgents_assets.flux import HolographicBuffer, Observer, ObserverDropped
+
+router = APIRouter()
+log = logging.getLogger(__name__)
+
+CLOSE_GRACE_S = 1.0  # how long a dropped observer gets to take its close frame
+
+
+@router.websocket("/observe/{agent_id}")
+async def observe(websocket: WebSocket, agent_id: str, since: int | None = None) -> None:
+    registry: AgentRegistry = websocket.app.state.registry
+    settings: GatewaySettings = websocket.app.state.settings
+    await websocket.accept()
+    agent = registry.get(agent_id)
+    if agent is None:
+        await websocket.close(CloseCode.UNKNOWN_AGENT, f"unknown agent {agent_id!r}")
+        return
+    if registry.observer_count >= settings.max_observers:
+        await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many observers; retry later")
+        return
+    cap_send_buffers(
+        websocket.scope, settings.observer_sndbuf_bytes, settings.observer_write_high_water
+    )
+    mirror = agent.mirror
+    sender: asyncio.Task[None] | None = None
+
+    def on_drop(_: Observer) -> None:
+        # Called by the mirror's watchdog: the sender may be stuck inside a send.
+        if sender is not None:
+            sender.cancel()
+
+    observer = mirror.attach(since, on_drop)
+    try:
+        hello = {
+            "type": "hello",
+            "agent_id": agent_id,
+            "epoch": mirror.epoch,
+            "head": mirror.head,
+            "replay_from": observer.cursor,
+            "gap": observer.gap,
+            "reset": observer.reset,
+        }
+        await websocket.send_text(json.dumps(hello))
+        sender = asyncio.create_task(_pump(websocket, mirror, observer))
+        receiver = asyncio.create_task(_discard_incoming(websocket))
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sender, receiver):
+            task.cancel()
+        for task in (sender, receiver):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if observer.dropped is not None:
+            await _close_dropped(websocket, observer)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client left (possibly mid-replay); nothing to clean but the cursor
+    finally:
+        mirror.detach(observer)
+
+
+async def _pump(websocket: WebSocket, mirror: HolographicBuffer, observer: Observer) -> None:
+    with contextlib.suppress(ObserverDropped):
+        while True:
+            batch = await mirror.next_batch(observer)
+            mirror.sending(observer)
+            await websocket.send_text("\n".join(batch.frames))
+            mirror.sent(observer, batch)
+
+
+async def _discard_incoming(websocket: WebSocket) -> None:
+    """Read-only: anything a client sends is ignored; we only need to notice it leave."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _close_dropped(websocket: WebSocket, observer: Observer) -> None:
+    reason = f"{observer.dropped}; resume with since={observer.last_delivered}"
+    try:
+        await asyncio.wait_for(websocket.close(CloseCode.OBSERVER_TOO_SLOW, reason), CLOSE_GRACE_S)
+    except (TimeoutError, RuntimeError, OSError):
+        # A stalled peer never drains what is queued, so it cannot get the close frame.
+        abort(websocket.scope)
+    else:
+        # The close frame is queued; if the peer does not read it either, cut it off.
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_S * 5, abort, websocket.scope)

@@ -1,0 +1,58 @@
+"""Gateway configuration, read from the environment once at start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+TOKEN_ENV = "KGENTS_GATEWAY_TOKEN"
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr | None = Field(
+        default=None, description="shared secret for /perturb and purgatory actions"
+    )
+    database_url: str | None = None  # None: $KGENTS_DATABASE_URL or the embedded pgserver
+    repo_root: Path = Field(default_factory=Path.cwd)
+    agentfs_dir: Path | None = None  # default {repo_root}/.agentfs
+    fixtures_dir: Path | None = None  # default {repo_root}/fixtures
+    dagster_home: Path | None = None  # default $DAGSTER_HOME or {agentfs}/dagster
+    dagster_agents: bool = True  # host `pipeline` and `hub` (they read the Dagster instance)
+    hub_asset_keys: tuple[str, ...] | None = None  # None: the assets of group "code"
+    poll_interval_s: float = Field(default=0.5, gt=0)
+    history: int = Field(default=100, ge=0)
+    ring_capacity: int = Field(default=2048, ge=16)
+    max_observers: int = Field(default=10_000, ge=1)
+    observer_send_timeout_s: float = Field(default=5.0, gt=0)
+    observer_sndbuf_bytes: int = Field(default=32 * 1024, ge=4096)
+    observer_write_high_water: int = Field(default=64 * 1024, ge=4096)
+    max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    auth_timeout_s: float = Field(default=10.0, gt=0)
+
+    @property
+    def agentfs(self) -> Path:
+        return self.agentfs_dir or self.repo_root / ".agentfs"
+
+    @property
+    def fixtures(self) -> Path:
+        return self.fixtures_dir or self.repo_root / "fixtures"
+
+    @property
+    def dagster(self) -> Path:
+        if self.dagster_home is not None:
+            return self.dagster_home
+        env = os.environ.get("DAGSTER_HOME")
+        return Path(env) if env else self.agentfs / "dagster"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> GatewaySettings:
+        token = os.environ.get(TOKEN_ENV) or None
+        values: dict[str, object] = {"token": SecretStr(token) if token else None}
+        if hub := os.environ.get("KGENTS_HUB_ASSETS"):
+            values["hub_asset_keys"] = tuple(k.strip() for k in hub.split(",") if k.strip())
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)

@@ -1,0 +1,1 @@
+"""kgents_assets."""

@@ -1,0 +1,35 @@
+"""What every embedder offers: an id, a dimension and unit-length float32 vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Vectors = npt.NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """``id`` names the model and its settings: two embedders with the same id give the
+    same vectors, so stored vectors stay comparable with new queries."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """One L2-normalised row per text, shape ``(len(texts), dimension)``."""
+        ...
+
+
+def l2_normalise(matrix: npt.NDArray[np.floating]) -> Vectors:
+    """Rows scaled to unit length; an all-zero row (no features) stays zero."""
+    out = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out

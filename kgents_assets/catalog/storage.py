@@ -1,0 +1,369 @@
+"""Reading and writing the catalog tables. Callers own the transaction: every function
+takes a connection, so a sync's writes commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from kgents_assets.catalog.embedders.base import Embedder, Vectors
+from kgents_assets.catalog.errors import EmbedderMismatch, EntryNotFound, RelationshipCycle
+from kgents_assets.catalog.models import CatalogEntry, RelationKind
+from kgents_assets.catalog.text import expand_identifiers, text_hash
+
+EMBEDDER_META_KEY = "catalog:embedder"
+HNSW_MAX_DIM = 2000  # pgvector 0.6: larger `vector` columns cannot be HNSW-indexed
+_ENTRY_COLUMNS = (
+    "id", "entity_type", "name", "version", "description", "keywords", "status", "origin",
+    "author", "node_id", "path", "body", "deprecation_reason", "metadata", "text_hash",
+    "fingerprint",
+)  # fmt: skip
+_SELECT_ENTRY = (
+    "SELECT id, entity_type, name, version, description, keywords, status, origin, author, "
+    "node_id, path, body, deprecation_reason, metadata, created_at, updated_at, "
+    "(SELECT coalesce(jsonb_object_agg(kind, dsts), '{}'::jsonb) FROM ("
+    "  SELECT kind, jsonb_agg(dst ORDER BY dst) AS dsts FROM catalog_relationships r"
+    "  WHERE r.src = e.id GROUP BY kind) k) AS relationships "
+    "FROM catalog_entries e"
+)
+
+
+def prepare(conn: psycopg.Connection[Any]) -> None:
+    """Teach the connection the ``vector`` type (numpy arrays in and out, binary)."""
+    register_vector(conn)
+
+
+def catalog_lock(conn: psycopg.Connection[Any]) -> None:
+    """Serialise catalog writers (the asset and ``kg library register``) for a transaction."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog'))")
+
+
+def embedding_text(entry: CatalogEntry) -> str:
+    """The text an entry's vector is computed from (its hash decides re-embedding)."""
+    head = f"{entry.entity_type.value} {entry.name}\n{entry.description}"
+    if entry.keywords:
+        head += "\nkeywords: " + ", ".join(entry.keywords)
+    return f"{head}\n{entry.body}" if entry.body else head
+
+
+def entry_fingerprint(entry: CatalogEntry) -> str:
+    return text_hash(entry.model_dump_json(exclude={"created_at", "updated_at"}))
+
+
+def read_embedder_meta(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
+    row = conn.execute("SELECT value FROM kv WHERE key = %s", (EMBEDDER_META_KEY,)).fetchone()
+    return dict(row[0]) if row else None
+
+
+def write_embedder_meta(conn: psycopg.Connection[Any], embedder: Embedder) -> None:
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+        "SET value = EXCLUDED.value, updated_at = now()",
+        (EMBEDDER_META_KEY, Jsonb({"id": embedder.id, "dimension": embedder.dimension})),
+    )
+
+
+def require_same_embedder(conn: psycopg.Connection[Any], embedder: Embedder) -> None:
+    """Refuse to mix vectors: the catalog's vectors must come from ``embedder``."""
+    meta = read_embedder_meta(conn)
+    if meta is None or (meta["id"] == embedder.id and meta["dimension"] == embedder.dimension):
+        return
+    raise EmbedderMismatch(
+        f"the catalog's vectors come from {meta['id']} ({meta['dimension']} dimensions) but "
+        f"the configured embedder is {embedder.id} ({embedder.dimension} dimensions). "
+        "Re-embed the catalog first: materialize `catalog_embeddings` (it re-embeds "
+        "everything when the embedder changes) or run `kg library reindex`."
+    )
+
+
+def vector_index_name(dim: int) -> str:
+    return f"catalog_embeddings_hnsw_{dim}"
+
+
+def has_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (vector_index_name(dim),)).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
+    """Create the HNSW expression index for ``dim`` if missing; True when created."""
+    if dim > HNSW_MAX_DIM:
+        return False  # searched exactly: pgvector cannot index it
+    if has_vector_index(conn, dim):
+        return False
+    name = vector_index_name(dim)
+    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON catalog_embeddings USING hnsw "
+            "((embedding::vector({})) vector_cosine_ops) WHERE dim = {}"
+        ).format(sql.Identifier(name), sql.Literal(dim), sql.Literal(dim))
+    )
+    return True
+
+
+def existing_hashes(
+    conn: psycopg.Connection[Any], ids: Sequence[str]
+) -> dict[str, tuple[str, str, str | None]]:
+    """id -> (fingerprint, text_hash, embedder of its vector or None)."""
+    rows = conn.execute(
+        "SELECT e.id, e.fingerprint, e.text_hash, "
+        "CASE WHEN v.text_hash = e.text_hash THEN v.embedder END "
+        "FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
+        "WHERE e.id = ANY(%s)",
+        (list(ids),),
+    ).fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry]) -> int:
+    """COPY the entries into a temp table, then one set-based upsert (tsvector built there)."""
+    if not entries:
+        return 0
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _catalog_in (id text, entity_type text, name text, "
+        "version text, description text, keywords text[], status text, origin text, "
+        "author text, node_id text, path text, body text, deprecation_reason text, "
+        "metadata jsonb, text_hash text, fingerprint text, search_a text, search_b text, "
+        "search_c text) ON COMMIT DROP"
+    )
+    conn.execute("TRUNCATE _catalog_in")
+    cols = (*_ENTRY_COLUMNS, "search_a", "search_b", "search_c")
+    copy_sql = sql.SQL("COPY _catalog_in ({}) FROM STDIN").format(
+        sql.SQL(", ").join(map(sql.Identifier, cols))
+    )
+    with conn.cursor().copy(copy_sql) as copy:
+        for e in entries:
+            copy.write_row(
+                (
+                    e.id, e.entity_type.value, e.name, e.version, e.description,
+                    list(e.keywords), e.status.value, e.origin, e.author, e.node_id, e.path,
+                    e.body, e.deprecation_reason, Jsonb(e.metadata),
+                    text_hash(embedding_text(e)), entry_fingerprint(e),
+                    expand_identifiers(e.name),
+                    expand_identifiers(f"{e.description} {' '.join(e.keywords)}"),
+                    expand_identifiers(f"{e.path or ''} {e.body}"),
+                )
+            )  # fmt: skip
+    names = sql.SQL(", ").join(map(sql.Identifier, _ENTRY_COLUMNS))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
+        for c in (*_ENTRY_COLUMNS[1:], "tsv")
+    )
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO catalog_entries ({names}, tsv) SELECT {names}, "
+            "setweight(to_tsvector('english', search_a), 'A') || "
+            "setweight(to_tsvector('english', search_b), 'B') || "
+            "setweight(to_tsvector('english', search_c), 'C') FROM _catalog_in "
+            "ON CONFLICT (id) DO UPDATE SET {updates}, updated_at = now()"
+        ).format(names=names, updates=updates)
+    )
+    return len(entries)
+
+
+def upsert_embeddings(
+    conn: psycopg.Connection[Any],
+    entries: Sequence[CatalogEntry],
+    vectors: Vectors,
+    embedder: Embedder,
+) -> int:
+    """Binary COPY of the vectors, then one upsert; creates the HNSW index if needed."""
+    if not entries:
+        return 0
+    if vectors.shape != (len(entries), embedder.dimension):
+        raise EmbedderMismatch(
+            f"embedder {embedder.id} returned vectors of shape {vectors.shape}, expected "
+            f"({len(entries)}, {embedder.dimension})"
+        )
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _catalog_vec_in (entry_id text, embedder text, "
+        "dim integer, text_hash text, embedding vector) ON COMMIT DROP"
+    )
+    conn.execute("TRUNCATE _catalog_vec_in")
+    with conn.cursor().copy(
+        "COPY _catalog_vec_in (entry_id, embedder, dim, text_hash, embedding) "
+        "FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "int4", "text", "vector"])
+        for entry, vector in zip(entries, vectors, strict=True):
+            copy.write_row(
+                (entry.id, embedder.id, embedder.dimension, text_hash(embedding_text(entry)),
+                 np.ascontiguousarray(vector, dtype=np.float32))
+            )  # fmt: skip
+    conn.execute(
+        "INSERT INTO catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
+        "SELECT entry_id, embedder, dim, text_hash, embedding FROM _catalog_vec_in "
+        "ON CONFLICT (entry_id) DO UPDATE SET embedder = EXCLUDED.embedder, "
+        "dim = EXCLUDED.dim, text_hash = EXCLUDED.text_hash, "
+        "embedding = EXCLUDED.embedding, embedded_at = now()"
+    )
+    ensure_vector_index(conn, embedder.dimension)
+    return len(entries)
+
+
+def delete_entries(conn: psycopg.Connection[Any], ids: Iterable[str]) -> int:
+    cur = conn.execute("DELETE FROM catalog_entries WHERE id = ANY(%s)", (list(ids),))
+    return cur.rowcount
+
+
+def replace_relationships(
+    conn: psycopg.Connection[Any],
+    sources: Sequence[str],
+    edges: Iterable[tuple[str, RelationKind, str]],
+) -> int:
+    """Make ``sources``' outgoing edges exactly ``edges`` (dangling targets are dropped),
+    then refuse the whole write if any new edge closed a cycle."""
+    conn.execute("DELETE FROM catalog_relationships WHERE src = ANY(%s)", (list(sources),))
+    rows = [(s, k.value, d) for s, k, d in edges if s != d]
+    if not rows:
+        return 0
+    cur = conn.execute(
+        "INSERT INTO catalog_relationships (src, kind, dst) "
+        "SELECT s, k, d FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(s, k, d) "
+        "WHERE EXISTS (SELECT 1 FROM catalog_entries WHERE id = d) "
+        "ON CONFLICT DO NOTHING RETURNING src, kind, dst",
+        ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+    )
+    inserted = cur.fetchall()
+    _refuse_cycles(conn, inserted)
+    return len(inserted)
+
+
+def _refuse_cycles(conn: psycopg.Connection[Any], edges: Sequence[tuple[str, str, str]]) -> None:
+    if not edges:
+        return
+    row = conn.execute(
+        "WITH RECURSIVE walk(origin, kind, node) AS ("
+        " SELECT s, k, d FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(s, k, d)"
+        " UNION"
+        " SELECT w.origin, w.kind, r.dst FROM walk w"
+        " JOIN catalog_relationships r ON r.src = w.node AND r.kind = w.kind"
+        ") SELECT origin, kind FROM walk WHERE node = origin LIMIT 1",
+        ([e[0] for e in edges], [e[1] for e in edges], [e[2] for e in edges]),
+    ).fetchone()
+    if row:
+        raise RelationshipCycle(
+            f"relationship {row[1]} would form a cycle through entry {row[0]!r}: "
+            f"{row[1]} relationships must stay acyclic"
+        )
+
+
+def add_relationship(conn: psycopg.Connection[Any], src: str, kind: RelationKind, dst: str) -> None:
+    for entry_id in (src, dst):
+        if (
+            conn.execute("SELECT 1 FROM catalog_entries WHERE id = %s", (entry_id,)).fetchone()
+            is None
+        ):
+            raise EntryNotFound(f"no catalog entry {entry_id!r}")
+    if src == dst:
+        raise RelationshipCycle(f"entry {src!r} cannot be {kind.value} itself")
+    conn.execute(
+        "INSERT INTO catalog_relationships (src, kind, dst) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        (src, kind.value, dst),
+    )
+    _refuse_cycles(conn, [(src, kind.value, dst)])
+
+
+def row_to_entry(row: Sequence[Any]) -> CatalogEntry:
+    (id_, etype, name, version, description, keywords, status, origin, author, node_id, path,
+     body, deprecation_reason, metadata, created_at, updated_at, relationships) = row  # fmt: skip
+    return CatalogEntry(
+        id=id_, entity_type=etype, name=name, version=version, description=description,
+        keywords=tuple(keywords), status=status, origin=origin, author=author,
+        node_id=node_id, path=path, body=body, deprecation_reason=deprecation_reason,
+        metadata=metadata, created_at=created_at, updated_at=updated_at,
+        relationships={RelationKind(k): tuple(v) for k, v in (relationships or {}).items()},
+    )  # fmt: skip
+
+
+def get_entry(conn: psycopg.Connection[Any], entry_id: str) -> CatalogEntry:
+    row = conn.execute(_SELECT_ENTRY + " WHERE e.id = %s", (entry_id,)).fetchone()
+    if row is None:
+        raise EntryNotFound(f"no catalog entry {entry_id!r} (see `kg library catalog`)")
+    return row_to_entry(row)
+
+
+def get_entries(conn: psycopg.Connection[Any], ids: Sequence[str]) -> dict[str, CatalogEntry]:
+    rows = conn.execute(_SELECT_ENTRY + " WHERE e.id = ANY(%s)", (list(ids),)).fetchall()
+    return {r[0]: row_to_entry(r) for r in rows}
+
+
+def list_entries(
+    conn: psycopg.Connection[Any],
+    *,
+    entity_type: str | None = None,
+    status: str | None = None,
+    origin: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[CatalogEntry]:
+    where, params = _filters(entity_type=entity_type, status=status, origin=origin)
+    query = _SELECT_ENTRY + where + " ORDER BY e.entity_type, e.name, e.id"
+    if limit is not None:
+        query += " LIMIT %s OFFSET %s"
+        params += [limit, offset]
+    return [row_to_entry(r) for r in conn.execute(query, params).fetchall()]
+
+
+def _filters(**filters: str | None) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in filters.items():
+        if value is not None:
+            clauses.append(f"e.{column} = %s")
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def entry_vector(conn: psycopg.Connection[Any], entry_id: str) -> tuple[str, Vectors] | None:
+    """(embedder id, vector) of an entry, or None when it has none."""
+    row = conn.execute(
+        "SELECT embedder, embedding FROM catalog_embeddings WHERE entry_id = %s", (entry_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0], np.asarray(row[1].to_numpy(), dtype=np.float32)
+
+
+def catalog_stats(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    def grouped(column: str) -> dict[str, int]:
+        rows = conn.execute(
+            sql.SQL("SELECT {} , count(*) FROM catalog_entries GROUP BY 1 ORDER BY 1").format(
+                sql.Identifier(column)
+            )
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    total = conn.execute("SELECT count(*) FROM catalog_entries").fetchone()
+    embedded = conn.execute(
+        "SELECT count(*) FROM catalog_embeddings v JOIN catalog_entries e ON e.id = v.entry_id "
+        "AND e.text_hash = v.text_hash"
+    ).fetchone()
+    dims = conn.execute(
+        "SELECT embedder, dim, count(*) FROM catalog_embeddings GROUP BY 1, 2 ORDER BY 1"
+    ).fetchall()
+    relationships = conn.execute(
+        "SELECT kind, count(*) FROM catalog_relationships GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    indexes = conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'catalog_embeddings' "
+        "AND indexname LIKE 'catalog_embeddings_hnsw_%%' ORDER BY 1"
+    ).fetchall()
+    return {
+        "entries": total[0] if total else 0,
+        "embedded_current": embedded[0] if embedded else 0,
+        "by_type": grouped("entity_type"),
+        "by_status": grouped("status"),
+        "by_origin": grouped("origin"),
+        "vectors": [{"embedder": r[0], "dimension": r[1], "count": r[2]} for r in dims],
+        "relationships": {r[0]: r[1] for r in relationships},
+        "hnsw_indexes": [r[0] for r in indexes],
+        "embedder": read_embedder_meta(conn),
+    }

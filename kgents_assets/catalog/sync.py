@@ -1,0 +1,257 @@
+"""Keeping the catalog in step with the code nodes (and the fixture specs).
+
+Incremental by default: the hub's ``node_state`` stage marks every node whose state changed,
+appeared or vanished in ``hub_dirty`` (stage ``catalog``); a sync consumes those marks in
+the same transaction as its writes, so a run that dies midway leaves both the catalog and
+the marks as they were. A full reconcile compares every state with every entry; it runs
+on request and by itself when the configured embedder differs from the one the stored
+vectors came from. Only entries whose embedding text changed are re-embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from pydantic import ValidationError
+
+from kgents_assets.catalog import storage
+from kgents_assets.catalog.embedders.base import Embedder
+from kgents_assets.catalog.models import CatalogEntry
+from kgents_assets.catalog.nodes import node_entry
+from kgents_assets.hub.models import NodeState
+from kgents_assets.store import Store
+
+CATALOG_STAGE = "catalog"  # the hub_dirty stage this consumer owns
+EMBED_BATCH = 256
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (entries embedded so far, entries to embed)
+
+
+@dataclass
+class SyncReport:
+    mode: str  # "incremental" or "full"
+    reason: str
+    embedder: str
+    dimension: int
+    considered: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    reembedded: int = 0
+    marks_consumed: int = 0
+    invalid_states: list[str] = field(default_factory=list)
+    index_created: bool = False
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _state_key(node_id: str) -> str:
+    return f"node:{node_id}:state"
+
+
+def _load_node_entries(
+    conn: psycopg.Connection[Any], node_ids: Sequence[str], report: SyncReport
+) -> tuple[list[CatalogEntry], list[str]]:
+    """(entries for the ids that have a state, ids that have none)."""
+    states: dict[str, NodeState] = {}
+    rows = conn.execute(
+        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([_state_key(i) for i in node_ids],)
+    ).fetchall()
+    for key, value in rows:
+        node_id = key[len("node:") : -len(":state")]
+        try:
+            states[node_id] = NodeState.model_validate(value)
+        except ValidationError as exc:
+            log.warning("node state %s does not validate, left for the next run: %s", key, exc)
+            report.invalid_states.append(node_id)
+    sources = dict(
+        conn.execute(
+            "SELECT node_id, source FROM hub_nodes WHERE node_id = ANY(%s)", (list(states),)
+        ).fetchall()
+    )
+    wanted_tests = sorted({t for s in states.values() if not s.is_test for t in s.related_tests})
+    test_ids: dict[str, list[str]] = {}
+    for node_id, full_name in conn.execute(
+        "SELECT node_id, full_name FROM hub_nodes WHERE full_name = ANY(%s) ORDER BY node_id",
+        (wanted_tests,),
+    ).fetchall():
+        test_ids.setdefault(full_name, []).append(node_id)
+    entries = []
+    for node_id in sorted(states):
+        state = states[node_id]
+        tested_by = tuple(
+            sorted({tid for name in state.related_tests for tid in test_ids.get(name, [])})
+        )
+        entries.append(node_entry(state, sources.get(node_id) or "", tested_by))
+    invalid = set(report.invalid_states)
+    missing = [i for i in node_ids if i not in states and i not in invalid]
+    return entries, missing
+
+
+def _write_entries(
+    conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry], report: SyncReport
+) -> list[CatalogEntry]:
+    """Upsert the entries that differ from what is stored; returns those written."""
+    stored = storage.existing_hashes(conn, [e.id for e in entries])
+    changed = []
+    for entry in entries:
+        previous = stored.get(entry.id)
+        if previous is None:
+            report.added += 1
+        elif previous[0] != storage.entry_fingerprint(entry):
+            report.updated += 1
+        else:
+            report.unchanged += 1
+            continue
+        changed.append(entry)
+    storage.upsert_entries(conn, changed)
+    with_relations = [e for e in changed if e.origin != "registered"]
+    storage.replace_relationships(
+        conn,
+        [e.id for e in with_relations],
+        [(e.id, kind, dst) for e in with_relations for kind, dsts in e.relationships.items()
+         for dst in dsts],
+    )  # fmt: skip
+    return changed
+
+
+def _stale_vector_ids(
+    conn: psycopg.Connection[Any], embedder: Embedder, ids: Sequence[str] | None
+) -> list[str]:
+    """Entries (all, or among ``ids``) without a vector of ``embedder`` for their text."""
+    query = (
+        "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
+        "WHERE (v.entry_id IS NULL OR v.embedder <> %s OR v.dim <> %s "
+        "OR v.text_hash <> e.text_hash)"
+    )
+    params: list[Any] = [embedder.id, embedder.dimension]
+    if ids is not None:
+        query += " AND e.id = ANY(%s)"
+        params.append(list(ids))
+    return [r[0] for r in conn.execute(query + " ORDER BY e.id", params).fetchall()]
+
+
+def embed_entries(
+    conn: psycopg.Connection[Any],
+    ids: Sequence[str],
+    embedder: Embedder,
+    progress: Progress | None = None,
+    batch_size: int = EMBED_BATCH,
+) -> int:
+    """(Re-)embed the stored entries ``ids`` in batches; returns how many."""
+    total = len(ids)
+    for start in range(0, total, batch_size):
+        chunk = ids[start : start + batch_size]
+        by_id = storage.get_entries(conn, chunk)
+        entries = [by_id[i] for i in chunk if i in by_id]
+        vectors = embedder.embed([storage.embedding_text(e) for e in entries])
+        storage.upsert_embeddings(conn, entries, vectors, embedder)
+        if progress is not None:
+            progress(min(start + batch_size, total), total)
+    return total
+
+
+def _drop_other_dimension_indexes(conn: psycopg.Connection[Any], dim: int) -> None:
+    keep = storage.vector_index_name(dim)
+    for (name,) in conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'catalog_embeddings' "
+        "AND indexname LIKE 'catalog_embeddings_hnsw_%%'"
+    ).fetchall():
+        if name != keep:
+            conn.execute(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def sync_catalog(
+    store: Store,
+    embedder: Embedder,
+    *,
+    full: bool = False,
+    fixture_entries: Sequence[CatalogEntry] | None = None,
+    progress: Progress | None = None,
+    batch_size: int = EMBED_BATCH,
+) -> SyncReport:
+    """Bring the catalog in step with node states (and ``fixture_entries`` when given:
+    those then replace every ``fixture`` entry). All writes commit together."""
+    started = time.perf_counter()
+    with store.transaction() as conn:
+        storage.prepare(conn)
+        storage.catalog_lock(conn)
+        meta = storage.read_embedder_meta(conn)
+        had_index = storage.has_vector_index(conn, embedder.dimension)
+        report = SyncReport(
+            mode="full" if full else "incremental",
+            reason="requested" if full else "dirty marks",
+            embedder=embedder.id,
+            dimension=embedder.dimension,
+        )
+        if meta is not None and (meta["id"], meta["dimension"]) != (
+            embedder.id,
+            embedder.dimension,
+        ):
+            full = True
+            report.mode = "full"
+            report.reason = f"embedder changed from {meta['id']} to {embedder.id}"
+        marks = conn.execute(
+            "SELECT node_id, marked_at FROM hub_dirty WHERE stage = %s", (CATALOG_STAGE,)
+        ).fetchall()
+        if full:
+            node_ids = sorted(
+                {r[0] for r in conn.execute("SELECT node_id FROM hub_nodes").fetchall()}
+                | {r[0] for r in conn.execute(
+                    "SELECT id FROM catalog_entries WHERE origin = 'node'").fetchall()}
+                | {r[0] for r in marks}
+            )  # fmt: skip
+        else:
+            node_ids = sorted({r[0] for r in marks})
+        report.considered = len(node_ids)
+        entries, missing = _load_node_entries(conn, node_ids, report)
+        if full:
+            # a node whose state is gone but whose hub row lingers is gone for the catalog too
+            known = {e.id for e in entries}
+            missing = sorted(set(missing) | (set(node_ids) - known - set(report.invalid_states)))
+        if fixture_entries is not None:
+            entries = [*entries, *fixture_entries]
+            keep = {e.id for e in fixture_entries}
+            stale_fixtures = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM catalog_entries WHERE origin = 'fixture'"
+                ).fetchall()
+                if r[0] not in keep
+            ]
+            missing = [*missing, *stale_fixtures]
+        _write_entries(conn, entries, report)
+        report.removed = storage.delete_entries(conn, missing)
+        touched = None if full else [e.id for e in entries]
+        to_embed = _stale_vector_ids(conn, embedder, touched)
+        if to_embed:
+            log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
+        report.reembedded = embed_entries(conn, to_embed, embedder, progress, batch_size)
+        if full:
+            _drop_other_dimension_indexes(conn, embedder.dimension)
+        storage.ensure_vector_index(conn, embedder.dimension)
+        report.index_created = not had_index and storage.has_vector_index(conn, embedder.dimension)
+        invalid = set(report.invalid_states)
+        consumed = [(r[0], r[1]) for r in marks if r[0] not in invalid]
+        if consumed:
+            conn.execute(
+                "DELETE FROM hub_dirty d USING unnest(%s::text[], %s::timestamptz[]) AS c(id, at) "
+                "WHERE d.stage = %s AND d.node_id = c.id AND d.marked_at = c.at",
+                ([c[0] for c in consumed], [c[1] for c in consumed], CATALOG_STAGE),
+            )
+        report.marks_consumed = len(consumed)
+        storage.write_embedder_meta(conn, embedder)
+    report.duration_s = round(time.perf_counter() - started, 3)
+    return report
+
+
+__all__ = ["CATALOG_STAGE", "SyncReport", "embed_entries", "sync_catalog"]

@@ -1,0 +1,138 @@
+"""``kg hub``: materialize the code model of a repository once, or keep it fresh."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+_SUMMARY_KEYS = {
+    "code_nodes": ("files_scanned", "files_changed", "files_deleted", "nodes_added",
+                   "nodes_changed", "nodes_removed", "parse_errors", "skipped_files"),
+    "node_state": ("nodes_processed", "states_added", "states_changed", "states_removed",
+                   "decisions"),
+    "node_markdown": ("written", "removed"),
+}
+
+
+def _metadata_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _run_once(root: Path, as_json: bool) -> int:
+    from dagster import DagsterEventType
+
+    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.runner import materialize_everything, step_count
+    from kgents_assets.store import DatabaseUnavailable
+
+    instance = get_instance(root)
+    run_id = str(uuid.uuid4())
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = materialize_everything(
+                root, instance=instance, run_id=run_id, log_level="WARNING"
+            )
+        except BaseException as exc:  # reported below, in the main thread
+            outcome["error"] = exc
+
+    total = step_count(root)
+    worker = threading.Thread(target=work, name="kg-hub-run", daemon=True)
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
+        console=console, transient=as_json, disable=as_json,
+    ) as progress:
+        task = progress.add_task(f"materializing {root}", total=total)
+        worker.start()
+        seen = 0
+        while worker.is_alive() or seen == 0:
+            worker.join(timeout=0.2)
+            records = instance.get_records_for_run(
+                run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+            ).records if instance.has_run(run_id) else []
+            seen = len(records)
+            if records:
+                last = records[-1].event_log_entry.step_key or ""
+                progress.update(task, completed=seen, description=f"done: {last}")
+            if not worker.is_alive():
+                break
+        progress.update(task, completed=total)
+
+    if "error" in outcome:
+        error = outcome["error"]
+        cause = error.__cause__ or error
+        if isinstance(error, DatabaseUnavailable) or isinstance(cause, DatabaseUnavailable):
+            console.print(f"[red]database unavailable:[/red] {cause}")
+            return 3
+        raise error
+    result = outcome["result"]
+    rows: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        name = mat.asset_key.to_user_string()
+        rows[name] = {k: _metadata_value(v) for k, v in mat.metadata.items()
+                      if k in _SUMMARY_KEYS.get(name, ("records", "path"))}
+    failures = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    checks = [
+        (e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    elapsed = time.perf_counter() - started
+    if as_json:
+        typer.echo(json.dumps({
+            "repository": str(root), "run_id": run_id, "success": result.success,
+            "duration_s": round(elapsed, 3), "assets": rows, "failed_steps": failures,
+            "checks": {name: passed for name, passed in checks},
+        }, indent=2, default=str))
+    else:
+        table = Table(title=f"kg hub --once {root}  ({elapsed:.1f} s, run {run_id[:8]})")
+        table.add_column("asset")
+        table.add_column("what happened")
+        for name, meta in rows.items():
+            table.add_row(name, ", ".join(f"{k}={v}" for k, v in meta.items()) or "materialized")
+        Console().print(table)
+        failed_checks = [n for n, ok in checks if not ok]
+        if failed_checks:
+            console.print(f"[yellow]checks not passing:[/yellow] {', '.join(failed_checks)}")
+        for step in failures:
+            console.print(f"[red]failed:[/red] {step} (see `dagster dev` run {run_id})")
+    return 0 if result.success else 1
+
+
+def hub(
+    path: Annotated[Path, typer.Argument(help="Repository to model (default: $KGENTS_REPO or .)")] = Path(""),
+    once: Annotated[bool, typer.Option("--once", help="Materialize every asset once and exit.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Stay running; refresh on every change.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (with --once).")] = False,
+) -> None:
+    """The code-node hub: node state and markdown for a repository, once or kept fresh."""
+    from resources.repo import resolve_repo_root
+
+    if once == watch:
+        console.print("choose one of [bold]--once[/bold] or [bold]--watch[/bold]")
+        raise typer.Exit(2)
+    try:
+        root = resolve_repo_root(str(path) if str(path) else None)
+    except NotADirectoryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if once:
+        raise typer.Exit(_run_once(root, as_json))
+    from sensors.daemon import run_watch
+
+    raise typer.Exit(run_watch(root, console=console))

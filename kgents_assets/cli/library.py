@@ -1,0 +1,331 @@
+"""``kg library``: the L-gent catalog from the command line.
+
+Browse (``catalog``, ``show``, ``stats``), search (``discover``: hybrid by default), add
+artifacts by hand (``register``) and re-embed everything (``reindex``). The store is the
+one the pipeline writes: ``$KGENTS_DATABASE_URL``, else the embedded server under
+``<repo>/.agentfs`` (repo = ``$KGENTS_REPO`` or the working directory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kgents_assets.catalog import storage
+from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, Embedder, get_embedder
+from kgents_assets.catalog.errors import CatalogError, EmbedderUnavailable
+from kgents_assets.catalog.models import (
+    CatalogEntry,
+    RelationKind,
+    SearchHit,
+    SearchMode,
+    parse_entity_type,
+    parse_status,
+)
+from kgents_assets.catalog.register import entry_from_file, register_entry
+from kgents_assets.catalog.search import discover as discover_entries
+from kgents_assets.catalog.sync import sync_catalog
+from kgents_assets.store import DatabaseUnavailable, Store, open_store
+from resources.repo import resolve_repo_root
+
+library_app = typer.Typer(
+    name="library",
+    help="The L-gent catalog: browse, search and register entries (code nodes, specs, ...).",
+    no_args_is_help=True,
+)
+out = Console()
+err = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TypeOption = Annotated[str | None, typer.Option("--type", "-t", help="Only this entity type.")]
+StatusOption = Annotated[
+    str | None, typer.Option("--status", help="Only active, deprecated, retired or draft.")
+]
+EmbedderOption = Annotated[
+    str | None,
+    typer.Option("--embedder", help=f"Embedder spec (default ${EMBEDDER_ENV} or hashing)."),
+]
+DESCRIPTION_WIDTH = 70
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the catalog's, the embedder's and the store's errors into one clear line."""
+    try:
+        yield
+    except (CatalogError, EmbedderUnavailable) as exc:
+        _fail(str(exc))
+    except DatabaseUnavailable as exc:
+        _fail(str(exc), code=2)
+
+
+def _store() -> Store:
+    root = resolve_repo_root()
+    return open_store(None, agentfs_dir=root / ".agentfs")
+
+
+def _embedder(spec: str | None) -> Embedder:
+    return get_embedder(spec or os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC)
+
+
+def _summary(entry: CatalogEntry) -> dict[str, Any]:
+    data = entry.model_dump(mode="json", exclude={"body"})
+    data["relationships"] = {k: list(v) for k, v in data["relationships"].items()}
+    return data
+
+
+def _short(text: str, width: int = DESCRIPTION_WIDTH) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+@library_app.command("catalog")
+def catalog(
+    entity_type: TypeOption = None,
+    status: StatusOption = None,
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="node, fixture or registered.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """List catalog entries, by type then name."""
+    with _errors():
+        etype = parse_entity_type(entity_type).value if entity_type else None
+        stat = parse_status(status).value if status else None
+        with _store().connect() as conn:
+            entries = storage.list_entries(
+                conn, entity_type=etype, status=stat, origin=origin, limit=limit
+            )
+    if as_json:
+        _print_json([_summary(e) for e in entries])
+        return
+    if not entries:
+        out.print("[dim]no catalog entries match[/dim]")
+        return
+    table = Table(title=f"catalog ({len(entries)} entries)", show_lines=False)
+    for column in ("type", "name", "status", "description", "id"):
+        table.add_column(column, overflow="fold" if column == "name" else "ellipsis")
+    for e in entries:
+        table.add_row(
+            e.entity_type.value, escape(e.name), e.status.value, escape(_short(e.description)),
+            f"[dim]{escape(e.id)}[/dim]",
+        )  # fmt: skip
+    out.print(table)
+
+
+@library_app.command("discover")
+def discover(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in words or names.")],
+    semantic: Annotated[bool, typer.Option("--semantic", help="Vectors only.")] = False,
+    keyword: Annotated[bool, typer.Option("--keyword", help="Full-text only.")] = False,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    entity_type: TypeOption = None,
+    status: StatusOption = None,
+    embedder: EmbedderOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the catalog: hybrid (keyword + semantic, fused by rank) unless told."""
+    if semantic and keyword:
+        _fail("choose one of --semantic and --keyword (neither means hybrid)", code=2)
+    mode: SearchMode = "semantic" if semantic else "keyword" if keyword else "hybrid"
+    with _errors():
+        model = _embedder(embedder) if mode != "keyword" else None
+        hits = discover_entries(
+            _store(), query, mode=mode, limit=limit, entity_type=entity_type, status=status,
+            embedder=model,
+        )  # fmt: skip
+    if as_json:
+        _print_json(
+            [
+                {**h.model_dump(mode="json", exclude={"entry"}), "entry": _summary(h.entry)}
+                for h in hits
+            ]
+        )
+        return
+    if not hits:
+        out.print(f"[dim]nothing found for {escape(query)!r} ({mode})[/dim]")
+        return
+    _hits_table(hits, f"{mode} search: {query}")
+
+
+def _hits_table(hits: list[SearchHit], title: str) -> None:
+    table = Table(title=escape(title))
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("type")
+    table.add_column("name", overflow="fold")
+    table.add_column("description")
+    table.add_column("why", style="dim")
+    for rank, hit in enumerate(hits, start=1):
+        why = []
+        if hit.keyword_rank is not None:
+            why.append(f"kw#{hit.keyword_rank}")
+        if hit.semantic_rank is not None:
+            why.append(f"sem#{hit.semantic_rank} cos={hit.similarity:.2f}")
+        table.add_row(
+            str(rank), f"{hit.score:.4f}", hit.entry.entity_type.value, escape(hit.entry.name),
+            escape(_short(hit.entry.description, 60)), " ".join(why),
+        )  # fmt: skip
+    out.print(table)
+
+
+@library_app.command("register")
+def register(
+    path: Annotated[Path, typer.Argument(help="The file to register (spec, agent, ...).")],
+    entity_type: Annotated[str, typer.Option("--type", "-t", help="Entity type.")],
+    name: Annotated[str | None, typer.Option("--name", help="Default: the file name.")] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", "-d", help="Default: its docstring or first paragraph."),
+    ] = None,
+    keywords: Annotated[
+        list[str] | None, typer.Option("--keyword", "-k", help="Repeatable.")
+    ] = None,
+    status: Annotated[str, typer.Option("--status")] = "active",
+    version: Annotated[str, typer.Option("--version")] = "1",
+    author: Annotated[str | None, typer.Option("--author")] = None,
+    successor_to: Annotated[list[str] | None, typer.Option("--successor-to")] = None,
+    forked_from: Annotated[list[str] | None, typer.Option("--forked-from")] = None,
+    depends_on: Annotated[list[str] | None, typer.Option("--depends-on")] = None,
+    tested_by: Annotated[list[str] | None, typer.Option("--tested-by")] = None,
+    embedder: EmbedderOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add (or update) an artifact: stored, embedded and related in one transaction."""
+    given = {
+        RelationKind.SUCCESSOR_TO: successor_to,
+        RelationKind.FORKED_FROM: forked_from,
+        RelationKind.DEPENDS_ON: depends_on,
+        RelationKind.TESTED_BY: tested_by,
+    }
+    relations = [(kind, target) for kind, targets in given.items() for target in targets or []]
+    with _errors():
+        entry = entry_from_file(
+            path, entity_type, root=resolve_repo_root(), name=name, description=description,
+            keywords=keywords or [], status=status, version=version, author=author,
+        )  # fmt: skip
+        stored = register_entry(_store(), entry, _embedder(embedder), relations)
+    if as_json:
+        _print_json(_summary(stored))
+        return
+    out.print(
+        f"[green]registered[/green] {escape(stored.id)} ({stored.entity_type.value}): "
+        f"{escape(_short(stored.description))}"
+    )
+
+
+@library_app.command("show")
+def show(
+    entry_id: Annotated[str, typer.Argument(help="An entry id (see `kg library catalog`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Everything the catalog knows about one entry."""
+    with _errors(), _store().connect() as conn:
+        storage.prepare(conn)
+        entry = storage.get_entry(conn, entry_id)
+        vector = storage.entry_vector(conn, entry_id)
+        incoming = conn.execute(
+            "SELECT kind, src FROM catalog_relationships WHERE dst = %s ORDER BY kind, src",
+            (entry_id,),
+        ).fetchall()
+    if as_json:
+        data = entry.model_dump(mode="json")
+        data["embedder"] = vector[0] if vector else None
+        data["dimension"] = int(vector[1].shape[0]) if vector else None
+        data["incoming"] = [{"kind": k, "src": s} for k, s in incoming]
+        _print_json(data)
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    rows: list[tuple[str, str]] = [
+        ("id", entry.id), ("type", entry.entity_type.value), ("name", entry.name),
+        ("version", entry.version), ("status", entry.status.value), ("origin", entry.origin),
+        ("path", entry.path or "-"), ("keywords", ", ".join(entry.keywords) or "-"),
+        ("description", entry.description),
+        ("embedding", f"{vector[0]} ({vector[1].shape[0]} dims)" if vector else "none"),
+    ]  # fmt: skip
+    if entry.deprecation_reason:
+        rows.append(("deprecated", entry.deprecation_reason))
+    for kind, targets in entry.relationships.items():
+        rows.append((kind.value, ", ".join(targets)))
+    for kind, src in incoming:
+        rows.append((f"← {kind}", src))
+    for label, value in rows:
+        grid.add_row(label, escape(value))
+    out.print(Panel(grid, title=escape(entry.name), expand=False))
+
+
+@library_app.command("stats")
+def stats(as_json: JsonOption = False) -> None:
+    """How many entries of each type/status/origin, and which embedder made the vectors."""
+    with _errors(), _store().connect() as conn:
+        data = storage.catalog_stats(conn)
+    if as_json:
+        _print_json(data)
+        return
+    embedder = data["embedder"]
+    out.print(
+        f"[bold]{data['entries']}[/bold] entries, {data['embedded_current']} with a current "
+        f"vector; embedder: {embedder['id'] if embedder else 'none yet'}; "
+        f"HNSW indexes: {', '.join(data['hnsw_indexes']) or 'none'}"
+    )
+    for title in ("by_type", "by_status", "by_origin", "relationships"):
+        if data[title]:
+            table = Table(title=title.replace("_", " "))
+            table.add_column("value")
+            table.add_column("entries", justify="right")
+            for key, count in data[title].items():
+                table.add_row(key, str(count))
+            out.print(table)
+
+
+@library_app.command("reindex")
+def reindex(embedder: EmbedderOption = None, as_json: JsonOption = False) -> None:
+    """Full reconcile: compare every node state with the catalog and (re-)embed whatever
+    lacks a current vector, e.g. after changing $KGENTS_EMBEDDER."""
+    with _errors():
+        model = _embedder(embedder)
+        store = _store()
+        if as_json:
+            report = sync_catalog(store, model, full=True)
+        else:
+            with Progress(
+                TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=err, transient=True,
+            ) as bar:  # fmt: skip
+                task = bar.add_task("embedding", total=None)
+
+                def update(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                report = sync_catalog(store, model, full=True, progress=update)
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    out.print(
+        f"[green]reindexed[/green] with {report.embedder} ({report.reason}): "
+        f"+{report.added} ~{report.updated} -{report.removed}, {report.reembedded} embedded "
+        f"in {report.duration_s:.2f}s"
+    )

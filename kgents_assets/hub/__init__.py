@@ -1,0 +1,1 @@
+"""Code-node discovery and the incremental node-state model of a repository."""

@@ -1,0 +1,215 @@
+"""Python discovery with tree-sitter: modules, classes, functions and methods.
+
+One query collects every definition, call, branch and import in a single pass in C; the
+Python side only assigns each capture to its innermost definition. Walking the tree node
+by node from Python would be an order of magnitude slower on a large repository.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import tree_sitter as ts
+
+from kgents_assets.hub.extract_common import (
+    Scope,
+    ScopeLocator,
+    add_call,
+    nest_scopes,
+    one_line,
+    qualifier_of,
+)
+from kgents_assets.hub.languages import ts_parser, ts_query
+from kgents_assets.hub.models import CallRef, CodeNode, FileExtract, FileStatus
+from kgents_assets.hub.modules import python_module_name, resolve_relative
+from kgents_assets.hub.node_ids import content_hash, make_node_id
+from kgents_assets.hub.test_files import is_test_file, is_test_name
+
+QUERY = """
+(function_definition name: (identifier) @name) @def
+(class_definition name: (identifier) @name) @class
+(call function: [(identifier) @callee
+                 (attribute object: (_) @object attribute: (identifier) @callee)])
+[(if_statement) (elif_clause) (for_statement) (while_statement) (except_clause)
+ (case_clause) (conditional_expression) (for_in_clause) (if_clause)
+ (boolean_operator)] @branch
+(ERROR) @error
+(MISSING) @error
+[(import_statement) (import_from_statement)] @import
+"""
+_DEF, _CLASS, _CALL, _BRANCH, _ERROR, _MISSING, _IMPORT = range(7)
+
+
+def _text(node: ts.Node) -> str:
+    return (node.text or b"").decode("utf-8", "replace")
+
+
+def _docstring(body: ts.Node | None) -> str | None:
+    if body is None or body.named_child_count == 0:
+        return None
+    first = body.named_children[0]
+    if first.type != "expression_statement" or first.named_child_count == 0:
+        return None
+    string = first.named_children[0]
+    if string.type != "string":
+        return None
+    parts = [_text(c) for c in string.named_children if c.type == "string_content"]
+    return inspect.cleandoc("".join(parts)) or None
+
+
+def _imports(node: ts.Node, module: str, is_package: bool, into: dict[str, str]) -> None:
+    if node.type == "import_statement":
+        for child in node.named_children:
+            if child.type == "dotted_name":
+                name = _text(child)
+                into[name.split(".", 1)[0]] = name.split(".", 1)[0]
+            elif child.type == "aliased_import":
+                target, alias = child.child_by_field_name("name"), child.child_by_field_name(
+                    "alias"
+                )
+                if target is not None and alias is not None:
+                    into[_text(alias)] = _text(target)
+        return
+    source = node.child_by_field_name("module_name")
+    if source is None:
+        return
+    if source.type == "relative_import":
+        dots = _text(source)
+        level = len(dots) - len(dots.lstrip("."))
+        base = resolve_relative(module, is_package, level, dots.lstrip("."))
+    else:
+        base = _text(source)
+    for child in node.named_children:
+        if child == source:
+            continue
+        if child.type == "dotted_name":
+            name = _text(child)
+            into[name] = f"{base}.{name}" if base else name
+        elif child.type == "aliased_import":
+            target, alias = child.child_by_field_name("name"), child.child_by_field_name("alias")
+            if target is not None and alias is not None:
+                into[_text(alias)] = f"{base}.{_text(target)}" if base else _text(target)
+
+
+def extract_python(
+    rel_path: str, source: bytes, is_package_dir: Callable[[str], bool]
+) -> FileExtract:
+    tree = ts_parser("python").parse(source)
+    root = tree.root_node
+    module = python_module_name(rel_path, is_package_dir)
+    is_package = rel_path.endswith("__init__.py")
+    scopes: list[Scope] = []
+    events: list[tuple[int, int, ts.Node | None, ts.Node | None]] = []  # pos, what, a, b
+    imports: dict[str, str] = {}
+    errors = 0
+    for pattern, captures in ts.QueryCursor(ts_query("python", QUERY)).matches(root):
+        if pattern in (_DEF, _CLASS):
+            node = captures["def" if pattern == _DEF else "class"][0]
+            outer = node.parent if node.parent and node.parent.type == "decorated_definition" else node
+            scopes.append(
+                Scope(
+                    outer.start_byte,
+                    outer.end_byte,
+                    "class" if pattern == _CLASS else "function",
+                    _text(captures["name"][0]),
+                    node,
+                )
+            )
+        elif pattern == _CALL:
+            callee = captures["callee"][0]
+            obj = captures.get("object")
+            events.append((callee.start_byte, _CALL, callee, obj[0] if obj else None))
+        elif pattern == _BRANCH:
+            node = captures["branch"][0]
+            events.append((node.start_byte, _BRANCH, None, None))
+        elif pattern in (_ERROR, _MISSING):
+            errors += 1
+        elif pattern == _IMPORT:
+            _imports(captures["import"][0], module, is_package, imports)
+    if root.has_error and errors == 0:
+        errors = 1
+
+    nest_scopes(scopes)
+    module_scope = Scope(0, len(source) + 1, "module", module.rsplit(".", 1)[-1], root)
+    locate = ScopeLocator(scopes)
+    for pos, what, a, b in events:
+        i = locate.innermost(pos)
+        scope = scopes[i] if i >= 0 else module_scope
+        if what == _BRANCH:
+            scope.branches += 1
+        elif a is not None:
+            add_call(scope.calls, CallRef.model_construct(name=_text(a), qualifier=qualifier_of(_text(b)) if b else None))
+
+    test_file = is_test_file(rel_path)
+    nodes: list[CodeNode] = []
+    seen: dict[tuple[str, str], int] = {}
+
+    def emit(scope: Scope, kind: str, qualname: str, signature: str, docstring: str | None,
+             decorators: tuple[str, ...], class_name: str | None, start: int, end: int,
+             start_line: int, end_line: int) -> None:
+        key = (kind, qualname)
+        ordinal = seen.get(key, 0)
+        seen[key] = ordinal + 1
+        body = source[start:end]
+        nodes.append(
+            CodeNode.model_construct(
+                node_id=make_node_id(rel_path, kind, qualname, ordinal),
+                kind=kind,  # type: ignore[arg-type]
+                name=scope.name,
+                qualname=qualname,
+                module=module,
+                file_path=rel_path,
+                language="python",
+                start_line=start_line,
+                end_line=end_line,
+                source_hash=content_hash(body),
+                source=body.decode("utf-8", "replace"),
+                signature=signature,
+                decorators=decorators,
+                docstring=docstring,
+                complexity=1 + scope.branches,
+                calls=tuple(scope.calls),
+                class_name=class_name,
+                ordinal=ordinal,
+                is_test=test_file and kind != "module" and is_test_name(scope.name, kind),
+            )
+        )
+
+    emit(module_scope, "module", "__module__", "", _docstring(root), (), None,
+         0, len(source), 1, root.end_point[0] + 1)
+    for scope in scopes:
+        node = scope.ts_node
+        assert isinstance(node, ts.Node)
+        parent = scopes[scope.parent] if scope.parent >= 0 else None
+        scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
+        if scope.kind == "class":
+            kind = "class"
+        else:
+            kind = "method" if parent is not None and parent.kind == "class" else "function"
+        body = node.child_by_field_name("body")
+        header_end = body.start_byte if body is not None else node.end_byte
+        signature = one_line(source[node.start_byte : header_end].decode("utf-8", "replace"))
+        decorators: tuple[str, ...] = ()
+        if node.parent is not None and node.parent.type == "decorated_definition":
+            decorators = tuple(
+                one_line(_text(d)).lstrip("@").strip()
+                for d in node.parent.named_children
+                if d.type == "decorator"
+            )
+        enclosing_class = parent.qualname if kind == "method" and parent else None
+        emit(scope, kind, scope.qualname, signature.rstrip(":").rstrip(), _docstring(body),
+             decorators, enclosing_class, scope.start, scope.end,
+             node.start_point[0] + 1, node.end_point[0] + 1)
+    return FileExtract(
+        path=rel_path,
+        language="python",
+        status=FileStatus.SYNTAX_ERROR if errors else FileStatus.OK,
+        error=f"{errors} syntax error(s); nodes recovered by error-tolerant parsing"
+        if errors
+        else None,
+        module=module,
+        imports=imports,
+        nodes=nodes,
+        parse_errors=errors,
+    )

@@ -1,0 +1,71 @@
+"""One markdown file per node under ``.agentfs/nodes/``, mirroring the repository layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub.models import NodeState
+
+NODES_DIR = Path(".agentfs") / "nodes"
+
+
+def markdown_relpath(file_path: str, qualname: str, ordinal: int) -> str:
+    """``.agentfs/nodes/{file}/{qualname}.md``; a same-named twin gets ``~2``, ``~3``..."""
+    suffix = f"~{ordinal + 1}" if ordinal else ""
+    return f"{NODES_DIR.as_posix()}/{file_path}/{qualname}{suffix}.md"
+
+
+def _edges(title: str, edges: list[tuple[str, float]]) -> list[str]:
+    if not edges:
+        return []
+    lines = [f"## {title}", ""]
+    lines += [f"- `{name}` (confidence {conf:.2f})" for name, conf in edges]
+    return [*lines, ""]
+
+
+def render_markdown(state: NodeState) -> str:
+    label = state.full_name if state.kind == "module" else state.qualname
+    lines = [
+        f"# {label}",
+        "",
+        f"- **kind**: {state.kind}",
+        f"- **file**: `{state.file_path}` (lines {state.start_line}-{state.end_line})",
+        f"- **language**: {state.language}",
+        f"- **node id**: `{state.node_id}`",
+        f"- **complexity**: {state.complexity}",
+        f"- **source hash**: `{state.source_hash}`",
+        "",
+    ]
+    if state.signature:
+        lines += ["## Signature", "", "```" + state.language, state.signature, "```", ""]
+    if state.decorators:
+        lines += ["Decorators: " + ", ".join(f"`@{d}`" for d in state.decorators), ""]
+    lines += ["## Summary", "", state.summary, ""]
+    lines += _edges("Callers", [(e.full_name, e.confidence) for e in state.callers])
+    lines += _edges("Callees", [(e.full_name, e.confidence) for e in state.callees])
+    if state.related_tests:
+        lines += ["## Related tests", "", *[f"- `{t}`" for t in state.related_tests], ""]
+    if state.suggested_test:
+        lines += ["## Suggested test", "", "```python", state.suggested_test.rstrip(), "```", ""]
+    stamps = ", ".join(f"{k} {v.isoformat(timespec='seconds')}" for k, v in sorted(state.updated.items()))
+    lines += [f"<sub>updated: {stamps}</sub>", ""]
+    return "\n".join(lines)
+
+
+def write_markdown(repo_root: Path, state: NodeState) -> None:
+    atomic_write_text(repo_root / state.markdown_path, render_markdown(state))
+
+
+def remove_markdown(repo_root: Path, relpath: str) -> None:
+    """Delete a node's file and the directories it leaves empty, up to ``nodes/``."""
+    path = repo_root / relpath
+    path.unlink(missing_ok=True)
+    stop = repo_root / NODES_DIR
+    parent = path.parent
+    while parent != stop and stop in parent.parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent

@@ -1,0 +1,74 @@
+"""Stage 3 (asset ``node_markdown``): write the markdown of every node whose state changed.
+
+Files are written atomically before their marks are cleared: a run killed midway leaves
+either the old or the new file for each node, and its marks make the next run finish.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kgents_assets.hub import dirty
+from kgents_assets.hub.markdown import remove_markdown, render_markdown
+from kgents_assets.hub.models import trusted_node_state
+from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.store import Store
+
+BATCH = 2000
+PREVIEW_CHARS = 1500
+
+
+@dataclass
+class MarkdownReport:
+    written: int = 0
+    removed: int = 0
+    duration_s: float = 0.0
+    preview: str = ""
+    sample_paths: list[str] = field(default_factory=list)
+
+
+def _sweep_stale_temp_files(directories: set[Path]) -> None:
+    """Remove temp files a killed run left where this run is about to write."""
+    for directory in directories:
+        for stale in directory.glob(".*.md.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
+    started = time.perf_counter()
+    report = MarkdownReport()
+    with store.connect() as conn:
+        marks = dirty.dirty_marks(conn, dirty.MARKDOWN)
+    ids = sorted(marks)
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start : start + BATCH]
+        with store.transaction() as conn:
+            states = {
+                key.split(":")[1]: value
+                for key, value in conn.execute(
+                    "SELECT key, value FROM kv WHERE key = ANY(%s)",
+                    ([f"node:{i}:state" for i in batch],),
+                )
+            }
+            _sweep_stale_temp_files(
+                {(root / v["markdown_path"]).parent for v in states.values()}
+            )
+            for node_id in batch:
+                reason = marks[node_id]
+                if node_id in states:
+                    state = trusted_node_state(states[node_id])
+                    text = render_markdown(state)
+                    atomic_write_text(root / state.markdown_path, text)
+                    report.written += 1
+                    if len(report.sample_paths) < 5:
+                        report.sample_paths.append(state.markdown_path)
+                    if not report.preview:
+                        report.preview = text[:PREVIEW_CHARS]
+                elif reason.startswith(dirty.REMOVED_PREFIX):
+                    remove_markdown(root, reason.removeprefix(dirty.REMOVED_PREFIX))
+                    report.removed += 1
+            dirty.clear_marks(conn, dirty.MARKDOWN, batch)
+    report.duration_s = time.perf_counter() - started
+    return report

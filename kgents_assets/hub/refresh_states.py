@@ -1,0 +1,324 @@
+"""Stage 2 (asset ``node_state``): re-derive the state of every node stage 1 marked.
+
+Resolves the marked nodes' calls, rewrites their edges, follows edge changes to the nodes
+at the other end (their callers or tests changed), builds each affected node's fresh
+facts, runs the diff bundle -> rules -> triage -> tools chain, and stores what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from kgents_assets.hub import dirty
+from kgents_assets.hub.diff_bundle import build_diff_bundle
+from kgents_assets.hub.extract_common import first_sentence
+from kgents_assets.hub.markdown import markdown_relpath
+from kgents_assets.hub.models import CodeNode, Edge, NodeState, trusted_code_node, trusted_node_state
+from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
+from kgents_assets.hub.rules import candidates_for
+from kgents_assets.hub.test_files import tested_names
+from kgents_assets.hub.tools import apply_tools, summarize, test_skeleton
+from kgents_assets.hub.triage import RulesTriage, TriageBackend
+from kgents_assets.store import Store
+from kgents_assets.store.bulk import bulk_upsert
+
+#: Past this many nodes it is cheaper to load whole tables than to query by key.
+BULK_THRESHOLD = 2000
+
+
+def state_key(node_id: str) -> str:
+    return f"node:{node_id}:state"
+
+
+@dataclass
+class StatesReport:
+    nodes_processed: int = 0
+    states_added: int = 0
+    states_changed: int = 0
+    states_removed: int = 0
+    states_unchanged: int = 0
+    edges_written: int = 0
+    decisions: int = 0
+    deferred: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass
+class _Row:
+    node: CodeNode
+    source: str
+    state_source: str | None
+    imports: dict[str, str]
+
+
+def _load_rows(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, _Row]:
+    rows = conn.execute(
+        "SELECT n.extract, n.source, n.state_source, f.imports FROM hub_nodes n "
+        "JOIN hub_files f ON f.path = n.file_path WHERE n.node_id = ANY(%s)",
+        (ids,),
+    )
+    out: dict[str, _Row] = {}
+    for extract, source, state_source, imports in rows:
+        node = trusted_code_node(extract)
+        out[node.node_id] = _Row(node, source, state_source, imports)
+    return out
+
+
+def _load_symbols(conn: psycopg.Connection[Any], names: set[str], everything: bool) -> SymbolTable:
+    query = (
+        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module FROM hub_nodes n "
+        "JOIN hub_files f ON f.path = n.file_path"
+    )
+    if everything:
+        rows = conn.execute(query)
+    else:
+        # A module's own name may be the target of ``import x; x()``-style lookups too.
+        rows = conn.execute(query + " WHERE n.name = ANY(%s) OR n.full_name = ANY(%s)",
+                            (sorted(names), sorted(names)))
+    return SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+
+
+def _needed_names(rows: Iterable[_Row]) -> set[str]:
+    names: set[str] = set()
+    for row in rows:
+        for ref in row.node.calls:
+            names.add(ref.name)
+            if ref.name in row.imports:
+                names.add(row.imports[ref.name].rsplit(".", 1)[-1])
+    return names
+
+
+def _edges_by(conn: psycopg.Connection[Any], column: str, ids: list[str]) -> dict[str, list[tuple[str, str, float, bool]]]:
+    other = "src_id" if column == "dst_id" else "dst_id"
+    rows = conn.execute(
+        f"SELECT e.{column}, e.{other}, n.full_name, e.confidence, n.is_test "  # noqa: S608
+        f"FROM hub_edges e JOIN hub_nodes n ON n.node_id = e.{other} "
+        f"WHERE e.{column} = ANY(%s)",
+        (ids,),
+    )
+    out: dict[str, list[tuple[str, str, float, bool]]] = {}
+    for key, other_id, full_name, conf, is_test in rows:
+        out.setdefault(key, []).append((other_id, full_name, round(float(conf), 3), is_test))
+    return out
+
+
+def _tests_by_target(conn: psycopg.Connection[Any], names: set[str], everything: bool) -> dict[str, set[str]]:
+    """Node name -> full names of tests that name it by convention."""
+    query = "SELECT name, full_name FROM hub_nodes WHERE is_test AND kind <> 'module'"
+    if everything:
+        rows = conn.execute(query)
+    else:
+        exact = [f"test_{n}" for n in names] + [f"Test{n}" for n in names]
+        prefixes = [
+            "test\\_" + n.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+            for n in names
+        ]
+        rows = conn.execute(query + " AND (name = ANY(%s) OR name LIKE ANY(%s))", (exact, prefixes))
+    out: dict[str, set[str]] = {}
+    for name, full_name in rows:
+        for target in tested_names(name):
+            out.setdefault(target, set()).add(full_name)
+    return out
+
+
+def _edge_list(items: list[tuple[str, str, float, bool]]) -> list[Edge]:
+    return [Edge.model_construct(node_id=i, full_name=f, confidence=c) for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0]))]
+
+
+def refresh_states(
+    store: Store,
+    *,
+    triage: TriageBackend | None = None,
+    run_id: str = "local",
+    now: datetime | None = None,
+) -> StatesReport:
+    started = time.perf_counter()
+    triage = triage or RulesTriage()
+    now = now or datetime.now(UTC)
+    report = StatesReport()
+    with store.transaction() as conn:
+        dirty.stage_lock(conn, dirty.STATE)
+        marks = dirty.dirty_marks(conn, dirty.STATE)
+        if not marks:
+            report.duration_s = time.perf_counter() - started
+            return report
+        marked = sorted(marks)
+        bulk = len(marked) > BULK_THRESHOLD
+        rows = _load_rows(conn, marked)
+        removed = [i for i in marked if i not in rows]
+
+        # 1. Re-resolve the marked nodes' calls and rewrite their outgoing edges.
+        table = _load_symbols(conn, _needed_names(rows.values()), bulk)
+        new_edges: dict[str, dict[str, float]] = {}
+        for node_id, row in rows.items():
+            ctx = CallerContext(node_id, row.node.module, row.node.class_name, row.imports)
+            new_edges[node_id] = resolve_node_calls(row.node.calls, ctx, table)
+        old_edges: dict[str, dict[str, float]] = {}
+        for src, dst, conf in conn.execute(
+            "SELECT src_id, dst_id, confidence FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
+            (marked, removed),
+        ):
+            old_edges.setdefault(src, {})[dst] = round(float(conf), 3)
+        affected = set(rows)
+        gone_set = set(removed)
+        for src in set(old_edges) | set(new_edges):
+            before = old_edges.get(src, {})
+            if src in new_edges or src in gone_set:
+                after = new_edges.get(src, {})
+            else:  # an unmarked caller only loses its edges to removed nodes
+                after = {d: c for d, c in before.items() if d not in gone_set}
+            if before != after:
+                affected.add(src)
+                affected |= {d for d in set(before) | set(after) if before.get(d) != after.get(d)}
+        conn.execute(
+            "DELETE FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)", (marked, removed)
+        )
+        report.edges_written = bulk_upsert(
+            conn,
+            "hub_edges",
+            ["src_id", "dst_id", "confidence"],
+            ((s, d, c) for s, dsts in new_edges.items() for d, c in dsts.items()),
+            key=["src_id", "dst_id"],
+        )
+
+        # A node whose full name changed (its package was renamed) shows under the old
+        # name in its neighbours' states: they are affected too.
+        renamed = [
+            node_id for node_id, full_name in conn.execute(
+                "SELECT substring(key from 6 for length(key) - 11), value->>'full_name' FROM kv "
+                "WHERE key = ANY(%s)", ([state_key(i) for i in rows],),
+            )
+            if full_name != rows[node_id].node.full_name
+        ]
+        if renamed:
+            for src, dst in conn.execute(
+                "SELECT src_id, dst_id FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
+                (renamed, renamed),
+            ):
+                affected |= {src, dst}
+            targets = sorted({t for i in renamed if rows[i].node.is_test
+                              for t in tested_names(rows[i].node.name)})
+            if targets:
+                affected |= {r[0] for r in conn.execute(
+                    "SELECT node_id FROM hub_nodes WHERE name = ANY(%s) AND NOT is_test", (targets,)
+                )}
+
+        # 2. Everything whose facts may differ: marked nodes and the far ends of changed edges.
+        extra = sorted(affected - set(rows) - set(removed))
+        if extra:
+            rows.update(_load_rows(conn, extra))
+        ids = sorted(rows)
+        bulk = len(ids) > BULK_THRESHOLD
+        callers = _edges_by(conn, "dst_id", ids)
+        callees = _edges_by(conn, "src_id", ids)
+        tests = _tests_by_target(conn, {r.node.name for r in rows.values()}, bulk)
+        old_states = {
+            key.split(":")[1]: trusted_node_state(value)
+            for key, value in conn.execute(
+                "SELECT key, value FROM kv WHERE key = ANY(%s)",
+                ([state_key(i) for i in [*ids, *removed]],),
+            )
+        }
+
+        # 3. Fresh facts -> diff bundle -> rules -> triage -> tools.
+        writes: list[tuple[str, str]] = []
+        traces: list[tuple[str, str, str, str, str]] = []
+        changed_ids: list[str] = []
+        diffed: list[str] = []  # kept nodes whose source moved on from their "before"
+        for node_id in ids:
+            row = rows[node_id]
+            fresh = _fresh_state(row.node, callers.get(node_id, []), callees.get(node_id, []), tests)
+            old = old_states.get(node_id)
+            bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
+            if row.state_source != row.source:
+                diffed.append(node_id)
+            candidates = candidates_for(bundle)
+            decisions = triage.decide(bundle, candidates) if candidates else []
+            approved = [d.tool for d in decisions if d.verdict == "approved"]
+            state = apply_tools(old, fresh, approved, now)
+            report.nodes_processed += 1
+            report.decisions += len(decisions)
+            report.deferred += sum(1 for d in decisions if d.verdict == "deferred")
+            if decisions:
+                traces.append((
+                    run_id, node_id, triage.name, json.dumps(bundle.signals()),
+                    json.dumps([d.model_dump() for d in decisions]),
+                ))
+            if old is not None and state.content() == old.content():
+                report.states_unchanged += 1
+                continue
+            if old is None:
+                report.states_added += 1
+            else:
+                report.states_changed += 1
+            changed_ids.append(node_id)
+            writes.append((state_key(node_id), state.model_dump_json()))
+
+        bulk_upsert(conn, "kv", ["key", "value"], writes, key=["key"])
+        if traces:
+            with conn.cursor().copy(
+                "COPY hub_traces (run_id, node_id, backend, signals, decisions) FROM STDIN"
+            ) as copy:
+                for trace in traces:
+                    copy.write_row(trace)
+        if diffed:
+            conn.execute(
+                "UPDATE hub_nodes SET state_source = source WHERE node_id = ANY(%s)", (diffed,)
+            )
+
+        # 4. Removed nodes: drop their state, hand their markdown path to stage 3.
+        gone = {i: old_states[i].markdown_path for i in removed if i in old_states}
+        if removed:
+            conn.execute("DELETE FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in removed],))
+        report.states_removed = len(gone)
+        dirty.mark_dirty(conn, dirty.MARKDOWN, changed_ids, "state changed")
+        dirty.mark_dirty(conn, dirty.CATALOG, changed_ids, "state changed")
+        dirty.mark_dirty_with_reasons(
+            conn, dirty.MARKDOWN, {i: dirty.REMOVED_PREFIX + p for i, p in gone.items()}
+        )
+        dirty.mark_dirty(conn, dirty.CATALOG, gone, "removed")
+        dirty.clear_marks(conn, dirty.STATE, marked)
+    report.duration_s = time.perf_counter() - started
+    return report
+
+
+def _fresh_state(
+    node: CodeNode,
+    callers: list[tuple[str, str, float, bool]],
+    callees: list[tuple[str, str, float, bool]],
+    tests: dict[str, set[str]],
+) -> NodeState:
+    related: set[str] = set()
+    if not node.is_test and node.kind != "module":
+        related = {f for _, f, _, is_test in callers if is_test} | tests.get(node.name, set())
+    state = NodeState(
+        node_id=node.node_id,
+        kind=node.kind,
+        name=node.name,
+        qualname=node.qualname,
+        full_name=node.full_name,
+        file_path=node.file_path,
+        language=node.language,
+        start_line=node.start_line,
+        end_line=node.end_line,
+        source_hash=node.source_hash,
+        signature=node.signature,
+        decorators=list(node.decorators),
+        docstring_summary=first_sentence(node.docstring),
+        complexity=node.complexity,
+        callers=_edge_list(callers),
+        callees=_edge_list(callees),
+        related_tests=sorted(related - {node.full_name}),
+        is_test=node.is_test,
+        markdown_path=markdown_relpath(node.file_path, node.qualname, node.ordinal),
+    )
+    state.summary = summarize(state)
+    state.suggested_test = test_skeleton(state, node.module)
+    return state

@@ -1,0 +1,121 @@
+"""Where the store lives: an external server named by URL, or an embedded pgserver.
+
+The rule that matters: when a URL is configured and the server cannot be reached we fail
+loudly. Falling back to an embedded database would silently split the user's data in two.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from kgents_assets.store.migrations import apply_migrations
+
+DATABASE_URL_ENV = "KGENTS_DATABASE_URL"
+CONNECT_TIMEOUT_S = 5
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The configured database cannot be reached; the message says which and why."""
+
+
+def _redact(url: str) -> str:
+    """Hide the password of a URL so it never reaches a log or an error message."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
+
+
+def start_embedded_server(data_dir: Path) -> str:
+    """Start (or join) the repo-local pgserver under ``data_dir`` and return its URL.
+
+    pgserver is multi-process safe: a second process joins the running postmaster. We
+    leave it running (``cleanup_mode=None``) so the next CLI call or Dagster run attaches in
+    ~0.1 s instead of paying a restart.
+    """
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+    except Exception as exc:  # pgserver raises plain exceptions with the initdb log
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL under {data_dir}: {exc}"
+        ) from exc
+    return str(server.get_uri())
+
+
+@dataclass
+class Store:
+    """A handle on the store: a URL and a way to get connections to it."""
+
+    url: str
+    embedded: bool = False
+    _migrated: bool = field(default=False, repr=False)
+
+    @property
+    def display_url(self) -> str:
+        return _redact(self.url)
+
+    def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"cannot reach the database at {self.display_url}: {str(exc).strip()}"
+            ) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection whose work commits on success and rolls back on any error."""
+        conn = self.connect()
+        try:
+            with conn.transaction():
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"lost the database at {self.display_url}: {str(exc).strip()}"
+            ) from exc
+        finally:
+            conn.close()
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; returns the names applied (empty when up to date)."""
+        with self.connect(autocommit=True) as conn:
+            applied = apply_migrations(conn)
+        self._migrated = True
+        return applied
+
+
+def open_store(
+    database_url: str | None = None,
+    *,
+    agentfs_dir: Path | None = None,
+    migrate: bool = True,
+) -> Store:
+    """Open the store the configuration names.
+
+    ``database_url`` (or ``$KGENTS_DATABASE_URL``) wins; otherwise an embedded server under
+    ``{agentfs_dir}/pg``. The connection is checked here so a down server fails at start,
+    with the URL (password hidden) in the message.
+    """
+    url = database_url or os.environ.get(DATABASE_URL_ENV) or None
+    if url:
+        store = Store(url=url)
+    else:
+        root = agentfs_dir if agentfs_dir is not None else Path.cwd() / ".agentfs"
+        store = Store(url=start_embedded_server(root / "pg"), embedded=True)
+    with store.connect() as conn:
+        conn.execute("SELECT 1")
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from kgents_assets.catalog.text import (
+    expand_identifiers,
+    query_terms,
+    split_identifier,
+    stem,
+    tokens,
+    truncate,
+)
+
+
+def test_identifiers_split_on_case_and_underscores() -> None:
+    assert split_identifier("parseHTTPConfig_v2") == ["parse", "http", "config", "v", "2"]
+    assert split_identifier("fetch_json") == ["fetch", "json"]
+    assert split_identifier("URL") == ["url"]
+
+
+def test_tokens_keep_compound_names_and_drop_stop_words() -> None:
+    assert tokens("def parse_config(self): return the value") == [
+        "parse_config", "parse", "config", "value",
+    ]  # fmt: skip
+
+
+def test_query_terms_are_unique_and_stop_words_leave_nothing() -> None:
+    assert query_terms("config the Config CONFIG") == ["config"]
+    assert query_terms("the of and is") == []
+
+
+def test_stemmer_meets_inflections() -> None:
+    assert {stem(w) for w in ("parse", "parses", "parsed", "parsing")} == {"pars"}
+    assert stem("classes") == "class" and stem("status") == "status"
+
+
+def test_expand_identifiers_for_full_text() -> None:
+    assert expand_identifiers("call fetchJson now") == "call fetchJson fetch json now"
+
+
+def test_truncate_is_deterministic_and_bounded() -> None:
+    text = "alpha beta gamma " * 50
+    assert truncate(text, 10_000) == text
+    cut = truncate(text, 100)
+    assert cut == truncate(text, 100) and len(cut) <= 101
+    assert cut.endswith("…") and cut[:-1].split()[-1] in {"alpha", "beta", "gamma"}

@@ -1,0 +1,63 @@
+"""Shared fixtures: one real PostgreSQL (pgserver, with pgvector) per test session and a
+fresh database per test that asks for ``store``."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from kgents_assets.store import Store
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    import pgserver
+
+    # Not under pytest's basetemp: a concurrent pytest session prunes old basetemps,
+    # which would pull the data directory from under a running server.
+    data_dir = Path(tempfile.mkdtemp(prefix="kgents-test-pg-"))
+    server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _database_url(server_url: str, name: str) -> str:
+    base, _, query = server_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """A URL to a brand-new, empty database on the session's server."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(pg_server_url, name)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(database_url: str) -> Store:
+    """A migrated store on a fresh database."""
+    s = Store(url=database_url)
+    s.migrate()
+    return s
+
+
+@pytest.fixture
+def agentfs(tmp_path: Path) -> Path:
+    path = tmp_path / ".agentfs"
+    path.mkdir()
+    return path

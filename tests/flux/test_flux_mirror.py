@@ -1,0 +1,129 @@
+import asyncio
+
+import pytest
+
+from kgents_assets.flux import FluxState, HolographicBuffer, ObserverDropped, TerrariumEvent
+
+
+def event(n: int) -> TerrariumEvent:
+    return TerrariumEvent(
+        type="tick",
+        agent_id="a",
+        data={"n": n},
+        state=FluxState.FLOWING,
+        pressure=0,
+        flow=0,
+        temperature=0,
+    )
+
+
+def test_reflect_assigns_consecutive_seq_and_encodes_once() -> None:
+    buffer = HolographicBuffer("a", capacity=8, history=4)
+    stamped = [buffer.reflect(event(i)) for i in range(10)]
+    assert [e.seq for e in stamped] == list(range(1, 11))
+    assert buffer.head == 10
+    assert buffer.oldest == 3
+    assert [e.data["n"] for e in buffer.recent(3)] == [7, 8, 9]
+
+
+def test_attach_replays_history_then_streams() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a", capacity=256, history=100)
+        for i in range(150):
+            buffer.reflect(event(i))
+        observer = buffer.attach()
+        batch = await buffer.next_batch(observer)
+        assert len(batch.frames) == 100
+        assert '"seq":51' in batch.frames[0]
+        buffer.sent(observer, batch)
+        waiting = asyncio.create_task(buffer.next_batch(observer))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        buffer.reflect(event(999))
+        batch = await asyncio.wait_for(waiting, 1)
+        assert batch.last_seq == 151 and '"n":999' in batch.frames[0]
+
+    asyncio.run(scenario())
+
+
+def test_since_resumes_exactly_and_reports_gaps_and_resets() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a", capacity=16, history=4, max_lag=12)
+        for i in range(40):
+            buffer.reflect(event(i))
+        resumed = buffer.attach(since=35)
+        assert (await buffer.next_batch(resumed)).frames[0].count('"seq":36') == 1
+        too_old = buffer.attach(since=3)
+        assert too_old.gap == (4, 28) and too_old.cursor == 29
+        from_other_epoch = buffer.attach(since=1000)
+        assert from_other_epoch.reset and from_other_epoch.cursor == 37
+
+    asyncio.run(scenario())
+
+
+def test_an_observer_stuck_in_send_is_dropped_others_keep_going() -> None:
+    async def scenario() -> None:
+        dropped: list[int] = []
+        buffer = HolographicBuffer("a", send_timeout_s=0.05, check_interval_s=0.01)
+        stuck = buffer.attach(on_drop=lambda o: dropped.append(o.id))
+        healthy = buffer.attach()
+        buffer.reflect(event(1))
+        batch = await buffer.next_batch(stuck)
+        buffer.sending(stuck)  # ... and never returns from its send
+        await asyncio.sleep(0.2)
+        assert dropped == [stuck.id] and stuck.dropped == "stalled"
+        assert buffer.observer_count == 1
+        with pytest.raises(ObserverDropped, match="since=0"):
+            await buffer.next_batch(stuck)
+        assert (await buffer.next_batch(healthy)).last_seq == batch.last_seq
+
+    asyncio.run(scenario())
+
+
+def test_an_observer_that_falls_behind_is_dropped_with_a_resume_point() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a", capacity=64, history=4, max_lag=32, max_batch=8)
+        slow = buffer.attach()
+        for i in range(8):
+            buffer.reflect(event(i))
+        buffer.sent(slow, await buffer.next_batch(slow))
+        for i in range(40):
+            buffer.reflect(event(i))
+        assert buffer.check() == [slow]
+        with pytest.raises(ObserverDropped) as info:
+            await buffer.next_batch(slow)
+        assert info.value.resume == 8 and info.value.reason == "lagged"
+        assert buffer.dropped_total == {"lagged": 1}
+
+    asyncio.run(scenario())
+
+
+def test_cancelling_one_waiting_observer_does_not_disturb_the_others() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a")
+        first, second = buffer.attach(), buffer.attach()
+        a = asyncio.create_task(buffer.next_batch(first))
+        b = asyncio.create_task(buffer.next_batch(second))
+        await asyncio.sleep(0)
+        a.cancel()
+        await asyncio.sleep(0)
+        buffer.reflect(event(1))
+        assert (await asyncio.wait_for(b, 1)).last_seq == 1
+
+    asyncio.run(scenario())
+
+
+def test_reflect_never_touches_observers() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a")
+        observers = [buffer.attach() for _ in range(1000)]
+        waiters = [asyncio.create_task(buffer.next_batch(o)) for o in observers]
+        await asyncio.sleep(0)
+        for i in range(50):
+            buffer.reflect(event(i))
+            # reflect schedules at most one wake-up and has delivered nothing yet
+            assert not any(w.done() for w in waiters[:5])
+        batches = await asyncio.gather(*waiters)
+        assert all(b.last_seq == 50 for b in batches)
+
+    asyncio.run(scenario())

@@ -1,0 +1,35 @@
+"""Client-side helpers for the gateway tests (real websockets over loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+
+def parse(message: str | bytes) -> list[dict[str, Any]]:
+    """A message holds one or more newline-separated JSON objects."""
+    text = message.decode() if isinstance(message, bytes) else message
+    return [json.loads(line) for line in text.split("\n") if line]
+
+
+async def read_until(
+    ws: ClientConnection, predicate: Any, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Read objects until ``predicate(obj)`` is true for one; return all read."""
+    seen: list[dict[str, Any]] = []
+
+    async def loop() -> list[dict[str, Any]]:
+        while True:
+            for obj in parse(await ws.recv()):
+                seen.append(obj)
+                if predicate(obj):
+                    return seen
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def seqs(objs: list[dict[str, Any]]) -> list[int]:
+    return [o["seq"] for o in objs if "seq" in o]

@@ -1,0 +1,210 @@
+"""The daemon in-process on a real temp repository (real inotify, real git, real store).
+
+The refresh here records what the daemon asked for instead of running Dagster, so these
+tests pin down the event plumbing; test_daemon_e2e.py runs the real pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kgents_assets.store import Store
+from sensors.daemon import RunOutcome, WatchDaemon
+from sensors.journal import EventJournal
+from sensors.lock import DaemonAlreadyRunning, DaemonLock
+from sensors.run_spec import TAG_MESSAGE, TAG_SHA
+
+
+class Recorder:
+    def __init__(self, fail_first: bool = False) -> None:
+        self.calls: list[tuple[list[str] | None, dict[str, str]]] = []
+        self.changed = threading.Condition()
+        self.fail_first = fail_first
+
+    def __call__(self, paths: Sequence[str] | None, tags: Mapping[str, str]) -> RunOutcome:
+        with self.changed:
+            self.calls.append((None if paths is None else list(paths), dict(tags)))
+            self.changed.notify_all()
+        if self.fail_first and len(self.calls) == 1:
+            return RunOutcome("r0", False, "boom")
+        return RunOutcome(f"r{len(self.calls)}", True, "ok")
+
+    def wait_for(self, n: int, timeout: float = 10) -> list[tuple[list[str] | None, dict[str, str]]]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while len(self.calls) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {n} runs, got {self.calls}")
+                self.changed.wait(left)
+            return list(self.calls)
+
+
+def start(daemon: WatchDaemon) -> threading.Thread:
+    ready = threading.Event()
+    thread = threading.Thread(target=daemon.run, args=(ready,), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    return thread
+
+
+@pytest.fixture
+def running(
+    git_repo: Path, store: Store, request: pytest.FixtureRequest
+) -> Iterator[tuple[WatchDaemon, Recorder]]:
+    params: dict[str, Any] = getattr(request, "param", {})
+    recorder = Recorder(fail_first=params.pop("fail_first", False))
+    daemon = WatchDaemon(
+        git_repo, store=store, refresh=recorder, status=lambda s: None, debounce_ms=150, **params
+    )
+    thread = start(daemon)
+    recorder.wait_for(1)  # the catch-up run at start
+    yield daemon, recorder
+    daemon.stop()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_start_catches_up_then_a_save_is_one_run_with_that_path(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path
+) -> None:
+    daemon, rec = running
+    assert rec.calls[0][0] is None  # catch-up: the run detects changes itself
+    t0 = time.monotonic()
+    (git_repo / "pkg").mkdir()
+    (git_repo / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
+    calls = rec.wait_for(2)
+    assert time.monotonic() - t0 < 2.0
+    assert calls[1][0] == ["pkg/mod.py"]
+    # ignored and unsupported files never trigger a run
+    (git_repo / ".agentfs" / "x.py").parent.mkdir(exist_ok=True)
+    (git_repo / ".agentfs" / "x.py").write_text("x = 1\n")
+    (git_repo / "notes.txt").write_text("hi\n")
+    time.sleep(0.6)
+    assert len(rec.calls) == 2
+    assert EventJournal(daemon.journal.store).count("file_created") >= 1
+
+
+def test_commit_run_is_tagged_with_sha_and_message(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path, gh: Any
+) -> None:
+    _, rec = running
+    sha = gh.commit_file(git_repo, "a.py", "x = 1\n", "add a\n\nlong body")
+    calls = rec.wait_for(2)
+    deadline = time.monotonic() + 5
+    while not any(TAG_SHA in c[1] for c in rec.calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tagged = [c for c in rec.calls if TAG_SHA in c[1]]
+    assert tagged, calls
+    paths, tags = tagged[-1]
+    assert tags[TAG_SHA] == sha and tags[TAG_MESSAGE] == "add a"
+    assert tags["dagster/priority"] == "5"
+    assert paths is not None and "a.py" in paths
+
+
+def test_created_and_deleted_file_causes_no_run(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path
+) -> None:
+    _, rec = running
+    p = git_repo / "scratch.py"
+    p.write_text("x = 1\n")
+    p.unlink()
+    time.sleep(0.8)
+    assert len(rec.calls) == 1
+    (git_repo / "real.py").write_text("y = 1\n")
+    assert rec.wait_for(2)[1][0] == ["real.py"]
+
+
+def test_storm_of_files_is_few_runs_and_loses_nothing(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path
+) -> None:
+    _, rec = running
+    n = 1500
+    for i in range(n):
+        d = git_repo / f"d{i % 30}"
+        d.mkdir(exist_ok=True)
+        (d / f"m{i}.py").write_text(f"v = {i}\n")
+    rec.wait_for(2)
+    time.sleep(1.0)  # let any trailing change set arrive
+    runs = rec.calls[1:]
+    assert 1 <= len(runs) <= 4
+    seen: set[str] = set()
+    for paths, _ in runs:
+        assert paths is not None
+        seen.update(paths)
+    assert seen == {f"d{i % 30}/m{i}.py" for i in range(n)}
+
+
+@pytest.mark.parametrize("running", [{"bus_capacity": 50}], indirect=True)
+def test_overflow_becomes_a_rescan_run(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path
+) -> None:
+    daemon, rec = running
+    for i in range(400):
+        (git_repo / f"f{i}.py").write_text("x = 1\n")
+    rec.wait_for(2)
+    time.sleep(0.8)
+    assert any(paths is None for paths, _ in rec.calls[1:])
+    assert daemon.bus.stats.overflows >= 1
+    assert EventJournal(daemon.journal.store).count("rescan") >= 1
+
+
+@pytest.mark.parametrize("running", [{"fail_first": True}], indirect=True)
+def test_failed_run_makes_the_next_run_a_rescan(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path
+) -> None:
+    daemon, rec = running
+    deadline = time.monotonic() + 5
+    while daemon.stats.failed_runs < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert daemon.stats.failed_runs == 1
+    (git_repo / "a.py").write_text("x = 1\n")
+    assert rec.wait_for(2)[1][0] is None
+
+
+def test_trust_level_zero_only_observes(git_repo: Path, store: Store) -> None:
+    recorder = Recorder()
+    daemon = WatchDaemon(
+        git_repo, store=store, refresh=recorder, status=lambda s: None, trust_level=0
+    )
+    thread = start(daemon)
+    (git_repo / "a.py").write_text("x = 1\n")
+    time.sleep(1.0)
+    daemon.stop()
+    thread.join(5)
+    assert recorder.calls == []
+    with store.connect() as conn:
+        statuses = [r[0] for r in conn.execute("SELECT status FROM sensor_actions")]
+    assert statuses and set(statuses) == {"thought"}
+
+
+def test_not_a_git_repo_still_watches_files(tmp_path: Path, store: Store) -> None:
+    messages: list[str] = []
+    recorder = Recorder()
+    daemon = WatchDaemon(tmp_path, store=store, refresh=recorder, status=messages.append)
+    assert daemon.git is None and daemon.git_problem and "not a git repository" in daemon.git_problem
+    thread = start(daemon)
+    recorder.wait_for(1)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert recorder.wait_for(2)[1][0] == ["a.py"]
+    daemon.stop()
+    thread.join(5)
+    assert any("not a git repository" in m for m in messages)
+
+
+def test_second_daemon_lock_is_refused(tmp_path: Path) -> None:
+    first = DaemonLock.for_repo(tmp_path)
+    first.acquire()
+    try:
+        with pytest.raises(DaemonAlreadyRunning, match=r"pid \d+.*already watching"):
+            DaemonLock.for_repo(tmp_path).acquire()
+    finally:
+        first.release()
+    with DaemonLock.for_repo(tmp_path):  # free again once released
+        pass

@@ -1,0 +1,137 @@
+"""`kg hub --watch` end to end: a real subprocess, real inotify, real Postgres, the real
+code pipeline running in-process against a real Dagster instance under the repo."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kgents_assets.store import Store
+from kgents_assets.store.database import DATABASE_URL_ENV
+
+pytestmark = pytest.mark.slow
+KG = str(Path(sys.executable).parent / "kg")
+
+
+class Daemon:
+    def __init__(self, repo: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [KG, "hub", "--watch", str(repo)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=repo,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_line(self, needle: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            if needle in line:
+                return line
+        raise AssertionError(f"no line with {needle!r}; output:\n{''.join(self.output)}")
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 30) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def env(store: Store) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "KGENTS_REPO")}
+    env[DATABASE_URL_ENV] = store.url
+    env["COLUMNS"] = "200"
+    return env
+
+
+@pytest.fixture
+def repo(git_repo: Path, gh: object) -> Iterator[Path]:
+    (git_repo / "pkg").mkdir()
+    (git_repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n")
+    yield git_repo
+
+
+def md(repo: Path, rel: str, name: str) -> Path:
+    return repo / ".agentfs" / "nodes" / rel / f"{name}.md"
+
+
+def test_watch_saves_commits_second_daemon_and_ctrl_c(repo: Path, env: dict[str, str], gh: object) -> None:
+    daemon = Daemon(repo, env)
+    try:
+        daemon.wait_line("watching")
+        daemon.wait_line(" ok ")  # the catch-up run
+        assert md(repo, "pkg/mod.py", "f").is_file()
+
+        # A save updates the markdown without anyone asking.
+        (repo / "pkg" / "mod.py").write_text("def f(a, b):\n    return a + b\n\n\ndef g():\n    pass\n")
+        wait_for(lambda: md(repo, "pkg/mod.py", "g").is_file() and "b" in md(repo, "pkg/mod.py", "f").read_text())
+
+        # A second daemon on the same repository is refused, clearly, with exit code 2.
+        second = subprocess.run(
+            [KG, "hub", "--watch", str(repo)], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert second.returncode == 2
+        assert "already watching" in second.stdout + second.stderr
+
+        # A deleted file's nodes go away.
+        (repo / "pkg" / "mod.py").unlink()
+        wait_for(lambda: not md(repo, "pkg/mod.py", "g").exists())
+    finally:
+        daemon.proc.send_signal(signal.SIGINT)
+        code = daemon.proc.wait(timeout=60)
+    assert code == 0, "".join(daemon.output)
+    assert "stopped:" in "".join(daemon.output)
+
+    from dagster import DagsterInstance, RunsFilter
+
+    instance = DagsterInstance.from_config(str(repo / ".agentfs" / "dagster"))
+    runs = instance.get_runs(RunsFilter(tags={"kgents/trigger": "kg-hub-watch"}))
+    assert len(runs) >= 3 and all(r.job_name == "code_refresh_job" for r in runs)
+    instance.dispose()
+
+
+def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str]) -> None:
+    daemon = Daemon(repo, env)
+    daemon.wait_line(" ok ")
+    (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\ndef h():\n    pass\n")
+    time.sleep(0.3)  # let the run start, then kill it without warning
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(timeout=30)
+    # Changes made while no daemon watches.
+    (repo / "pkg" / "other.py").write_text("def k():\n    pass\n")
+    daemon = Daemon(repo, env)  # the lock died with the process: a new daemon may start
+    try:
+        daemon.wait_line(" ok ")
+        wait_for(lambda: md(repo, "pkg/mod.py", "h").is_file() and md(repo, "pkg/other.py", "k").is_file())
+    finally:
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(timeout=60) == 0
