@@ -19,8 +19,18 @@ def fetch_sdist(name: str, version: str) -> Path:
     archive = next(CACHE.glob(f"[{name[0].upper()}{name[0]}]{name[1:]}-{version}.tar.gz"), None)
     if archive is None:
         for python in (sys.executable, "python3"):
-            cmd = [python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                   f"{name}=={version}", "-d", str(CACHE)]
+            cmd = [
+                python,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{name}=={version}",
+                "-d",
+                str(CACHE),
+            ]
             if subprocess.run(cmd, capture_output=True).returncode == 0:
                 break
         else:
@@ -28,6 +38,8 @@ def fetch_sdist(name: str, version: str) -> Path:
         archive = next(CACHE.glob(f"*{name[1:]}-{version}.tar.gz"))
     with tarfile.open(archive) as tar:
         tar.extractall(CACHE, filter="data")
-    unpacked = next(p for p in CACHE.iterdir() if p.is_dir() and p.name.lower() == target.name.lower())
+    unpacked = next(
+        p for p in CACHE.iterdir() if p.is_dir() and p.name.lower() == target.name.lower()
+    )
     unpacked.rename(target)
     return target

@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 import httpx
 import psutil
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -150,48 +150,67 @@ def server(rate: float) -> Any:
 # -- 2/3. delivery latency ----------------------------------------------------------------
 
 
+RESUMES = {"count": 0}
+
+
 async def observe(ws_url: str, latencies: list[float], stop: asyncio.Event) -> None:
-    async with connect(ws_url, max_queue=None, open_timeout=60) as ws:
-        await ws.recv()  # hello
-        await ws.recv()  # replay: not part of live latency
-        while not stop.is_set():
-            try:
-                message = await asyncio.wait_for(ws.recv(), 1)
-            except TimeoutError:
-                continue
-            now = time.time()
-            text = message if isinstance(message, str) else message.decode()
-            # The first event of a coalesced message is its oldest: the worst latency.
-            first = text[: text.find("\n")] if "\n" in text else text
-            latencies.append((now - json.loads(first)["timestamp"]) * 1000)
+    """A well-behaved observer: reads everything, resumes with ?since= when dropped."""
+    last_seq: int | None = None
+    while not stop.is_set():
+        url = ws_url if last_seq is None else f"{ws_url}?since={last_seq}"
+        try:
+            async with connect(url, max_queue=None, open_timeout=60) as ws:
+                await ws.recv()  # hello
+                replaying = True
+                while not stop.is_set():
+                    try:
+                        message = await asyncio.wait_for(ws.recv(), 1)
+                    except TimeoutError:
+                        continue
+                    now = time.time()
+                    text = message if isinstance(message, str) else message.decode()
+                    lines = text.split("\n")
+                    last_seq = json.loads(lines[-1])["seq"]
+                    if replaying:  # the replay is history, not live latency
+                        replaying = False
+                        continue
+                    # The first event of a coalesced message is its oldest: worst latency.
+                    latencies.append((now - json.loads(lines[0])["timestamp"]) * 1000)
+        except ConnectionClosed as closed:
+            if closed.rcvd is None or closed.rcvd.code != 4008:
+                raise
+            RESUMES["count"] += 1
 
 
 def server_tx_queue(server_port: int, client_port: int) -> int:
-    """Bytes queued in the server's kernel send buffer for one connection (/proc/net/tcp)."""
+    """Bytes queued in the server's kernel send buffer for one established connection
+    (/proc/net/tcp); -1 once the server has dropped it."""
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
-        local, remote = fields[1], fields[2]
-        if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == (
-            client_port
+        local, remote, state = fields[1], fields[2], fields[3]
+        if (
+            int(local.split(":")[1], 16) == server_port
+            and int(remote.split(":")[1], 16) == client_port
+            and state == "01"
         ):
             return int(fields[4].split(":")[0], 16)
     return -1
 
 
-async def latency_run(
-    url: str, observers: int, seconds: float, stalled: bool
-) -> dict[str, Any]:
+async def latency_run(url: str, observers: int, seconds: float, stalled: bool) -> dict[str, Any]:
     ws_url = url.replace("http", "ws") + "/observe/ticker"
     port = int(url.rsplit(":", 1)[1])
     latencies: list[float] = []
     stop = asyncio.Event()
     tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(observers)]
     result: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        deadline = time.monotonic() + 60
         while (await http.get("/api/ticker/metrics")).json()["observers"] < observers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("observers did not all attach")
             await asyncio.sleep(0.1)
-        dropped_before = sum((await http.get("/api/ticker/metrics")).json()[
-            "observers_dropped_total"].values())
+        RESUMES["count"] = 0
         raw: socket.socket | None = None
         ws_stalled: ClientConnection | None = None
         if stalled:
@@ -207,15 +226,14 @@ async def latency_run(
         while time.monotonic() - started < seconds:
             await asyncio.sleep(0.2)
             if raw is not None and "dropped_after_s" not in result:
-                peak_tx = max(peak_tx, server_tx_queue(port, raw.getsockname()[1]))
-                metrics = (await http.get("/api/ticker/metrics")).json()
-                if sum(metrics["observers_dropped_total"].values()) > dropped_before:
+                queued = server_tx_queue(port, raw.getsockname()[1])
+                peak_tx = max(peak_tx, queued)
+                if queued < 0:
                     result["dropped_after_s"] = time.monotonic() - stalled_at
         if raw is not None:
             result["stalled_kernel_sndq_bytes"] = peak_tx
             while "dropped_after_s" not in result and time.monotonic() - stalled_at < 30:
-                metrics = (await http.get("/api/ticker/metrics")).json()
-                if sum(metrics["observers_dropped_total"].values()) > dropped_before:
+                if server_tx_queue(port, raw.getsockname()[1]) < 0:
                     result["dropped_after_s"] = time.monotonic() - stalled_at
                 await asyncio.sleep(0.1)
     stop.set()
@@ -224,7 +242,10 @@ async def latency_run(
     if ws_stalled is not None:
         ws_stalled.transport.abort()
     result.update(
-        messages=len(samples), p50_ms=pct(samples, 0.5), p99_ms=pct(samples, 0.99)
+        messages=len(samples),
+        p50_ms=pct(samples, 0.5),
+        p99_ms=pct(samples, 0.99),
+        resumes=RESUMES["count"],
     )
     return result
 
@@ -253,8 +274,11 @@ async def memory_per_observer(url: str, pid: int, n: int) -> float:
     await asyncio.sleep(2)
     before = process.memory_info().rss
     tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(n)]
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        deadline = time.monotonic() + 60
         while (await http.get("/api/ticker/metrics")).json()["observers"] < n + 50:
+            if time.monotonic() > deadline:
+                raise RuntimeError("observers did not all attach")
             await asyncio.sleep(0.1)
     await asyncio.sleep(2)
     after = process.memory_info().rss
@@ -267,29 +291,44 @@ async def main(quick: bool) -> None:
     calls = 5_000 if quick else 20_000
     print("== reflect(): one emit into the mirror (target p99 <= 0.1 ms, flat in N)")
     base = encode_baseline(calls)
-    print(f"  baseline (encode one event alone): p50 {pct(base, .5):.4f} ms"
-          f"  p99 {pct(base, .99):.4f} ms")
+    print(
+        f"  baseline (encode one event alone): p50 {pct(base, 0.5):.4f} ms"
+        f"  p99 {pct(base, 0.99):.4f} ms"
+    )
     for n in (1, 100, 1000):
         samples = await reflect_cost(n, calls)
-        print(f"  {n:>5} observers: p50 {pct(samples, .5):.4f} ms  p99 {pct(samples, .99):.4f} ms")
+        print(
+            f"  {n:>5} observers: p50 {pct(samples, 0.5):.4f} ms  p99 {pct(samples, 0.99):.4f} ms"
+        )
 
     rate, observers, seconds = 1000.0, 200, (4.0 if quick else 8.0)
     with server(rate) as (url, proc):
-        print(f"== delivery: {observers} observers x {rate:.0f} events/s over loopback"
-              " (target p99 <= 50 ms)")
+        print(
+            f"== delivery: {observers} observers x {rate:.0f} events/s over loopback"
+            " (target p99 <= 50 ms)"
+        )
         clean = await latency_run(url, observers, seconds, stalled=False)
-        print(f"  p50 {clean['p50_ms']:.1f} ms  p99 {clean['p99_ms']:.1f} ms"
-              f"  ({clean['messages']} messages; events coalesced per message)")
+        print(
+            f"  p50 {clean['p50_ms']:.1f} ms  p99 {clean['p99_ms']:.1f} ms"
+            f"  ({clean['messages']} messages, events coalesced per message;"
+            f" {clean['resumes']} drop+resume)"
+        )
         print("== with one stalled observer (others unchanged; stalled dropped <= 10 s)")
         dirty = await latency_run(url, observers, seconds, stalled=True)
-        print(f"  others: p50 {dirty['p50_ms']:.1f} ms  p99 {dirty['p99_ms']:.1f} ms"
-              f"  (without: p99 {clean['p99_ms']:.1f} ms)")
-        print(f"  stalled: kernel send queue peak {dirty['stalled_kernel_sndq_bytes'] / 1024:.0f}"
-              " KiB (+ transport buffer capped at 64 KiB);"
-              f" dropped after {dirty.get('dropped_after_s', float('nan')):.1f} s")
+        print(
+            f"  others: p50 {dirty['p50_ms']:.1f} ms  p99 {dirty['p99_ms']:.1f} ms"
+            f"  (without: p99 {clean['p99_ms']:.1f} ms; {dirty['resumes']} drop+resume)"
+        )
+        print(
+            f"  stalled: kernel send queue peak {dirty['stalled_kernel_sndq_bytes'] / 1024:.0f}"
+            " KiB (+ transport buffer capped at 64 KiB);"
+            f" dropped after {dirty.get('dropped_after_s', float('nan')):.1f} s"
+        )
         samples = await attach_latency(url, 20 if quick else 100)
-        print(f"== attach (connect + hello + 100-event replay; target <= 50 ms):"
-              f" p50 {pct(samples, .5):.1f} ms  p99 {pct(samples, .99):.1f} ms")
+        print(
+            f"== attach (connect + hello + 100-event replay; target <= 50 ms):"
+            f" p50 {pct(samples, 0.5):.1f} ms  p99 {pct(samples, 0.99):.1f} ms"
+        )
         per = await memory_per_observer(url, proc.pid, 200 if quick else 500)
         print(f"== memory per observer (server RSS delta; target < 1 MB): {per / 1024:.1f} KiB")
 

@@ -23,24 +23,25 @@ from pathlib import Path
 import tree_sitter as ts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _corpus import fetch_sdist  # noqa: E402
+from _corpus import fetch_sdist
 
-from kgents_assets.hub.discovery import extract_source, package_dir_checker  # noqa: E402
-from kgents_assets.hub.extract_python import QUERY  # noqa: E402
-from kgents_assets.hub.ignore import IgnoreRules  # noqa: E402
-from kgents_assets.hub.languages import ts_parser, ts_query  # noqa: E402
-from kgents_assets.hub.refresh import refresh_repository  # noqa: E402
-from kgents_assets.hub.refresh_files import refresh_files  # noqa: E402
-from kgents_assets.hub.refresh_markdown import refresh_markdown  # noqa: E402
-from kgents_assets.hub.refresh_states import refresh_states  # noqa: E402
-from kgents_assets.hub.scan import FileStat, walk_source_files  # noqa: E402
-from kgents_assets.store import open_store  # noqa: E402
+from kgents_assets.hub.discovery import extract_source, package_dir_checker
+from kgents_assets.hub.extract_python import QUERY
+from kgents_assets.hub.ignore import IgnoreRules
+from kgents_assets.hub.languages import ts_parser, ts_query
+from kgents_assets.hub.refresh import refresh_repository
+from kgents_assets.hub.refresh_files import refresh_files
+from kgents_assets.hub.refresh_markdown import refresh_markdown
+from kgents_assets.hub.refresh_states import refresh_states
+from kgents_assets.hub.scan import FileStat, walk_source_files
+from kgents_assets.store import open_store
 
 
 def python_files(root: Path) -> list[str]:
     rules = IgnoreRules.for_repo(root)
     return sorted(
-        s.path for s in walk_source_files(root, rules)
+        s.path
+        for s in walk_source_files(root, rules)
         if isinstance(s, FileStat) and s.path.endswith(".py")
     )
 
@@ -67,7 +68,8 @@ def ast_counts(root: Path, files: list[str]) -> tuple[int, int, int, int]:
         except (SyntaxError, ValueError):
             continue
         expected = 1 + sum(
-            isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) for n in ast.walk(tree)
+            isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            for n in ast.walk(tree)
         )
         found = len(extract_source(rel, data, "python", is_pkg).nodes)
         compared += 1
@@ -94,8 +96,10 @@ def main() -> None:
     root = work / "django"
     shutil.copytree(source, root)
     files = python_files(root)
-    print(f"corpus: Django 5.2 sdist, {len(files):,} Python files, "
-          f"{sum((root / f).stat().st_size for f in files) / 1e6:.1f} MB")
+    print(
+        f"corpus: Django 5.2 sdist, {len(files):,} Python files, "
+        f"{sum((root / f).stat().st_size for f in files) / 1e6:.1f} MB"
+    )
 
     raw_parse_extract(root, files[:200])  # warm caches before the baseline
     raw = raw_parse_extract(root, files)
@@ -129,7 +133,9 @@ def main() -> None:
         t0 = time.perf_counter()
         r = refresh_repository(store, root)
         edit_scan.append(time.perf_counter() - t0)
-        target.write_text(text + f"\n\ndef bench_added_{i}(x):\n    if x:\n        return x\n    return {i}\n")
+        target.write_text(
+            text + f"\n\ndef bench_added_{i}(x):\n    if x:\n        return x\n    return {i}\n"
+        )
         t0 = time.perf_counter()
         r = refresh_repository(store, root, changed_paths=[rel])
         edit_changeset.append(time.perf_counter() - t0)
@@ -142,17 +148,29 @@ def main() -> None:
     print(f"{'measure':<48}{'value':>14}  target")
     print(f"{'raw tree-sitter parse+extract (baseline)':<48}{raw:>12.2f} s")
     print(f"{'cold materialization, total':<48}{cold:>12.2f} s")
-    print(f"{'  discovery (scan, hash, parse, index)':<48}{t_files:>12.2f} s  workers={args.workers}")
+    print(
+        f"{'  discovery (scan, hash, parse, index)':<48}{t_files:>12.2f} s  workers={args.workers}"
+    )
     print(f"{'  node state (resolve, tools, store)':<48}{t_states:>12.2f} s")
     print(f"{'  markdown':<48}{t_md:>12.2f} s")
     print(f"{'cold / raw':<48}{cold / raw:>13.2f}x  <= 4x")
     print(f"{'cold files/s':<48}{len(files) / cold:>14,.0f}")
-    print(f"{'nodes / states / markdown files':<48}{files_report.nodes_added:>6,} / {states_report.states_added:,} / {md_report.written:,}")
+    print(
+        f"{'nodes / states / markdown files':<48}{files_report.nodes_added:>6,} / {states_report.states_added:,} / {md_report.written:,}"
+    )
     print(f"{'no-op refresh per file':<48}{noop / len(files) * 1e3:>12.3f} ms  <= 0.1 ms")
-    print(f"{'one-file edit, compute (state+markdown+index) p50':<48}{statistics.median(edit_compute) * 1e3:>12.1f} ms  <= 150 ms")
-    print(f"{'one-file edit via change set, wall p50':<48}{statistics.median(edit_changeset) * 1e3:>12.1f} ms")
-    print(f"{'one-file edit via full stat scan, wall p50':<48}{statistics.median(edit_scan) * 1e3:>12.1f} ms")
-    print(f"{'ast node counts: files matching':<48}{matching:>8,}/{compared:,}  (nodes ast {n_ast:,}, ours {n_ts:,})")
+    print(
+        f"{'one-file edit, compute (state+markdown+index) p50':<48}{statistics.median(edit_compute) * 1e3:>12.1f} ms  <= 150 ms"
+    )
+    print(
+        f"{'one-file edit via change set, wall p50':<48}{statistics.median(edit_changeset) * 1e3:>12.1f} ms"
+    )
+    print(
+        f"{'one-file edit via full stat scan, wall p50':<48}{statistics.median(edit_scan) * 1e3:>12.1f} ms"
+    )
+    print(
+        f"{'ast node counts: files matching':<48}{matching:>8,}/{compared:,}  (nodes ast {n_ast:,}, ours {n_ts:,})"
+    )
     print(f"{'peak RSS, main process':<48}{peak_mb:>11.0f} MB")
     print(f"{'peak RSS, largest parse worker':<48}{peak_children_mb:>11.0f} MB")
     shutil.rmtree(work, ignore_errors=True)

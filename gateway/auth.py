@@ -23,7 +23,7 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
     """FastAPI dependency for the REST actions that steer an agent."""
     configured: SecretStr | None = request.app.state.settings.token
     if configured is None:

@@ -25,7 +25,7 @@ class GatewaySettings(BaseModel):
     hub_asset_keys: tuple[str, ...] | None = None  # None: the assets of group "code"
     poll_interval_s: float = Field(default=0.5, gt=0)
     history: int = Field(default=100, ge=0)
-    ring_capacity: int = Field(default=2048, ge=16)
+    ring_capacity: int = Field(default=4096, ge=16)
     max_observers: int = Field(default=10_000, ge=1)
     observer_send_timeout_s: float = Field(default=5.0, gt=0)
     observer_sndbuf_bytes: int = Field(default=32 * 1024, ge=4096)

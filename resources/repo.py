@@ -19,7 +19,7 @@ def resolve_repo_root(path: str | None = None) -> Path:
     return root
 
 
-class RepoResource(ConfigurableResource):  # type: ignore[misc]
+class RepoResource(ConfigurableResource["RepoResource"]):
     """Which repository to model. Unset means ``$KGENTS_REPO`` or the working directory."""
 
     path: str | None = None

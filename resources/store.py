@@ -13,7 +13,7 @@ from kgents_assets.store.database import DATABASE_URL_ENV
 _OPENED: dict[tuple[str, str], Store] = {}
 
 
-class StoreResource(ConfigurableResource):  # type: ignore[misc]
+class StoreResource(ConfigurableResource["StoreResource"]):
     """``database_url`` unset means ``$KGENTS_DATABASE_URL``, else the embedded pgserver.
 
     With a URL configured and the server down, ``open`` raises ``DatabaseUnavailable``:

@@ -12,7 +12,7 @@ from resources.llm import LLMResource
 TRIAGE_ENV = "KGENTS_TRIAGE"
 
 
-class TriageResource(ConfigurableResource):  # type: ignore[misc]
+class TriageResource(ConfigurableResource["TriageResource"]):
     """``llm`` uses the OpenAI-compatible endpoint of the ``llm`` resource's settings and
     fails the run with a clear message when none is configured (no silent fallback)."""
 

@@ -56,7 +56,9 @@ def _github_job(job: dict[str, Any]) -> dict[str, Any]:
         "branch": job.get("head_branch"),
         "url": job.get("html_url"),
         "failed_steps": [
-            s.get("name", "?") for s in steps if isinstance(s, dict) and s.get("conclusion") == "failure"
+            s.get("name", "?")
+            for s in steps
+            if isinstance(s, dict) and s.get("conclusion") == "failure"
         ],
     }
 

@@ -134,8 +134,12 @@ class WatchDaemon:
         if self.git_problem:
             self.status(f"[yellow]{self.git_problem}[/yellow]")
         if self.catch_up:
-            self.bus.put(RescanRequested(reason="start: catch up with changes made while "
-                                         "no daemon was watching", source="daemon"))
+            self.bus.put(
+                RescanRequested(
+                    reason="start: catch up with changes made while no daemon was watching",
+                    source="daemon",
+                )
+            )
         if ready is not None:
             ready.set()
         try:
@@ -213,9 +217,7 @@ class WatchDaemon:
                 f"{record.result.get('error') or record.result.get('summary', '')}"
             )
 
-    def _without_unknown_transients(
-        self, paths: list[str], transient: Sequence[str]
-    ) -> list[str]:
+    def _without_unknown_transients(self, paths: list[str], transient: Sequence[str]) -> list[str]:
         """Drop files created and deleted within the window unless the model knows them.
 
         A "created" event can be an editor's save-by-rename of a file that existed all
@@ -233,12 +235,36 @@ class WatchDaemon:
 
     def _perform_refresh(self, action: Action) -> Mapping[str, Any]:
         started = time.monotonic()
-        outcome = self.refresh(action.payload["paths"], action.payload["tags"])
+        outcome = _in_worker_thread(
+            lambda: self.refresh(action.payload["paths"], action.payload["tags"])
+        )
         self.stats.runs += 1
         self.stats.run_seconds.append(time.monotonic() - started)
         if not outcome.success:
             raise RuntimeError(f"run {outcome.run_id} failed: {outcome.summary}")
         return {"run_id": outcome.run_id, "summary": outcome.summary}
+
+
+def _in_worker_thread(fn: Callable[[], RunOutcome]) -> RunOutcome:
+    """Run ``fn`` off the main thread and wait for it.
+
+    Dagster's in-process execution swallows SIGINT while it runs on the main thread; off
+    it, Ctrl-C reaches the daemon's handler, which lets the run finish and then stops.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["outcome"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, name="kg-refresh", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["outcome"]  # type: ignore[no-any-return]
 
 
 def _describe(cs: ChangeSet, paths: Sequence[str] | None) -> str:

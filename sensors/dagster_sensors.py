@@ -13,7 +13,6 @@ All three are RUNNING by default and keep cursors, so a restarted daemon resumes
 Dagster wiring only: the logic lives in the modules they call.
 """
 
-
 import json
 
 from dagster import (
@@ -126,7 +125,7 @@ def code_git_commit_sensor(
     return SensorResult(run_requests=requests, cursor=json.dumps(watcher.cursor()))
 
 
-class FailureContextConfig(Config):  # type: ignore[misc]
+class FailureContextConfig(Config):
     """The ``test_failed`` journal entries (by seq) to build failure contexts for."""
 
     event_seqs: list[int]

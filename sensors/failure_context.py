@@ -99,8 +99,9 @@ def record_failure_contexts(store: Store, seqs: Sequence[int]) -> list[FailureCo
         return []
     entries = {
         e.seq: e.event
-        for e in EventJournal(store).read_after(min(seqs) - 1, kinds=["test_failed"],
-                                                limit=max(seqs) - min(seqs) + 1)
+        for e in EventJournal(store).read_after(
+            min(seqs) - 1, kinds=["test_failed"], limit=max(seqs) - min(seqs) + 1
+        )
     }
     out: list[FailureContext] = []
     with store.transaction() as conn:

@@ -86,7 +86,9 @@ class GitRepo:
         toplevel, git_dir = proc.stdout.splitlines()[:2]
         return cls(Path(toplevel), Path(git_dir))
 
-    def _git(self, *args: str, ok_codes: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+    def _git(
+        self, *args: str, ok_codes: tuple[int, ...] = (0,)
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             ["git", "-C", str(self.root), *args],
             capture_output=True,
@@ -105,7 +107,7 @@ class GitRepo:
         return HeadState(sha=sha, branch=ref.stdout.strip() or None)
 
     def operation_in_progress(self) -> str | None:
-        """"rebase"/"merge"/... while git is midway through one (HEAD moves are partial)."""
+        """ "rebase"/"merge"/... while git is midway through one (HEAD moves are partial)."""
         for name, op in (
             ("rebase-merge", "rebase"),
             ("rebase-apply", "rebase"),
@@ -204,7 +206,9 @@ class GitWatcher:
                 sha=sha if isinstance(sha, str) else None,
                 branch=branch if isinstance(branch, str) else None,
             ),
-            remotes={str(k): str(v) for k, v in remotes.items()} if isinstance(remotes, dict) else {},
+            remotes={str(k): str(v) for k, v in remotes.items()}
+            if isinstance(remotes, dict)
+            else {},
         )
 
     def check(self) -> list[Event]:

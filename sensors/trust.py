@@ -112,10 +112,12 @@ class ActionExecutor:
         if action.name not in self.performers:
             raise KeyError(f"no performer registered for action {action.name!r}")
         level = self.trust_level
-        if level == TrustLevel.OBSERVE or (
-            level == TrustLevel.AGENTFS and not action.agentfs_only
-        ):
-            why = "trust level 0 observes only" if level == 0 else "writes outside .agentfs/"
+        if level == TrustLevel.OBSERVE or (level == TrustLevel.AGENTFS and not action.agentfs_only):
+            why = (
+                "trust level 0 observes only"
+                if level == TrustLevel.OBSERVE
+                else "writes outside .agentfs/"
+            )
             return self._record(action, ActionStatus.THOUGHT, {"thought": why})
         if level == TrustLevel.PROPOSE and not action.agentfs_only:
             return self._propose(action)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from kgents_assets.store import Store
+from tests.repo_helpers import Files, write_files
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +62,35 @@ def agentfs(tmp_path: Path) -> Path:
     path = tmp_path / ".agentfs"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Callable[[Files], Path]:
+    def make(files: Files) -> Path:
+        root = tmp_path / "repo"
+        root.mkdir(exist_ok=True)
+        write_files(root, files)
+        return root
+
+    return make
+
+
+@pytest.fixture
+def fresh_store(pg_server_url: str) -> Iterator[Callable[[], Store]]:
+    """A factory of extra migrated stores, each on its own new database."""
+    names: list[str] = []
+
+    def make() -> Store:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        base, _, query = pg_server_url.partition("?")
+        store = Store(url=f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else ""))
+        store.migrate()
+        return store
+
+    yield make
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

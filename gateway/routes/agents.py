@@ -42,12 +42,14 @@ def _summary(agent: FluxAgent) -> AgentSummary:
 
 
 @router.get("/agents", response_model=list[AgentSummary])
-def list_agents(registry: Annotated[AgentRegistry, Depends(deps.registry)]) -> list[AgentSummary]:
+async def list_agents(
+    registry: Annotated[AgentRegistry, Depends(deps.registry)],
+) -> list[AgentSummary]:
     return [_summary(agent) for agent in registry]
 
 
 @router.get("/{agent_id}/snapshot")
-def snapshot(agent: Agent, events: int = 20) -> dict[str, Any]:
+async def snapshot(agent: Agent, events: int = 20) -> dict[str, Any]:
     """The agent's gauges and configuration, and its most recent events."""
     return {
         **_summary(agent).model_dump(),
@@ -57,7 +59,7 @@ def snapshot(agent: Agent, events: int = 20) -> dict[str, Any]:
 
 
 @router.get("/{agent_id}/metrics")
-def metrics(agent: Agent) -> dict[str, Any]:
+async def metrics(agent: Agent) -> dict[str, Any]:
     return {"agent_id": agent.id, **agent.metrics()}
 
 
@@ -66,7 +68,7 @@ def metrics(agent: Agent) -> dict[str, Any]:
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(require_token)],
 )
-def post_event(
+async def post_event(
     agent_id: str,
     event: PostedEvent,
     registry: Annotated[AgentRegistry, Depends(deps.registry)],

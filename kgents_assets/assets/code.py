@@ -4,7 +4,6 @@ Unpartitioned on purpose: each materialization is incremental inside (see DESIGN
 taking a change set from run config when a sensor already knows what changed.
 """
 
-
 from datetime import timedelta
 
 from dagster import (
@@ -42,7 +41,7 @@ CODE_FRESHNESS = FreshnessPolicy.time_window(
 MAX_LISTED = 50
 
 
-class CodeScanConfig(Config):  # type: ignore[misc]
+class CodeScanConfig(Config):
     """``changed_paths`` (repo-relative) skips the scan; empty means detect changes."""
 
     changed_paths: list[str] = []
@@ -54,7 +53,9 @@ def _listing(items: dict[str, str]) -> str:
         return "none"
     rows = [f"| `{p}` | {why} |" for p, why in sorted(items.items())[:MAX_LISTED]]
     more = len(items) - MAX_LISTED
-    return "\n".join(["| file | problem |", "|---|---|", *rows] + ([f"\n…and {more} more"] if more > 0 else []))
+    return "\n".join(
+        ["| file | problem |", "|---|---|", *rows] + ([f"\n…and {more} more"] if more > 0 else [])
+    )
 
 
 @asset(
@@ -70,7 +71,7 @@ def code_nodes(
     config: CodeScanConfig,
     repo: RepoResource,
     store: StoreResource,
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     root = repo.root()
     changed = None if config.full_scan or not config.changed_paths else config.changed_paths
     report = refresh_files(store.open(repo.agentfs()), root, changed_paths=changed)
@@ -117,7 +118,7 @@ def node_state(
     store: StoreResource,
     triage: TriageResource,
     llm: LLMResource,
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     backend = triage.get_backend(llm)
     report = refresh_states(store.open(repo.agentfs()), triage=backend, run_id=context.run_id)
     context.log.info(
@@ -150,7 +151,7 @@ def node_state(
 )
 def node_markdown(
     context: AssetExecutionContext, repo: RepoResource, store: StoreResource
-) -> MaterializeResult:
+) -> MaterializeResult[None]:
     root = repo.root()
     report = refresh_markdown(store.open(repo.agentfs()), root)
     context.log.info(f"markdown: {report.written} written, {report.removed} removed")
@@ -166,8 +167,11 @@ def node_markdown(
     )
 
 
-@asset_check(asset=code_nodes, description="Files that could not be modelled: binary, "
-             "invalid UTF-8, too large, unreadable, or parsed with syntax errors.")
+@asset_check(
+    asset=code_nodes,
+    description="Files that could not be modelled: binary, "
+    "invalid UTF-8, too large, unreadable, or parsed with syntax errors.",
+)
 def every_source_file_parsed(
     context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
 ) -> AssetCheckResult:
@@ -180,12 +184,18 @@ def every_source_file_parsed(
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.WARN,
-        metadata={"files_with_problems": len(problems), "files": MetadataValue.md(_listing(problems))},
+        metadata={
+            "files_with_problems": len(problems),
+            "files": MetadataValue.md(_listing(problems)),
+        },
     )
 
 
-@asset_check(asset=node_state, description="Every indexed node has a state, no state is "
-             "orphaned, and no work is left pending.")
+@asset_check(
+    asset=node_state,
+    description="Every indexed node has a state, no state is "
+    "orphaned, and no work is left pending.",
+)
 def states_match_nodes(
     context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
 ) -> AssetCheckResult:
@@ -205,8 +215,11 @@ def states_match_nodes(
     )
 
 
-@asset_check(asset=node_markdown, description="The markdown files on disk are exactly the "
-             "ones the node states name, and none is waiting to be written.")
+@asset_check(
+    asset=node_markdown,
+    description="The markdown files on disk are exactly the "
+    "ones the node states name, and none is waiting to be written.",
+)
 def markdown_in_sync(
     context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
 ) -> AssetCheckResult:
@@ -222,9 +235,11 @@ def markdown_in_sync(
             "SELECT count(*) FROM hub_dirty WHERE stage = %s", (dirty.MARKDOWN,)
         ).fetchone()
     nodes_dir = root / NODES_DIR
-    on_disk = {
-        p.relative_to(root).as_posix() for p in nodes_dir.rglob("*.md")
-    } if nodes_dir.is_dir() else set()
+    on_disk = (
+        {p.relative_to(root).as_posix() for p in nodes_dir.rglob("*.md")}
+        if nodes_dir.is_dir()
+        else set()
+    )
     missing, stray = expected - on_disk, on_disk - expected
     return AssetCheckResult(
         passed=not missing and not stray and not (pending and pending[0]),
@@ -249,5 +264,3 @@ defs = Definitions(
     asset_checks=[every_source_file_parsed, states_match_nodes, markdown_in_sync],
     jobs=[code_refresh_job],
 )
-
-

@@ -17,10 +17,23 @@ from rich.table import Table
 console = Console(stderr=True)
 
 _SUMMARY_KEYS = {
-    "code_nodes": ("files_scanned", "files_changed", "files_deleted", "nodes_added",
-                   "nodes_changed", "nodes_removed", "parse_errors", "skipped_files"),
-    "node_state": ("nodes_processed", "states_added", "states_changed", "states_removed",
-                   "decisions"),
+    "code_nodes": (
+        "files_scanned",
+        "files_changed",
+        "files_deleted",
+        "nodes_added",
+        "nodes_changed",
+        "nodes_removed",
+        "parse_errors",
+        "skipped_files",
+    ),
+    "node_state": (
+        "nodes_processed",
+        "states_added",
+        "states_changed",
+        "states_removed",
+        "decisions",
+    ),
     "node_markdown": ("written", "removed"),
 }
 
@@ -52,18 +65,27 @@ def _run_once(root: Path, as_json: bool) -> int:
     worker = threading.Thread(target=work, name="kg-hub-run", daemon=True)
     started = time.perf_counter()
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total} steps"), TimeElapsedColumn(),
-        console=console, transient=as_json, disable=as_json,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} steps"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+        disable=as_json,
     ) as progress:
         task = progress.add_task(f"materializing {root}", total=total)
         worker.start()
         seen = 0
         while worker.is_alive() or seen == 0:
             worker.join(timeout=0.2)
-            records = instance.get_records_for_run(
-                run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
-            ).records if instance.has_run(run_id) else []
+            records = (
+                instance.get_records_for_run(
+                    run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+                ).records
+                if instance.has_run(run_id)
+                else []
+            )
             seen = len(records)
             if records:
                 last = records[-1].event_log_entry.step_key or ""
@@ -84,9 +106,14 @@ def _run_once(root: Path, as_json: bool) -> int:
     for event in result.get_asset_materialization_events():
         mat = event.step_materialization_data.materialization
         name = mat.asset_key.to_user_string()
-        rows[name] = {k: _metadata_value(v) for k, v in mat.metadata.items()
-                      if k in _SUMMARY_KEYS.get(name, ("records", "path"))}
-    failures = [e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+        rows[name] = {
+            k: _metadata_value(v)
+            for k, v in mat.metadata.items()
+            if k in _SUMMARY_KEYS.get(name, ("records", "path"))
+        }
+    failures = [
+        e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
+    ]
     checks = [
         (e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
         for e in result.all_events
@@ -94,11 +121,21 @@ def _run_once(root: Path, as_json: bool) -> int:
     ]
     elapsed = time.perf_counter() - started
     if as_json:
-        typer.echo(json.dumps({
-            "repository": str(root), "run_id": run_id, "success": result.success,
-            "duration_s": round(elapsed, 3), "assets": rows, "failed_steps": failures,
-            "checks": {name: passed for name, passed in checks},
-        }, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    "repository": str(root),
+                    "run_id": run_id,
+                    "success": result.success,
+                    "duration_s": round(elapsed, 3),
+                    "assets": rows,
+                    "failed_steps": failures,
+                    "checks": {name: passed for name, passed in checks},
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
         table = Table(title=f"kg hub --once {root}  ({elapsed:.1f} s, run {run_id[:8]})")
         table.add_column("asset")
@@ -115,10 +152,18 @@ def _run_once(root: Path, as_json: bool) -> int:
 
 
 def hub(
-    path: Annotated[Path, typer.Argument(help="Repository to model (default: $KGENTS_REPO or .)")] = Path(""),
-    once: Annotated[bool, typer.Option("--once", help="Materialize every asset once and exit.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Stay running; refresh on every change.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary (with --once).")] = False,
+    path: Annotated[
+        Path, typer.Argument(help="Repository to model (default: $KGENTS_REPO or .)")
+    ] = Path(),
+    once: Annotated[
+        bool, typer.Option("--once", help="Materialize every asset once and exit.")
+    ] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Stay running; refresh on every change.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON summary (with --once).")
+    ] = False,
 ) -> None:
     """The code-node hub: node state and markdown for a repository, once or kept fresh."""
     from resources.repo import resolve_repo_root

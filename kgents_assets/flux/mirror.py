@@ -64,11 +64,12 @@ class HolographicBuffer:
         self,
         agent_id: str,
         *,
-        capacity: int = 2048,
+        capacity: int = 4096,
         history: int = 100,
         max_lag: int | None = None,
         max_batch: int = 256,
         send_timeout_s: float = 5.0,
+        lag_grace_s: float = 1.0,
         check_interval_s: float = 0.25,
     ) -> None:
         if history > capacity:
@@ -79,6 +80,7 @@ class HolographicBuffer:
         self.max_lag = max_lag if max_lag is not None else capacity * 3 // 4
         self.max_batch = max_batch
         self.send_timeout_s = send_timeout_s
+        self.lag_grace_s = lag_grace_s
         self.check_interval_s = check_interval_s
         # A new epoch per buffer: sequence numbers restart with the process, and clients
         # that resume across a restart must be able to tell.
@@ -192,18 +194,32 @@ class HolographicBuffer:
             observer.on_drop(observer)
 
     def check(self, now: float | None = None) -> list[Observer]:
-        """Drop observers that stalled in a send or fell more than ``max_lag`` behind."""
+        """Drop observers stuck in one send past ``send_timeout_s``, or more than
+        ``max_lag`` events behind while a send has been pending for ``lag_grace_s``.
+
+        An observer that is behind but sending freely is catching up (256 events per
+        message) and is left alone; only a peer that stopped taking data is dropped.
+        """
         at = time.monotonic() if now is None else now
         dropped = []
         for observer in list(self._observers):
             started = observer.sending_since
-            if started is not None and at - started > self.send_timeout_s:
+            if started is None:
+                continue
+            pending = at - started
+            if pending > self.send_timeout_s:
                 self._drop(observer, "stalled")
                 dropped.append(observer)
-            elif self.head - observer.cursor + 1 > self.max_lag:
+            elif pending > self.lag_grace_s and self.head - observer.cursor + 1 > self.max_lag:
                 self._drop(observer, "lagged")
                 dropped.append(observer)
         return dropped
+
+    def _forgive(self, frozen_s: float) -> None:
+        """The whole loop was frozen (GC, a busy machine): that time is nobody's fault."""
+        for observer in self._observers:
+            if observer.sending_since is not None:
+                observer.sending_since += frozen_s
 
     def close(self) -> None:
         """Stop the watchdog (the agent is shutting down); observers detach themselves."""
@@ -212,6 +228,12 @@ class HolographicBuffer:
             self._watchdog = None
 
     async def _watch(self) -> None:
+        last = time.monotonic()
         while self._observers:
             await asyncio.sleep(self.check_interval_s)
-            self.check()
+            now = time.monotonic()
+            late = now - last - self.check_interval_s
+            last = now
+            if late > self.check_interval_s:
+                self._forgive(late)
+            self.check(now)

@@ -30,6 +30,7 @@ _EXPORTS = {
     "FixturesNotWritableError": "kgents_assets.hotdata.errors",
     "RefreshInProgressError": "kgents_assets.hotdata.errors",
     "UnknownFixtureError": "kgents_assets.hotdata.errors",
+    "FixtureWatcher": "kgents_assets.hotdata.watcher",
 }
 
 __all__ = sorted(_EXPORTS)

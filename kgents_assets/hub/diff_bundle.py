@@ -107,8 +107,7 @@ def build_diff_bundle(
         is_new=old is None,
         source_changed=old is None or old.source_hash != new.source_hash,
         renamed=old is not None and old.full_name != new.full_name,
-        moved=old is not None
-        and (old.start_line, old.end_line) != (new.start_line, new.end_line),
+        moved=old is not None and (old.start_line, old.end_line) != (new.start_line, new.end_line),
         standard=standard,
         structural=StructuralDiff(
             signature_before=old.signature if old else None,

@@ -6,6 +6,8 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+import tree_sitter as ts
+
 from kgents_assets.hub.models import CallRef
 
 DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
@@ -20,7 +22,7 @@ class Scope:
     end: int
     kind: str
     name: str
-    ts_node: object
+    ts_node: ts.Node
     parent: int = -1
     qualname: str = ""
     branches: int = 0

@@ -155,8 +155,15 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
     nodes: list[CodeNode] = []
     seen: dict[tuple[str, str], int] = {}
 
-    def emit(scope: Scope, kind: str, qualname: str, signature: str, doc: str | None,
-             class_name: str | None, node: ts.Node) -> None:
+    def emit(
+        scope: Scope,
+        kind: str,
+        qualname: str,
+        signature: str,
+        doc: str | None,
+        class_name: str | None,
+        node: ts.Node,
+    ) -> None:
         ordinal = seen.get((kind, qualname), 0)
         seen[(kind, qualname)] = ordinal + 1
         body = source[scope.start : scope.end] if kind != "module" else source
@@ -190,7 +197,6 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
     emit(module_scope, "module", "__module__", "", module_doc, None, root)
     for scope in scopes:
         node = scope.ts_node
-        assert isinstance(node, ts.Node)
         parent = scopes[scope.parent] if scope.parent >= 0 else None
         scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
         if scope.kind == "class":
@@ -203,13 +209,22 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
             body = fn.child_by_field_name("body") if fn is not None else None
         header_end = body.start_byte if body is not None else node.end_byte
         signature = one_line(source[node.start_byte : header_end].decode("utf-8", "replace"))
-        emit(scope, kind, scope.qualname, signature.rstrip("{").rstrip().removesuffix("=>").rstrip(),
-             _jsdoc(node), parent.qualname if kind == "method" and parent else None, node)
+        emit(
+            scope,
+            kind,
+            scope.qualname,
+            signature.rstrip("{").rstrip().removesuffix("=>").rstrip(),
+            _jsdoc(node),
+            parent.qualname if kind == "method" and parent else None,
+            node,
+        )
     return FileExtract(
         path=rel_path,
         language=language,
         status=FileStatus.SYNTAX_ERROR if errors or root.has_error else FileStatus.OK,
-        error=f"{max(errors, 1)} syntax error(s); nodes recovered" if errors or root.has_error else None,
+        error=f"{max(errors, 1)} syntax error(s); nodes recovered"
+        if errors or root.has_error
+        else None,
         module=module,
         imports=imports,
         nodes=nodes,

@@ -65,8 +65,9 @@ def _imports(node: ts.Node, module: str, is_package: bool, into: dict[str, str])
                 name = _text(child)
                 into[name.split(".", 1)[0]] = name.split(".", 1)[0]
             elif child.type == "aliased_import":
-                target, alias = child.child_by_field_name("name"), child.child_by_field_name(
-                    "alias"
+                target, alias = (
+                    child.child_by_field_name("name"),
+                    child.child_by_field_name("alias"),
                 )
                 if target is not None and alias is not None:
                     into[_text(alias)] = _text(target)
@@ -106,7 +107,9 @@ def extract_python(
     for pattern, captures in ts.QueryCursor(ts_query("python", QUERY)).matches(root):
         if pattern in (_DEF, _CLASS):
             node = captures["def" if pattern == _DEF else "class"][0]
-            outer = node.parent if node.parent and node.parent.type == "decorated_definition" else node
+            outer = (
+                node.parent if node.parent and node.parent.type == "decorated_definition" else node
+            )
             scopes.append(
                 Scope(
                     outer.start_byte,
@@ -139,15 +142,30 @@ def extract_python(
         if what == _BRANCH:
             scope.branches += 1
         elif a is not None:
-            add_call(scope.calls, CallRef.model_construct(name=_text(a), qualifier=qualifier_of(_text(b)) if b else None))
+            add_call(
+                scope.calls,
+                CallRef.model_construct(
+                    name=_text(a), qualifier=qualifier_of(_text(b)) if b else None
+                ),
+            )
 
     test_file = is_test_file(rel_path)
     nodes: list[CodeNode] = []
     seen: dict[tuple[str, str], int] = {}
 
-    def emit(scope: Scope, kind: str, qualname: str, signature: str, docstring: str | None,
-             decorators: tuple[str, ...], class_name: str | None, start: int, end: int,
-             start_line: int, end_line: int) -> None:
+    def emit(
+        scope: Scope,
+        kind: str,
+        qualname: str,
+        signature: str,
+        docstring: str | None,
+        decorators: tuple[str, ...],
+        class_name: str | None,
+        start: int,
+        end: int,
+        start_line: int,
+        end_line: int,
+    ) -> None:
         key = (kind, qualname)
         ordinal = seen.get(key, 0)
         seen[key] = ordinal + 1
@@ -176,11 +194,21 @@ def extract_python(
             )
         )
 
-    emit(module_scope, "module", "__module__", "", _docstring(root), (), None,
-         0, len(source), 1, root.end_point[0] + 1)
+    emit(
+        module_scope,
+        "module",
+        "__module__",
+        "",
+        _docstring(root),
+        (),
+        None,
+        0,
+        len(source),
+        1,
+        root.end_point[0] + 1,
+    )
     for scope in scopes:
         node = scope.ts_node
-        assert isinstance(node, ts.Node)
         parent = scopes[scope.parent] if scope.parent >= 0 else None
         scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
         if scope.kind == "class":
@@ -198,9 +226,19 @@ def extract_python(
                 if d.type == "decorator"
             )
         enclosing_class = parent.qualname if kind == "method" and parent else None
-        emit(scope, kind, scope.qualname, signature.rstrip(":").rstrip(), _docstring(body),
-             decorators, enclosing_class, scope.start, scope.end,
-             node.start_point[0] + 1, node.end_point[0] + 1)
+        emit(
+            scope,
+            kind,
+            scope.qualname,
+            signature.rstrip(":").rstrip(),
+            _docstring(body),
+            decorators,
+            enclosing_class,
+            scope.start,
+            scope.end,
+            node.start_point[0] + 1,
+            node.end_point[0] + 1,
+        )
     return FileExtract(
         path=rel_path,
         language="python",

@@ -8,6 +8,7 @@ and below; the built-in rules cover what is never source even without a ``.gitig
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 from pathlib import Path
 
 import pathspec
@@ -38,8 +39,10 @@ IGNORED_DIR_NAMES = frozenset(
 
 
 def _is_ignored_dir_name(name: str) -> bool:
-    return name in IGNORED_DIR_NAMES or name.endswith(".egg-info") or name.startswith(
-        ".tmp_dagster_home"
+    return (
+        name in IGNORED_DIR_NAMES
+        or name.endswith(".egg-info")
+        or name.startswith(".tmp_dagster_home")
     )
 
 
@@ -55,7 +58,7 @@ class IgnoreRules:
     def for_repo(cls, root: Path) -> IgnoreRules:
         return cls(root.resolve())
 
-    def _load_spec(self, rel_dir: str) -> pathspec.PathSpec | None:
+    def _load_spec(self, rel_dir: str) -> pathspec.PathSpec[Any] | None:
         gitignore = self.root / rel_dir / ".gitignore"
         try:
             lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from pathlib import PurePosixPath
 
 import tree_sitter as ts
 
@@ -30,10 +29,11 @@ _BY_SUFFIX = {suffix: spec.name for spec in LANGUAGES for suffix in spec.suffixe
 
 def language_for_path(path: str) -> str | None:
     """The language name of a repository path, or None when discovery ignores it."""
-    name = PurePosixPath(path).name
-    if name.endswith(".d.ts"):
-        return None  # declarations only: no bodies, no calls
-    return _BY_SUFFIX.get(PurePosixPath(path).suffix.lower())
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    if dot <= 0 or name.endswith(".d.ts"):  # no suffix, a dotfile, or declarations only
+        return None
+    return _BY_SUFFIX.get(name[dot:].lower())
 
 
 @cache

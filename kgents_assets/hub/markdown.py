@@ -48,7 +48,9 @@ def render_markdown(state: NodeState) -> str:
         lines += ["## Related tests", "", *[f"- `{t}`" for t in state.related_tests], ""]
     if state.suggested_test:
         lines += ["## Suggested test", "", "```python", state.suggested_test.rstrip(), "```", ""]
-    stamps = ", ".join(f"{k} {v.isoformat(timespec='seconds')}" for k, v in sorted(state.updated.items()))
+    stamps = ", ".join(
+        f"{k} {v.isoformat(timespec='seconds')}" for k, v in sorted(state.updated.items())
+    )
     lines += [f"<sub>updated: {stamps}</sub>", ""]
     return "\n".join(lines)
 

@@ -137,8 +137,12 @@ class NodeState(BaseModel):
 # of nodes per cold build, pydantic validation of data we produced dominated the run.
 def trusted_code_node(data: dict[str, Any]) -> CodeNode:
     calls = tuple(CallRef.model_construct(**c) for c in data.get("calls", ()))
-    fields = {**data, "calls": calls, "decorators": tuple(data.get("decorators", ())),
-              "source": data.get("source", "")}
+    fields = {
+        **data,
+        "calls": calls,
+        "decorators": tuple(data.get("decorators", ())),
+        "source": data.get("source", ""),
+    }
     return CodeNode.model_construct(**fields)
 
 
@@ -146,6 +150,8 @@ def trusted_node_state(data: dict[str, Any]) -> NodeState:
     fields = dict(data)
     fields["callers"] = [Edge.model_construct(**e) for e in data.get("callers", ())]
     fields["callees"] = [Edge.model_construct(**e) for e in data.get("callees", ())]
-    fields["updated"] = {k: datetime.fromisoformat(v) if isinstance(v, str) else v
-                         for k, v in data.get("updated", {}).items()}
+    fields["updated"] = {
+        k: datetime.fromisoformat(v) if isinstance(v, str) else v
+        for k, v in data.get("updated", {}).items()
+    }
     return NodeState.model_construct(**fields)

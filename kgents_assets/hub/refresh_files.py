@@ -69,7 +69,9 @@ class _Read:
     digest: str
 
 
-def _parse_batch(root: str, items: list[tuple[str, bytes, str]], max_bytes: int) -> list[FileExtract]:
+def _parse_batch(
+    root: str, items: list[tuple[str, bytes, str]], max_bytes: int
+) -> list[FileExtract]:
     is_pkg = package_dir_checker(Path(root))
     return [extract_source(rel, data, lang, is_pkg, max_bytes) for rel, data, lang in items]
 
@@ -97,8 +99,11 @@ def _files_under_changed_packages(
     candidates: list[FileStat], deleted: list[str], index: dict[str, IndexedFile]
 ) -> set[str]:
     markers = [c.path for c in candidates if c.path not in index] + deleted
-    dirs = [m.rsplit("/", 1)[0] if "/" in m else "" for m in markers
-            if m.rsplit("/", 1)[-1] == "__init__.py"]
+    dirs = [
+        m.rsplit("/", 1)[0] if "/" in m else ""
+        for m in markers
+        if m.rsplit("/", 1)[-1] == "__init__.py"
+    ]
     if not dirs:
         return set()
     return {p for p in index if any(d == "" or p.startswith(d + "/") for d in dirs)}
@@ -142,11 +147,11 @@ def refresh_files(
         listed = {c.path for c in candidates}
         for path in sorted(forced - listed - set(deleted)):
             try:
-                st = (root / path).stat()
+                info = (root / path).stat()
             except OSError:
                 deleted.append(path)
                 continue
-            candidates.append(FileStat(path, st.st_mtime_ns, st.st_size))
+            candidates.append(FileStat(path, info.st_mtime_ns, info.st_size))
 
         touched: list[FileStat] = []
         to_parse: list[_Read] = []
@@ -186,11 +191,16 @@ def refresh_files(
         report.changed_paths = sorted([r.stat.path for r in to_parse] + deleted)
 
         affected_files = [r.stat.path for r in to_parse] + deleted
-        old_rows = conn.execute(
-            "SELECT node_id, name, kind, is_test, extract->>'source_hash', full_name FROM hub_nodes "
-            "WHERE file_path = ANY(%s)",
-            (affected_files,),
-        ).fetchall() if affected_files else []
+        old_rows = (
+            conn.execute(
+                "SELECT node_id, name, kind, is_test, extract->>'source_hash', full_name "
+                "FROM hub_nodes "
+                "WHERE file_path = ANY(%s)",
+                (affected_files,),
+            ).fetchall()
+            if affected_files
+            else []
+        )
         old = {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in old_rows}
         new_nodes = [n for e in extracts for n in e.nodes]
         new = {n.node_id: n for n in new_nodes}
@@ -213,9 +223,13 @@ def refresh_files(
             | {old[i][0] for i in removed if old[i][1] != "module"}
         )
         if len(delta_names) <= LARGE_DELTA:
-            rows = conn.execute(
-                "SELECT node_id FROM hub_nodes WHERE call_names && %s::text[]", (delta_names,)
-            ) if delta_names else []
+            rows: Any = (
+                conn.execute(
+                    "SELECT node_id FROM hub_nodes WHERE call_names && %s::text[]", (delta_names,)
+                )
+                if delta_names
+                else []
+            )
             marks |= {r[0] for r in rows}
         else:
             # An overlap test against thousands of names is slow in SQL; the nodes outside
@@ -255,14 +269,32 @@ def _write_index(
     for e in extracts:
         read = digests[e.path]
         file_rows.append(
-            (e.path, read.stat.mtime_ns, read.stat.size, read.digest, e.language,
-             e.status.value, e.error, e.module, json.dumps(e.imports))
+            (
+                e.path,
+                read.stat.mtime_ns,
+                read.stat.size,
+                read.digest,
+                e.language,
+                e.status.value,
+                e.error,
+                e.module,
+                json.dumps(e.imports),
+            )
         )
     bulk_upsert(
         conn,
         "hub_files",
-        ["path", "mtime_ns", "size", "content_hash", "language", "status", "error", "module",
-         "imports"],
+        [
+            "path",
+            "mtime_ns",
+            "size",
+            "content_hash",
+            "language",
+            "status",
+            "error",
+            "module",
+            "imports",
+        ],
         file_rows,
         key=["path"],
     )
@@ -277,21 +309,44 @@ def _write_index(
     if deleted:
         conn.execute("DELETE FROM hub_files WHERE path = ANY(%s)", (deleted,))
     node_rows = (
-        (n.node_id, n.file_path, n.kind, n.name, n.qualname, n.full_name, n.class_name,
-         n.is_test, n.source, call_names(n, e.imports),
-         n.model_dump_json(exclude={"source"}))
+        (
+            n.node_id,
+            n.file_path,
+            n.kind,
+            n.name,
+            n.qualname,
+            n.full_name,
+            n.class_name,
+            n.is_test,
+            n.source,
+            call_names(n, e.imports),
+            tested_names(n.name) if n.is_test and n.kind != "module" else [],
+            n.model_dump_json(exclude={"source"}),
+        )
         for e in extracts
         for n in e.nodes
     )
-    columns = ["node_id", "file_path", "kind", "name", "qualname", "full_name", "class_name",
-               "is_test", "source", "call_names", "extract"]
+    columns = [
+        "node_id",
+        "file_path",
+        "kind",
+        "name",
+        "qualname",
+        "full_name",
+        "class_name",
+        "is_test",
+        "source",
+        "call_names",
+        "tested_names",
+        "extract",
+    ]
     # A new node's "before" is its own source; a kept node keeps the source its state
     # was derived from until stage 2 has diffed against it.
     bulk_upsert(
         conn,
         "hub_nodes",
         [*columns, "state_source"],
-        (row + (row[8],) for row in node_rows),
+        ((*row, row[8]) for row in node_rows),
         key=["node_id"],
         update=columns,
     )

@@ -10,10 +10,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kgents_assets.fs.atomic import atomic_write_text
 from kgents_assets.hub import dirty
 from kgents_assets.hub.markdown import remove_markdown, render_markdown
 from kgents_assets.hub.models import trusted_node_state
-from kgents_assets.fs.atomic import atomic_write_text
 from kgents_assets.store import Store
 
 BATCH = 2000
@@ -52,9 +52,7 @@ def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
                     ([f"node:{i}:state" for i in batch],),
                 )
             }
-            _sweep_stale_temp_files(
-                {(root / v["markdown_path"]).parent for v in states.values()}
-            )
+            _sweep_stale_temp_files({(root / v["markdown_path"]).parent for v in states.values()})
             for node_id in batch:
                 reason = marks[node_id]
                 if node_id in states:

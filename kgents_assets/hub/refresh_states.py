@@ -20,7 +20,13 @@ from kgents_assets.hub import dirty
 from kgents_assets.hub.diff_bundle import build_diff_bundle
 from kgents_assets.hub.extract_common import first_sentence
 from kgents_assets.hub.markdown import markdown_relpath
-from kgents_assets.hub.models import CodeNode, Edge, NodeState, trusted_code_node, trusted_node_state
+from kgents_assets.hub.models import (
+    CodeNode,
+    Edge,
+    NodeState,
+    trusted_code_node,
+    trusted_node_state,
+)
 from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.test_files import tested_names
@@ -80,8 +86,10 @@ def _load_symbols(conn: psycopg.Connection[Any], names: set[str], everything: bo
         rows = conn.execute(query)
     else:
         # A module's own name may be the target of ``import x; x()``-style lookups too.
-        rows = conn.execute(query + " WHERE n.name = ANY(%s) OR n.full_name = ANY(%s)",
-                            (sorted(names), sorted(names)))
+        rows = conn.execute(
+            query + " WHERE n.name = ANY(%s) OR n.full_name = ANY(%s)",
+            (sorted(names), sorted(names)),
+        )
     return SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
 
 
@@ -95,10 +103,12 @@ def _needed_names(rows: Iterable[_Row]) -> set[str]:
     return names
 
 
-def _edges_by(conn: psycopg.Connection[Any], column: str, ids: list[str]) -> dict[str, list[tuple[str, str, float, bool]]]:
+def _edges_by(
+    conn: psycopg.Connection[Any], column: str, ids: list[str]
+) -> dict[str, list[tuple[str, str, float, bool]]]:
     other = "src_id" if column == "dst_id" else "dst_id"
     rows = conn.execute(
-        f"SELECT e.{column}, e.{other}, n.full_name, e.confidence, n.is_test "  # noqa: S608
+        f"SELECT e.{column}, e.{other}, n.full_name, e.confidence, n.is_test "
         f"FROM hub_edges e JOIN hub_nodes n ON n.node_id = e.{other} "
         f"WHERE e.{column} = ANY(%s)",
         (ids,),
@@ -109,27 +119,28 @@ def _edges_by(conn: psycopg.Connection[Any], column: str, ids: list[str]) -> dic
     return out
 
 
-def _tests_by_target(conn: psycopg.Connection[Any], names: set[str], everything: bool) -> dict[str, set[str]]:
+def _tests_by_target(
+    conn: psycopg.Connection[Any], names: set[str], everything: bool
+) -> dict[str, set[str]]:
     """Node name -> full names of tests that name it by convention."""
-    query = "SELECT name, full_name FROM hub_nodes WHERE is_test AND kind <> 'module'"
-    if everything:
-        rows = conn.execute(query)
-    else:
-        exact = [f"test_{n}" for n in names] + [f"Test{n}" for n in names]
-        prefixes = [
-            "test\\_" + n.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
-            for n in names
-        ]
-        rows = conn.execute(query + " AND (name = ANY(%s) OR name LIKE ANY(%s))", (exact, prefixes))
+    query = "SELECT tested_names, full_name FROM hub_nodes WHERE cardinality(tested_names) > 0"
+    rows = (
+        conn.execute(query)
+        if everything
+        else conn.execute(query + " AND tested_names && %s::text[]", (sorted(names),))
+    )
     out: dict[str, set[str]] = {}
-    for name, full_name in rows:
-        for target in tested_names(name):
+    for targets, full_name in rows:
+        for target in targets:
             out.setdefault(target, set()).add(full_name)
     return out
 
 
 def _edge_list(items: list[tuple[str, str, float, bool]]) -> list[Edge]:
-    return [Edge.model_construct(node_id=i, full_name=f, confidence=c) for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0]))]
+    return [
+        Edge.model_construct(node_id=i, full_name=f, confidence=c)
+        for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0]))
+    ]
 
 
 def refresh_states(
@@ -162,7 +173,8 @@ def refresh_states(
             new_edges[node_id] = resolve_node_calls(row.node.calls, ctx, table)
         old_edges: dict[str, dict[str, float]] = {}
         for src, dst, conf in conn.execute(
-            "SELECT src_id, dst_id, confidence FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
+            "SELECT src_id, dst_id, confidence FROM hub_edges "
+            "WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
             (marked, removed),
         ):
             old_edges.setdefault(src, {})[dst] = round(float(conf), 3)
@@ -191,9 +203,11 @@ def refresh_states(
         # A node whose full name changed (its package was renamed) shows under the old
         # name in its neighbours' states: they are affected too.
         renamed = [
-            node_id for node_id, full_name in conn.execute(
+            node_id
+            for node_id, full_name in conn.execute(
                 "SELECT substring(key from 6 for length(key) - 11), value->>'full_name' FROM kv "
-                "WHERE key = ANY(%s)", ([state_key(i) for i in rows],),
+                "WHERE key = ANY(%s)",
+                ([state_key(i) for i in rows],),
             )
             if full_name != rows[node_id].node.full_name
         ]
@@ -203,12 +217,22 @@ def refresh_states(
                 (renamed, renamed),
             ):
                 affected |= {src, dst}
-            targets = sorted({t for i in renamed if rows[i].node.is_test
-                              for t in tested_names(rows[i].node.name)})
+            targets = sorted(
+                {
+                    t
+                    for i in renamed
+                    if rows[i].node.is_test
+                    for t in tested_names(rows[i].node.name)
+                }
+            )
             if targets:
-                affected |= {r[0] for r in conn.execute(
-                    "SELECT node_id FROM hub_nodes WHERE name = ANY(%s) AND NOT is_test", (targets,)
-                )}
+                affected |= {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT node_id FROM hub_nodes WHERE name = ANY(%s) AND NOT is_test",
+                        (targets,),
+                    )
+                }
 
         # 2. Everything whose facts may differ: marked nodes and the far ends of changed edges.
         extra = sorted(affected - set(rows) - set(removed))
@@ -234,7 +258,9 @@ def refresh_states(
         diffed: list[str] = []  # kept nodes whose source moved on from their "before"
         for node_id in ids:
             row = rows[node_id]
-            fresh = _fresh_state(row.node, callers.get(node_id, []), callees.get(node_id, []), tests)
+            fresh = _fresh_state(
+                row.node, callers.get(node_id, []), callees.get(node_id, []), tests
+            )
             old = old_states.get(node_id)
             bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
             if row.state_source != row.source:
@@ -247,10 +273,15 @@ def refresh_states(
             report.decisions += len(decisions)
             report.deferred += sum(1 for d in decisions if d.verdict == "deferred")
             if decisions:
-                traces.append((
-                    run_id, node_id, triage.name, json.dumps(bundle.signals()),
-                    json.dumps([d.model_dump() for d in decisions]),
-                ))
+                traces.append(
+                    (
+                        run_id,
+                        node_id,
+                        triage.name,
+                        json.dumps(bundle.signals()),
+                        json.dumps([d.model_dump() for d in decisions]),
+                    )
+                )
             if old is not None and state.content() == old.content():
                 report.states_unchanged += 1
                 continue

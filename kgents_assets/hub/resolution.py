@@ -58,7 +58,9 @@ _CALLABLE = frozenset({"function", "class", "method"})
 _METHODS = frozenset({"method"})
 
 
-def _guess(table: SymbolTable, name: str, kinds: frozenset[str], base: float) -> list[tuple[Symbol, float]]:
+def _guess(
+    table: SymbolTable, name: str, kinds: frozenset[str], base: float
+) -> list[tuple[Symbol, float]]:
     found = table.by_simple_name(name, kinds)
     if not found or len(found) > MAX_NAME_CANDIDATES:
         return []

@@ -50,11 +50,12 @@ def walk_source_files(root: Path, rules: IgnoreRules) -> Iterator[FileStat | tup
     Directory symlinks are not followed: a symlink loop cannot trap the walk, and code
     reachable through a link is already scanned where it really lives.
     """
+    base = str(root)
     stack = [""]
     while stack:
         rel_dir = stack.pop()
         try:
-            entries = list(os.scandir(root / rel_dir if rel_dir else root))
+            entries = list(os.scandir(f"{base}/{rel_dir}" if rel_dir else base))
         except OSError as exc:
             yield rel_dir or ".", f"cannot list directory: {exc.strerror}"
             continue

@@ -28,7 +28,14 @@ TOOL_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
 
 #: Fields that name the node rather than describe it: always those of the fresh facts.
 IDENTITY_FIELDS = (
-    "node_id", "kind", "name", "qualname", "full_name", "file_path", "language", "is_test",
+    "node_id",
+    "kind",
+    "name",
+    "qualname",
+    "full_name",
+    "file_path",
+    "language",
+    "is_test",
     "markdown_path",
 )
 
@@ -78,7 +85,7 @@ def test_skeleton(state: NodeState, module: str) -> str | None:
     """A pytest skeleton for a public function or method that no test covers yet."""
     if state.is_test or state.related_tests or state.kind not in ("function", "method"):
         return None
-    if state.name.startswith("_") or "." in state.qualname and state.kind == "function":
+    if state.name.startswith("_") or ("." in state.qualname and state.kind == "function"):
         return None  # private or nested: test it through its public caller
     if state.language != "python":
         return None
@@ -95,5 +102,3 @@ def test_skeleton(state: NodeState, module: str) -> str | None:
         f"    result = {target}\n"
         f"    assert result == ...\n"
     )
-
-

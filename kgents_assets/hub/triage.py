@@ -101,8 +101,9 @@ class LLMTriage:
 
     name = "llm"
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None,
-                 timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str | None = None, timeout_s: float = 30.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -112,12 +113,20 @@ class LLMTriage:
         payload = {
             "model": self.model,
             "messages": [
-                {"role": "system", "content": "You triage updates to a code model. "
-                 "Call decide once with a decision for every candidate tool."},
-                {"role": "user", "content": json.dumps({
-                    "diff": bundle.model_dump(mode="json"),
-                    "candidates": [c.model_dump() for c in candidates],
-                })},
+                {
+                    "role": "system",
+                    "content": "You triage updates to a code model. "
+                    "Call decide once with a decision for every candidate tool.",
+                },
+                {
+                    "role": "user",
+                    "content": json.dumps(
+                        {
+                            "diff": bundle.model_dump(mode="json"),
+                            "candidates": [c.model_dump() for c in candidates],
+                        }
+                    ),
+                },
             ],
             "tools": [_DECIDE_TOOL],
             "tool_choice": {"type": "function", "function": {"name": "decide"}},
@@ -128,7 +137,14 @@ class LLMTriage:
             call = response.json()["choices"][0]["message"]["tool_calls"][0]["function"]
             raw = json.loads(call["arguments"])["decisions"]
             decisions = [Decision.model_validate(d) for d in raw]
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError, ValidationError) as exc:
+        except (
+            httpx.HTTPError,
+            KeyError,
+            IndexError,
+            TypeError,
+            ValueError,
+            ValidationError,
+        ) as exc:
             raise TriageError(f"LLM triage at {self.base_url} failed: {exc}") from exc
         wanted = {c.tool for c in candidates}
         decided = {d.tool for d in decisions if d.tool in wanted}

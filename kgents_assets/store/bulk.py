@@ -25,9 +25,9 @@ def bulk_upsert(
     temp = sql.Identifier(f"_bulk_{table}")
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     conn.execute(
-        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-            temp, sql.Identifier(table)
-        )
+        sql.SQL(
+            "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
+        ).format(temp, sql.Identifier(table))
     )
     conn.execute(sql.SQL("TRUNCATE {}").format(temp))
     count = 0

@@ -46,7 +46,7 @@ def start_embedded_server(data_dir: Path) -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        server = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises plain exceptions with the initdb log
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL under {data_dir}: {exc}"

@@ -41,9 +41,7 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def apply_migrations(
-    conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR
-) -> list[str]:
+def apply_migrations(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         conn.execute(

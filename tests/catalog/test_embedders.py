@@ -139,6 +139,6 @@ def test_openai_compatible_endpoint(embeddings_server: str) -> None:
 def test_openai_endpoint_down_is_a_clear_error() -> None:
     e = OpenAIEmbedder("tiny", base_url="http://127.0.0.1:9/v1", dimension=8)
     with pytest.raises(
-        EmbedderUnavailable, match="embedding endpoint http://127.0.0.1:9/v1 failed"
+        EmbedderUnavailable, match=r"embedding endpoint http://127.0.0.1:9/v1 failed"
     ):
         e.embed(["x"])

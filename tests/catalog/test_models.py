@@ -34,7 +34,7 @@ def test_empty_description_is_rejected_with_a_reason() -> None:
 
 
 def test_unknown_type_and_status_name_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match="unknown entity type 'widget'.*agent, contract"):
+    with pytest.raises(ValidationError, match=r"unknown entity type 'widget'.*agent, contract"):
         entry(entity_type="widget")
     with pytest.raises(ValidationError, match="unknown status 'gone'"):
         entry(status="gone")

@@ -98,7 +98,7 @@ def test_bad_arguments_are_clear_errors(catalog: Store, embedder: HashingEmbedde
 
 
 def test_other_embedder_is_refused_not_mixed(catalog: Store) -> None:
-    with pytest.raises(EmbedderMismatch, match="hashing-v1:256.*hashing-v1:512"):
+    with pytest.raises(EmbedderMismatch, match=r"hashing-v1:256.*hashing-v1:512"):
         discover(catalog, "render html", mode="semantic", embedder=HashingEmbedder(512))
     # keyword search needs no vectors, so it still works
     assert names(discover(catalog, "render html", mode="keyword"))[0] == "render_page"

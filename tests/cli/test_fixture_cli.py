@@ -179,16 +179,19 @@ def test_a_failed_refresh_says_why_and_keeps_the_old_file(
 
 
 def test_list_stays_light(workdir: Path) -> None:
-    """`kg fixture list` must not import Dagster or the models (its speed budget)."""
+    """`kg fixture list` must not import Dagster or the models (its speed budget).
+
+    Checked on the fixture sub-app: `kg` itself also imports every other group's module.
+    """
     import subprocess
     import sys
 
     code = (
         "import sys\n"
-        "from kgents_assets.cli.main import app\n"
+        "from kgents_assets.cli.fixture import fixture_app as app\n"
         "heavy_before = {'dagster', 'kgents_assets.hotdata.models'} & set(sys.modules)\n"
         "try:\n"
-        "    app(['fixture', 'list'])\n"
+        "    app(['list'])\n"
         "except SystemExit:\n"
         "    pass\n"
         "loaded = {'dagster', 'kgents_assets.hotdata.models'} & set(sys.modules)\n"
@@ -198,3 +201,18 @@ def test_list_stays_light(workdir: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.strip().splitlines()[-1] == "[] []"
+
+
+def test_instance_is_dagster_home_when_set(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kgents_assets.cli._instance import get_instance, instance_dir
+
+    assert instance_dir() == workdir / ".agentfs" / "dagster"
+    home = workdir / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    instance = get_instance()
+    try:
+        assert Path(instance.root_directory) == home
+    finally:
+        instance.dispose()
+    assert not (workdir / ".agentfs").exists()

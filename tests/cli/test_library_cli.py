@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.catalog.embedders import HashingEmbedder
+from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.cli.main import app
 from kgents_assets.store import Store
 from tests.catalog.conftest import CORPUS, put_nodes

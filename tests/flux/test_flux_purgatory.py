@@ -28,7 +28,11 @@ def test_resolve_is_idempotent_and_audited(store: Store) -> None:
     assert first.changed and not second.changed
     assert second.token.resolution == "approve" and second.token.status is TokenStatus.RESOLVED
     assert purgatory.pending("a") == []
-    assert [e.action for e in purgatory.audit(token.id)] == ["ejected", "resolved", "resolved_again"]
+    assert [e.action for e in purgatory.audit(token.id)] == [
+        "ejected",
+        "resolved",
+        "resolved_again",
+    ]
     with pytest.raises(TokenClosed, match="already resolved"):
         purgatory.cancel("a", token.id)
     with pytest.raises(TokenNotFound):

@@ -16,7 +16,7 @@ def parse(message: str | bytes) -> list[dict[str, Any]]:
 
 
 async def read_until(
-    ws: ClientConnection, predicate: Any, timeout: float = 10.0
+    ws: ClientConnection, predicate: Any, within: float = 10.0
 ) -> list[dict[str, Any]]:
     """Read objects until ``predicate(obj)`` is true for one; return all read."""
     seen: list[dict[str, Any]] = []
@@ -28,7 +28,7 @@ async def read_until(
                 if predicate(obj):
                     return seen
 
-    return await asyncio.wait_for(loop(), timeout)
+    return await asyncio.wait_for(loop(), within)
 
 
 def seqs(objs: list[dict[str, Any]]) -> list[int]:

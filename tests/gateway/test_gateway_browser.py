@@ -9,7 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from conftest import TOKEN, Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -54,17 +53,15 @@ def test_page_shows_live_events_and_approves_a_semaphore(gateway: Gateway) -> No
 
                 # The daemon asks a human; the page lists the semaphore; we click approve.
                 daemon = gateway.agent("daemon")
-                perturbation = gateway.run(
-                    daemon.perturb({"action": "prune branches", "trust": 2})
-                )
+                perturbation = gateway.run(daemon.perturb({"action": "prune branches", "trust": 2}))
                 token = gateway.run(_ejected(perturbation))
                 item = page.locator(f"#{token}")
                 expect(item).to_contain_text("prune branches", timeout=5_000)
                 item.locator('button[data-action="approve"]').click()
                 expect(page.locator(f"#{token}")).to_have_count(0, timeout=5_000)
-                expect(page.locator('#stream-daemon li[data-type="semaphore_resolved"]')).to_have_count(
-                    1, timeout=5_000
-                )
+                expect(
+                    page.locator('#stream-daemon li[data-type="semaphore_resolved"]')
+                ).to_have_count(1, timeout=5_000)
                 result = gateway.run(_result(perturbation))
                 assert result == {"action": "prune branches", "approved": True, "by": "human"}
                 with httpx.Client(base_url=gateway.url) as http:

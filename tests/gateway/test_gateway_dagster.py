@@ -10,9 +10,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from conftest import serve_gateway
 from websockets.asyncio.client import ClientConnection, connect
 
-from conftest import serve_gateway
 from gateway.settings import GatewaySettings
 from kgents_assets.store import Store
 
@@ -34,7 +34,7 @@ def code_group_keys(defs: dg.Definitions) -> tuple[str, ...]:
     )
 
 
-async def collect(ws: ClientConnection, want: set[str], timeout: float) -> dict[str, Any]:
+async def collect(ws: ClientConnection, want: set[str], within: float) -> dict[str, Any]:
     found: dict[str, Any] = {}
 
     async def loop() -> None:
@@ -43,7 +43,7 @@ async def collect(ws: ClientConnection, want: set[str], timeout: float) -> dict[
                 event = json.loads(line)
                 found.setdefault(event["type"], (event, time.time()))
 
-    await asyncio.wait_for(loop(), timeout)
+    await asyncio.wait_for(loop(), within)
     return found
 
 

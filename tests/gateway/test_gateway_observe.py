@@ -7,11 +7,10 @@ import resource
 import socket
 import time
 
+from conftest import Gateway
 from gateway_ws_helpers import parse, read_until, seqs
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-
-from conftest import Gateway
 
 
 def head(gateway: Gateway, agent_id: str = "streamer") -> int:
@@ -62,10 +61,10 @@ def test_a_thousand_observers_connecting_at_once(gateway: Gateway) -> None:
     n = 1000
 
     async def one(ready: asyncio.Event) -> int:
-        async with connect(f"{gateway.ws}/observe/streamer", open_timeout=60) as ws:
-            got = await read_until(ws, lambda o: o.get("seq") == top, timeout=60)
+        async with connect(f"{gateway.ws}/observe/streamer", open_within=60) as ws:
+            got = await read_until(ws, lambda o: o.get("seq") == top, within=60)
             await ready.wait()
-            got += await read_until(ws, lambda o: o.get("seq") == top + 1, timeout=60)
+            got += await read_until(ws, lambda o: o.get("seq") == top + 1, within=60)
             return len(seqs(got))
 
     async def scenario() -> float:
@@ -116,7 +115,7 @@ def test_an_observer_that_never_reads_is_dropped_and_others_are_unaffected(
             emitting = asyncio.wrap_future(
                 asyncio.run_coroutine_threadsafe(emit_steadily(), gateway.loop)
             )
-            got = await read_until(healthy, lambda o: o.get("seq") == start + total, timeout=60)
+            got = await read_until(healthy, lambda o: o.get("seq") == start + total, within=60)
             await emitting
             delivered = [s for s in seqs(got) if s > start]
             assert delivered == list(range(start + 1, start + total + 1))  # no gap, no loss

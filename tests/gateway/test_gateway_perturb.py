@@ -8,19 +8,18 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import TOKEN, Gateway
 from gateway_ws_helpers import parse
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from conftest import TOKEN, Gateway
-
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def close_code(ws: ClientConnection, timeout: float = 5) -> int:
+async def close_code(ws: ClientConnection, within: float = 5) -> int:
     try:
         while True:
-            await asyncio.wait_for(ws.recv(), timeout)
+            await asyncio.wait_for(ws.recv(), within)
     except ConnectionClosed as closed:
         assert closed.rcvd is not None
         return closed.rcvd.code

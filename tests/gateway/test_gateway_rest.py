@@ -8,10 +8,10 @@ import threading
 import time
 
 import httpx
+from conftest import TOKEN, Gateway, serve_gateway
 from psycopg.types.json import Jsonb
 from websockets.asyncio.client import connect
 
-from conftest import TOKEN, Gateway, serve_gateway
 from gateway.agents.registry import active_registry, post_event
 from gateway.settings import GatewaySettings
 from kgents_assets.store import Store

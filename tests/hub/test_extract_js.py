@@ -3,7 +3,7 @@ from __future__ import annotations
 from kgents_assets.hub.discovery import extract_source
 from kgents_assets.hub.models import FileStatus
 
-TS = b'''/** Cart helpers. */
+TS = b"""/** Cart helpers. */
 import { price as unitPrice } from './pricing';
 import * as log from '../log/index';
 
@@ -25,7 +25,7 @@ export class Cart {
 }
 
 interface Item { qty: number; ok: boolean }
-'''
+"""
 
 
 def test_typescript_functions_arrows_classes_methods_and_imports() -> None:
@@ -44,12 +44,17 @@ def test_typescript_functions_arrows_classes_methods_and_imports() -> None:
     by = {n.qualname: n for n in ex.nodes}
     assert by["total"].docstring == "Total of a cart."
     assert by["total"].complexity == 4  # for + ternary + &&
-    assert {(c.qualifier, c.name) for c in by["total"].calls} == {(None, "unitPrice"), ("log", "info")}
+    assert {(c.qualifier, c.name) for c in by["total"].calls} == {
+        (None, "unitPrice"),
+        ("log", "info"),
+    }
     assert ("self", "push") not in {(c.qualifier, c.name) for c in by["Cart.add"].calls}
     assert (None, "total") in {(c.qualifier, c.name) for c in by["Cart.add"].calls}
 
 
 def test_javascript_and_a_broken_file() -> None:
-    ex = extract_source("app.js", b"function a() { return b(); }\nfunction (\n", "javascript", lambda d: False)
+    ex = extract_source(
+        "app.js", b"function a() { return b(); }\nfunction (\n", "javascript", lambda d: False
+    )
     assert ex.status == FileStatus.SYNTAX_ERROR and ex.parse_errors >= 1
     assert "a" in {n.qualname for n in ex.nodes}

@@ -88,7 +88,9 @@ def test_signature_decorators_docstring_complexity_and_calls() -> None:
     assert by_name["Basket.total"].complexity == 3  # generator `for` + its `if`
     assert by_name["Basket.total"].class_name == "Basket"
     cost = by_name["Basket.Line.cost"]
-    assert cost.complexity == 2 and ("os.path", "join") in {(c.qualifier, c.name) for c in cost.calls}
+    assert cost.complexity == 2 and ("os.path", "join") in {
+        (c.qualifier, c.name) for c in cost.calls
+    }
     assert by_name["__module__"].docstring.startswith("Orders: the module docstring.")
 
 
@@ -99,7 +101,10 @@ def test_same_named_nodes_get_distinct_ids() -> None:
 
 
 def test_syntax_error_still_yields_nodes_and_is_counted() -> None:
-    ex = extract("broken.py", b"def ok():\n    return 1\n\ndef broken(:\n    pass\n\nclass After:\n    pass\n")
+    ex = extract(
+        "broken.py",
+        b"def ok():\n    return 1\n\ndef broken(:\n    pass\n\nclass After:\n    pass\n",
+    )
     assert ex.status == FileStatus.SYNTAX_ERROR
     assert ex.parse_errors >= 1
     names = {n.qualname for n in ex.nodes}
@@ -124,7 +129,10 @@ def test_node_counts_match_python_ast_on_real_code() -> None:
     import pydantic
 
     compared = 0
-    for package in (Path(dagster.__file__).parent / "_core" / "definitions", Path(pydantic.__file__).parent):
+    for package in (
+        Path(dagster.__file__).parent / "_core" / "definitions",
+        Path(pydantic.__file__).parent,
+    ):
         root = package.parent
         is_pkg = package_dir_checker(root)
         for path in sorted(package.rglob("*.py"))[:150]:

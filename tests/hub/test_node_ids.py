@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from kgents_assets.hub.discovery import extract_source
 
-ORIGINAL = b'''
+ORIGINAL = b"""
 def alpha(x):
     return beta(x)
 
@@ -14,10 +14,10 @@ def beta(y):
 class Gamma:
     def run(self):
         return alpha(1)
-'''
+"""
 
 # The same code reformatted (spacing, wrapping, blank lines) and reordered.
-REFORMATTED = b'''
+REFORMATTED = b"""
 class Gamma:
 
     def run(self):
@@ -30,7 +30,7 @@ class Gamma:
 def beta(y): return y*2
 def alpha(x):
     return beta(x)
-'''
+"""
 
 
 def ids(source: bytes) -> dict[tuple[str, str], str]:

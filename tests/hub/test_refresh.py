@@ -18,7 +18,7 @@ from kgents_assets.hub import refresh_files as refresh_files_mod
 from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.refresh import refresh_repository
 from kgents_assets.store import Store
-from tests.hub.conftest import Files, snapshot, write_files
+from tests.repo_helpers import Files, snapshot, write_files
 
 BASE: Files = {
     "shop/__init__.py": "",
@@ -34,7 +34,7 @@ BASE: Files = {
         def rate(item):
             return 1.2 if item.taxed else 1.0
         ''',
-    "shop/cart.py": '''
+    "shop/cart.py": """
         from shop.pricing import price
 
 
@@ -48,8 +48,8 @@ BASE: Files = {
             def add(self, item):
                 self.items.append(item)
                 return self.total()
-        ''',
-    "tests/test_pricing.py": '''
+        """,
+    "tests/test_pricing.py": """
         from shop.pricing import price
 
 
@@ -59,7 +59,7 @@ BASE: Files = {
 
         def test_rate_taxed():
             pass
-        ''',
+        """,
     "web/app.ts": "export function hello(name: string) { return greet(name); }\nfunction greet(n: string) { return n; }\n",
 }
 
@@ -67,7 +67,10 @@ BASE: Files = {
 def states(store: Store) -> dict[str, NodeState]:
     with store.connect() as conn:
         rows = conn.execute("SELECT value FROM kv WHERE key LIKE 'node:%:state'").fetchall()
-    return {s.qualname if s.kind != "module" else s.file_path: s for s in (NodeState.model_validate(r[0]) for r in rows)}
+    return {
+        s.qualname if s.kind != "module" else s.file_path: s
+        for s in (NodeState.model_validate(r[0]) for r in rows)
+    }
 
 
 def test_cold_build_derives_state_edges_tests_and_markdown(
@@ -81,7 +84,10 @@ def test_cold_build_derives_state_edges_tests_and_markdown(
     assert price.signature == "def price(item)"
     assert price.docstring_summary == "Unit price of an item."
     assert price.callees[0].full_name == "shop.pricing.rate"
-    assert {e.full_name for e in price.callers} == {"shop.cart.Cart.total", "test_pricing.test_price"}
+    assert {e.full_name for e in price.callers} == {
+        "shop.cart.Cart.total",
+        "test_pricing.test_price",
+    }
     assert price.related_tests == ["test_pricing.test_price"]  # called by it and named for it
     assert by["rate"].related_tests == ["test_pricing.test_rate_taxed"]  # named for it only
     assert by["rate"].complexity == 2
@@ -109,13 +115,19 @@ def test_noop_refresh_touches_nothing(store: Store, repo: Callable[[Files], Path
     assert md.stat().st_mtime_ns == mtime
 
 
-def test_one_edit_rederives_only_what_it_affects(store: Store, repo: Callable[[Files], Path]) -> None:
+def test_one_edit_rederives_only_what_it_affects(
+    store: Store, repo: Callable[[Files], Path]
+) -> None:
     root = repo(BASE)
     refresh_repository(store, root, workers=1)
     before = states(store)
     (root / "shop/pricing.py").write_text(
-        (root / "shop/pricing.py").read_text().replace("return 1.2 if item.taxed else 1.0",
-                                                       "if item.taxed:\n        return 1.2\n    return 1.0")
+        (root / "shop/pricing.py")
+        .read_text()
+        .replace(
+            "return 1.2 if item.taxed else 1.0",
+            "if item.taxed:\n        return 1.2\n    return 1.0",
+        )
     )
     report = refresh_repository(store, root, changed_paths=["shop/pricing.py"], workers=1)
     assert report.files.files_parsed == 1
@@ -141,27 +153,46 @@ def _mutate(root: Path, rng: random.Random, step: int) -> None:
     target = rng.choice(py)
     text = target.read_text()
     if choice == 0:
-        target.write_text(text + f"\n\ndef added_{step}(x):\n    return price(x) if x else rate(x)\n")
+        target.write_text(
+            text + f"\n\ndef added_{step}(x):\n    return price(x) if x else rate(x)\n"
+        )
     elif choice == 1 and "def " in text:
         lines = text.splitlines()
         starts = [i for i, line in enumerate(lines) if line.startswith("def ")]
         if starts:
             i = rng.choice(starts)
-            j = next((k for k in range(i + 1, len(lines)) if lines[k].startswith(("def ", "class "))), len(lines))
+            j = next(
+                (k for k in range(i + 1, len(lines)) if lines[k].startswith(("def ", "class "))),
+                len(lines),
+            )
             target.write_text("\n".join(lines[:i] + lines[j:]) + "\n")
     elif choice == 2:
         target.write_text(text.replace("def rate(", f"def rate_{step}(", 1))
     elif choice == 3:
-        write_files(root, {f"tests/test_gen_{step}.py": f"from shop.pricing import rate\n\n\ndef test_rate_{step}():\n    rate(None)\n"})
+        write_files(
+            root,
+            {
+                f"tests/test_gen_{step}.py": f"from shop.pricing import rate\n\n\ndef test_rate_{step}():\n    rate(None)\n"
+            },
+        )
     elif choice == 4 and len(py) > 3:
         target.unlink()
     else:
-        write_files(root, {f"shop/mod_{step}.py": f"from shop.cart import Cart\n\n\ndef rate(x):\n    return Cart().add(x)\n\n\nclass K{step}:\n    def total(self):\n        return self.rate()\n"})
+        write_files(
+            root,
+            {
+                f"shop/mod_{step}.py": f"from shop.cart import Cart\n\n\ndef rate(x):\n    return Cart().add(x)\n\n\nclass K{step}:\n    def total(self):\n        return self.rate()\n"
+            },
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_incremental_result_equals_a_cold_rebuild(
-    seed: int, store: Store, fresh_store: Callable[[], Store], repo: Callable[[Files], Path], tmp_path: Path
+    seed: int,
+    store: Store,
+    fresh_store: Callable[[], Store],
+    repo: Callable[[Files], Path],
+    tmp_path: Path,
 ) -> None:
     """After any sequence of edits, the incremental model is exactly the cold one."""
     root = repo(BASE)
@@ -170,9 +201,12 @@ def test_incremental_result_equals_a_cold_rebuild(
     for step in range(12):
         _mutate(root, rng, step)
         use_change_set = rng.random() < 0.5
-        changed = [p.relative_to(root).as_posix() for p in root.rglob("*.py")] + [
-            f"shop/mod_{s}.py" for s in range(step + 1)
-        ] if use_change_set else None
+        changed = (
+            [p.relative_to(root).as_posix() for p in root.rglob("*.py")]
+            + [f"shop/mod_{s}.py" for s in range(step + 1)]
+            if use_change_set
+            else None
+        )
         refresh_repository(store, root, changed_paths=changed, workers=1)
     cold_root = tmp_path / "cold"
     shutil.copytree(root, cold_root, ignore=shutil.ignore_patterns(".agentfs"))
@@ -189,14 +223,16 @@ def test_incremental_result_equals_a_cold_rebuild(
 def test_bad_files_are_reported_and_never_stop_the_scan(
     store: Store, repo: Callable[[Files], Path]
 ) -> None:
-    root = repo({
-        **BASE,
-        "bad/syntax.py": "def ok():\n    return 1\n\ndef broken(:\n    pass\n",
-        "bad/blob.py": b"\x00\x01\x02ELF binary \x00",
-        "bad/latin1.py": b"s = '\xe9'\n",
-        "bad/huge_generated.py": "x = 1\n" * 900_000,  # ~5 MB
-        "bad/empty.py": "",
-    })
+    root = repo(
+        {
+            **BASE,
+            "bad/syntax.py": "def ok():\n    return 1\n\ndef broken(:\n    pass\n",
+            "bad/blob.py": b"\x00\x01\x02ELF binary \x00",
+            "bad/latin1.py": b"s = '\xe9'\n",
+            "bad/huge_generated.py": "x = 1\n" * 900_000,  # ~5 MB
+            "bad/empty.py": "",
+        }
+    )
     (root / "bad/loop_a").symlink_to(root / "bad/loop_b")
     (root / "bad/loop_b").symlink_to(root / "bad/loop_a")
     (root / "bad/looped.py").symlink_to(root / "bad/looped.py")
@@ -237,15 +273,22 @@ def test_change_set_paths_outside_the_repository_are_ignored(
 ) -> None:
     root = repo(BASE)
     (tmp_path / "outside.py").write_text("def secret():\n    pass\n")
-    report = refresh_repository(store, root, changed_paths=["../outside.py", "/etc/passwd"], workers=1)
+    report = refresh_repository(
+        store, root, changed_paths=["../outside.py", "/etc/passwd"], workers=1
+    )
     assert report.files.files_parsed == 0 and "secret" not in states(store)
 
 
 def test_parallel_parse_gives_the_same_model(
-    store: Store, fresh_store: Callable[[], Store], repo: Callable[[Files], Path], monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    fresh_store: Callable[[], Store],
+    repo: Callable[[Files], Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     files = dict(BASE)
-    files.update({f"many/m{i}.py": f"def f{i}():\n    return f{(i + 1) % 50}()\n" for i in range(50)})
+    files.update(
+        {f"many/m{i}.py": f"def f{i}():\n    return f{(i + 1) % 50}()\n" for i in range(50)}
+    )
     root = repo(files)
     monkeypatch.setattr(refresh_files_mod, "PARALLEL_THRESHOLD", 10)
     refresh_repository(store, root, workers=2)
@@ -270,13 +313,20 @@ def test_a_killed_materialization_is_repaired_by_the_next_run(
     store: Store, fresh_store: Callable[[], Store], repo: Callable[[Files], Path], tmp_path: Path
 ) -> None:
     files = dict(BASE)
-    files.update({
-        f"gen/mod{i}.py": "\n\n".join(f"def g{i}_{j}(x):\n    return g{i}_{(j + 1) % 40}(x) if x else None" for j in range(40))
-        for i in range(40)
-    })
+    files.update(
+        {
+            f"gen/mod{i}.py": "\n\n".join(
+                f"def g{i}_{j}(x):\n    return g{i}_{(j + 1) % 40}(x) if x else None"
+                for j in range(40)
+            )
+            for i in range(40)
+        }
+    )
     root = repo(files)
     for delay in (0.3, 0.8, 1.3):
-        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, store.url, str(root)], stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, store.url, str(root)], stdout=subprocess.PIPE
+        )
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
         try:
             proc.wait(timeout=delay)
@@ -293,19 +343,23 @@ def test_a_killed_materialization_is_repaired_by_the_next_run(
     a, b = snapshot(store, root), snapshot(cold, cold_root)
     assert a["pending"] == 0
     assert (a["nodes"], a["edges"], a["states"], a["markdown"]) == (
-        b["nodes"], b["edges"], b["states"], b["markdown"]
+        b["nodes"],
+        b["edges"],
+        b["states"],
+        b["markdown"],
     )
 
 
-def test_removed_nodes_lose_their_state_and_markdown(store: Store, repo: Callable[[Files], Path]) -> None:
+def test_removed_nodes_lose_their_state_and_markdown(
+    store: Store, repo: Callable[[Files], Path]
+) -> None:
     root = repo(BASE)
     refresh_repository(store, root, workers=1)
     md = root / ".agentfs/nodes/shop/cart.py/Cart.add.md"
     assert md.exists()
     (root / "shop/cart.py").unlink()
     report = refresh_repository(store, root, workers=1)
-    assert report.files.files_deleted == 1 and report.states.states_removed == 5  # module, class, 3 methods
+    # the module, the class and its three methods
+    assert report.files.files_deleted == 1 and report.states.states_removed == 5
     assert not md.exists() and not md.parent.exists()
     assert states(store)["price"].callers[0].full_name == "test_pricing.test_price"
-
-

@@ -3,15 +3,17 @@ from __future__ import annotations
 from kgents_assets.hub.models import CallRef
 from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_call
 
-TABLE = SymbolTable([
-    Symbol("m1", "helper", "app.util.helper", "function", "app.util"),
-    Symbol("m2", "save", "app.models.Model.save", "method", "app.models"),
-    Symbol("m3", "run", "app.main.run", "function", "app.main"),
-    Symbol("m4", "Model", "app.models.Model", "class", "app.models"),
-    Symbol("m5", "clean", "app.models.Model.clean", "method", "app.models"),
-    Symbol("m6", "util", "app.util", "module", "app.util"),
-    *[Symbol(f"c{i}", "common", f"app.m{i}.common", "function", f"app.m{i}") for i in range(5)],
-])
+TABLE = SymbolTable(
+    [
+        Symbol("m1", "helper", "app.util.helper", "function", "app.util"),
+        Symbol("m2", "save", "app.models.Model.save", "method", "app.models"),
+        Symbol("m3", "run", "app.main.run", "function", "app.main"),
+        Symbol("m4", "Model", "app.models.Model", "class", "app.models"),
+        Symbol("m5", "clean", "app.models.Model.clean", "method", "app.models"),
+        Symbol("m6", "util", "app.util", "module", "app.util"),
+        *[Symbol(f"c{i}", "common", f"app.m{i}.common", "function", f"app.m{i}") for i in range(5)],
+    ]
+)
 
 
 def resolve(name: str, qualifier: str | None = None, **ctx: object) -> list[tuple[str, float]]:
@@ -21,7 +23,8 @@ def resolve(name: str, qualifier: str | None = None, **ctx: object) -> list[tupl
         class_qualname=ctx.get("cls"),  # type: ignore[arg-type]
         imports=ctx.get("imports", {}),  # type: ignore[arg-type]
     )
-    return [(s.node_id, c) for s, c in resolve_call(CallRef(name=name, qualifier=qualifier), context, TABLE)]
+    ref = CallRef(name=name, qualifier=qualifier)
+    return [(s.node_id, c) for s, c in resolve_call(ref, context, TABLE)]
 
 
 def test_same_module_and_imported_names_are_near_certain() -> None:

@@ -39,14 +39,27 @@ def test_github_workflow_job_failure_is_critical_and_journaled(store: Store) -> 
 def test_github_workflow_run_success_and_generic_form(store: Store) -> None:
     ok = record_ci_event(
         store,
-        {"workflow_run": {"id": 7, "name": "ci", "status": "completed",
-                          "conclusion": "success", "head_sha": SHA}},
+        {
+            "workflow_run": {
+                "id": 7,
+                "name": "ci",
+                "status": "completed",
+                "conclusion": "success",
+                "head_sha": SHA,
+            }
+        },
     )
     assert isinstance(ok, CIWorkflowEvent) and ok.priority == Priority.NORMAL
     generic = record_ci_event(
         store,
-        {"kind": "ci_workflow", "provider": "gitlab", "run_id": "42", "workflow": "tests",
-         "status": "completed", "conclusion": "timed_out"},
+        {
+            "kind": "ci_workflow",
+            "provider": "gitlab",
+            "run_id": "42",
+            "workflow": "tests",
+            "status": "completed",
+            "conclusion": "timed_out",
+        },
     )
     assert generic.failed and generic.provider == "gitlab"
     assert EventJournal(store).count() == 2
@@ -58,8 +71,7 @@ def test_github_workflow_run_success_and_generic_form(store: Store) -> None:
         ({"hello": "world"}, "unrecognised CI payload"),
         ({"workflow_run": {"id": 1, "name": "ci", "status": "exploded"}}, "status"),
         ({"kind": "ci_job", "run_id": "1", "workflow": "w", "status": "completed"}, "job"),
-        ({"workflow_run": {"id": 1, "name": "ci", "status": "completed", "head_sha": "zz"}},
-         "sha"),
+        ({"workflow_run": {"id": 1, "name": "ci", "status": "completed", "head_sha": "zz"}}, "sha"),
     ],
 )
 def test_bad_payloads_are_refused_clearly_and_journal_nothing(

@@ -35,7 +35,9 @@ class Recorder:
             return RunOutcome("r0", False, "boom")
         return RunOutcome(f"r{len(self.calls)}", True, "ok")
 
-    def wait_for(self, n: int, timeout: float = 10) -> list[tuple[list[str] | None, dict[str, str]]]:
+    def wait_for(
+        self, n: int, timeout: float = 10
+    ) -> list[tuple[list[str] | None, dict[str, str]]]:
         deadline = time.monotonic() + timeout
         with self.changed:
             while len(self.calls) < n:
@@ -188,7 +190,9 @@ def test_not_a_git_repo_still_watches_files(tmp_path: Path, store: Store) -> Non
     messages: list[str] = []
     recorder = Recorder()
     daemon = WatchDaemon(tmp_path, store=store, refresh=recorder, status=messages.append)
-    assert daemon.git is None and daemon.git_problem and "not a git repository" in daemon.git_problem
+    assert (
+        daemon.git is None and daemon.git_problem and "not a git repository" in daemon.git_problem
+    )
     thread = start(daemon)
     recorder.wait_for(1)
     (tmp_path / "a.py").write_text("x = 1\n")

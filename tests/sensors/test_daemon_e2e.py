@@ -84,7 +84,9 @@ def md(repo: Path, rel: str, name: str) -> Path:
     return repo / ".agentfs" / "nodes" / rel / f"{name}.md"
 
 
-def test_watch_saves_commits_second_daemon_and_ctrl_c(repo: Path, env: dict[str, str], gh: object) -> None:
+def test_watch_saves_commits_second_daemon_and_ctrl_c(
+    repo: Path, env: dict[str, str], gh: object
+) -> None:
     daemon = Daemon(repo, env)
     try:
         daemon.wait_line("watching")
@@ -92,8 +94,15 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(repo: Path, env: dict[str,
         assert md(repo, "pkg/mod.py", "f").is_file()
 
         # A save updates the markdown without anyone asking.
-        (repo / "pkg" / "mod.py").write_text("def f(a, b):\n    return a + b\n\n\ndef g():\n    pass\n")
-        wait_for(lambda: md(repo, "pkg/mod.py", "g").is_file() and "b" in md(repo, "pkg/mod.py", "f").read_text())
+        (repo / "pkg" / "mod.py").write_text(
+            "def f(a, b):\n    return a + b\n\n\ndef g():\n    pass\n"
+        )
+        wait_for(
+            lambda: (
+                md(repo, "pkg/mod.py", "g").is_file()
+                and "b" in md(repo, "pkg/mod.py", "f").read_text()
+            )
+        )
 
         # A second daemon on the same repository is refused, clearly, with exit code 2.
         second = subprocess.run(
@@ -131,7 +140,11 @@ def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str]) -> None:
     daemon = Daemon(repo, env)  # the lock died with the process: a new daemon may start
     try:
         daemon.wait_line(" ok ")
-        wait_for(lambda: md(repo, "pkg/mod.py", "h").is_file() and md(repo, "pkg/other.py", "k").is_file())
+        wait_for(
+            lambda: (
+                md(repo, "pkg/mod.py", "h").is_file() and md(repo, "pkg/other.py", "k").is_file()
+            )
+        )
     finally:
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=60) == 0

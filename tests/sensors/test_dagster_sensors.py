@@ -43,7 +43,9 @@ def env(monkeypatch: pytest.MonkeyPatch, store: Store, git_repo: Path) -> dict[s
     return {"repo": RepoResource(path=str(git_repo)), "store": StoreResource()}
 
 
-def _evaluate(sensor: Any, instance: DagsterInstance, resources: dict[str, Any], cursor: str | None) -> SensorResult | SkipReason:
+def _evaluate(
+    sensor: Any, instance: DagsterInstance, resources: dict[str, Any], cursor: str | None
+) -> SensorResult | SkipReason:
     ctx = build_sensor_context(instance=instance, cursor=cursor, resources=resources)
     return sensor(ctx)  # type: ignore[no-any-return]
 
@@ -131,7 +133,9 @@ def test_git_commit_sensor_baseline_then_tagged_high_priority_run(
     assert json.loads(result.cursor or "{}")["sha"] == sha
     assert EventJournal(store).count("git_commit") == 1
     # Resuming from the new cursor: nothing new.
-    assert isinstance(_evaluate(ds.code_git_commit_sensor, instance, env, result.cursor), SkipReason)
+    assert isinstance(
+        _evaluate(ds.code_git_commit_sensor, instance, env, result.cursor), SkipReason
+    )
 
 
 def test_git_commit_sensor_on_a_plain_directory_says_why(
@@ -160,7 +164,9 @@ def test_test_failure_sensor_records_context_for_the_failing_tests_nodes(
 
     assert materialize_code(git_repo, None, instance=instance).success
     journal = EventJournal(store)
-    before = journal.append(TestFailed(nodeid="tests/test_calc.py::TestOther::test_x", session_id="s0"))
+    before = journal.append(
+        TestFailed(nodeid="tests/test_calc.py::TestOther::test_x", session_id="s0")
+    )
     idle = _evaluate(ds.test_failure_sensor, instance, env, str(before))
     assert isinstance(idle, SkipReason)
     seq = journal.append(

@@ -16,7 +16,7 @@ from sensors.git_source import GitRepo, GitWatcher, NotAGitRepository
 
 
 def test_not_a_git_repository_is_a_clear_error(tmp_path: Path, gh: Any) -> None:
-    with pytest.raises(NotAGitRepository, match="not a git repository.*file events still work"):
+    with pytest.raises(NotAGitRepository, match=r"not a git repository.*file events still work"):
         GitRepo.open(tmp_path)
 
 

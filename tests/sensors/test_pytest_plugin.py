@@ -12,7 +12,7 @@ from kgents_assets.store.database import DATABASE_URL_ENV
 from sensors.events import TestFailed, TestSessionComplete
 from sensors.journal import EventJournal
 
-SUITE = '''
+SUITE = """
 import pytest
 
 def test_ok():
@@ -31,19 +31,38 @@ def test_setup_error(bad):
 @pytest.mark.skip(reason="later")
 def test_skipped():
     pass
-'''
+"""
 
 
-def _pytest(tmp_path: Path, store: Store, *args: str, enable: str | None) -> subprocess.CompletedProcess[str]:
+def _pytest(
+    tmp_path: Path, store: Store, *args: str, enable: str | None
+) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_suite.py").write_text(SUITE)
     env = {k: v for k, v in os.environ.items() if k != "KGENTS_EVENTS"}
     env[DATABASE_URL_ENV] = store.url
     if enable is not None:
         env["KGENTS_EVENTS"] = enable
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "--rootdir", str(tmp_path), str(tmp_path), *args],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
 
 

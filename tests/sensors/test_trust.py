@@ -10,7 +10,9 @@ from kgents_assets.store import Store
 from sensors.journal import EventJournal
 from sensors.trust import AGENT_ID, Action, ActionExecutor, ActionStatus, TrustLevel
 
-WRITE_REPO = Action(name="write", description="write a test skeleton", writes=("tests/test_new.py",))
+WRITE_REPO = Action(
+    name="write", description="write a test skeleton", writes=("tests/test_new.py",)
+)
 WRITE_AGENTFS = Action(name="write", description="write a note", writes=(".agentfs/notes/x.md",))
 
 

@@ -25,10 +25,13 @@ CREATE TABLE IF NOT EXISTS hub_nodes (
     -- the source the current node state was derived from: the diff bundle's "before"
     state_source text,
     call_names  text[] NOT NULL DEFAULT '{}',
+    -- for a test: the node names its own name points at (test_save_twice -> save, save_twice)
+    tested_names text[] NOT NULL DEFAULT '{}',
     -- the CodeNode as discovery found it, minus its source
     extract     jsonb NOT NULL
 );
 CREATE INDEX IF NOT EXISTS hub_nodes_call_names ON hub_nodes USING gin (call_names);
+CREATE INDEX IF NOT EXISTS hub_nodes_tested_names ON hub_nodes USING gin (tested_names);
 CREATE INDEX IF NOT EXISTS hub_nodes_file ON hub_nodes (file_path);
 CREATE INDEX IF NOT EXISTS hub_nodes_name ON hub_nodes (name);
 CREATE INDEX IF NOT EXISTS hub_nodes_full_name ON hub_nodes (full_name);
