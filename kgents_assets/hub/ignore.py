@@ -8,8 +8,8 @@ and below; the built-in rules cover what is never source even without a ``.gitig
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pathspec
 

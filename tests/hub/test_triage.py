@@ -79,7 +79,7 @@ class _ChatHandler(BaseHTTPRequestHandler):
     reply: dict[str, Any] | str = {}
     seen: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(
             {"path": self.path, "auth": self.headers.get("Authorization"), **body}
