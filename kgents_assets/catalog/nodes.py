@@ -11,10 +11,13 @@ def node_entity_type(state: NodeState) -> EntityType:
 
 
 def node_description(state: NodeState) -> str:
-    """The docstring's summary, else the node's summary, else what its signature says."""
-    for text in (state.docstring_summary, state.summary):
-        if text and text.strip():
-            return text.strip()
+    """The docstring's summary, else what the signature says.
+
+    Not the hub's ``summary``: it quotes line numbers, so every node below an edit would
+    get new text and be re-embedded although nothing about it changed.
+    """
+    if state.docstring_summary and state.docstring_summary.strip():
+        return state.docstring_summary.strip()
     return f"{state.kind} {state.full_name}: {state.signature or state.qualname}"
 
 

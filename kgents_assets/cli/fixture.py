@@ -38,7 +38,8 @@ def _console(stderr: bool = False) -> Console:
     # Rich is imported on first use: `kg fixture list` prints without it.
     from rich.console import Console
 
-    return Console(stderr=stderr)
+    # soft_wrap: a path or message is never broken across lines when piped.
+    return Console(stderr=stderr, soft_wrap=True)
 
 
 STATE_STYLE = {

@@ -132,6 +132,8 @@ def catalog(
             f"[dim]{escape(e.id)}[/dim]",
         )  # fmt: skip
     out.print(table)
+    if len(entries) == limit:
+        out.print(f"[dim]showing the first {limit}; raise --limit or filter with --type[/dim]")
 
 
 @library_app.command("discover")

@@ -38,7 +38,7 @@ from kgents_assets.hub.scan import (
 )
 from kgents_assets.hub.test_files import tested_names
 from kgents_assets.store import Store
-from kgents_assets.store.bulk import bulk_upsert
+from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
 PARALLEL_THRESHOLD = 200  # below this many files a process pool costs more than it saves
 LARGE_DELTA = 500  # names; past this, match callers in Python (see below)
@@ -211,7 +211,7 @@ def refresh_files(
             1 for i, n in new.items() if i in old and old[i][3] != n.source_hash
         )
 
-        _write_index(conn, extracts, to_parse, touched, deleted, removed)
+        _write_index(conn, extracts, to_parse, touched, deleted, removed, added)
 
         # Who must be re-derived. Names whose set of definitions changed re-resolve every
         # caller that mentions them; tests that came or went re-link what they name.
@@ -263,6 +263,7 @@ def _write_index(
     touched: list[FileStat],
     deleted: list[str],
     removed: list[str],
+    added: set[str],
 ) -> None:
     digests = {r.stat.path: r for r in parsed}
     file_rows = []
@@ -308,7 +309,7 @@ def _write_index(
         conn.execute("DELETE FROM hub_nodes WHERE node_id = ANY(%s)", (removed,))
     if deleted:
         conn.execute("DELETE FROM hub_files WHERE path = ANY(%s)", (deleted,))
-    node_rows = (
+    node_rows = [
         (
             n.node_id,
             n.file_path,
@@ -325,7 +326,7 @@ def _write_index(
         )
         for e in extracts
         for n in e.nodes
-    )
+    ]
     columns = [
         "node_id",
         "file_path",
@@ -342,11 +343,16 @@ def _write_index(
     ]
     # A new node's "before" is its own source; a kept node keeps the source its state
     # was derived from until stage 2 has diffed against it.
-    bulk_upsert(
+    bulk_insert(
         conn,
         "hub_nodes",
         [*columns, "state_source"],
-        ((*row, row[8]) for row in node_rows),
+        ((*row, row[8]) for row in node_rows if row[0] in added),
+    )
+    bulk_upsert(
+        conn,
+        "hub_nodes",
+        columns,
+        (row for row in node_rows if row[0] not in added),
         key=["node_id"],
-        update=columns,
     )

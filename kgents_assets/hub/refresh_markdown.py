@@ -7,6 +7,7 @@ either the old or the new file for each node, and its marks make the next run fi
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from kgents_assets.hub.models import trusted_node_state
 from kgents_assets.store import Store
 
 BATCH = 2000
+WRITERS = 4  # file creation is syscall-bound and releases the GIL
 PREVIEW_CHARS = 1500
 
 
@@ -42,6 +44,20 @@ def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
     with store.connect() as conn:
         marks = dirty.dirty_marks(conn, dirty.MARKDOWN)
     ids = sorted(marks)
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        _write_batches(store, root, marks, ids, pool, report)
+    report.duration_s = time.perf_counter() - started
+    return report
+
+
+def _write_batches(
+    store: Store,
+    root: Path,
+    marks: dict[str, str],
+    ids: list[str],
+    pool: ThreadPoolExecutor,
+    report: MarkdownReport,
+) -> None:
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         with store.transaction() as conn:
@@ -53,12 +69,13 @@ def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
                 )
             }
             _sweep_stale_temp_files({(root / v["markdown_path"]).parent for v in states.values()})
+            writes = []
             for node_id in batch:
                 reason = marks[node_id]
                 if node_id in states:
                     state = trusted_node_state(states[node_id])
                     text = render_markdown(state)
-                    atomic_write_text(root / state.markdown_path, text)
+                    writes.append(pool.submit(atomic_write_text, root / state.markdown_path, text))
                     report.written += 1
                     if len(report.sample_paths) < 5:
                         report.sample_paths.append(state.markdown_path)
@@ -67,6 +84,6 @@ def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
                 elif reason.startswith(dirty.REMOVED_PREFIX):
                     remove_markdown(root, reason.removeprefix(dirty.REMOVED_PREFIX))
                     report.removed += 1
+            for write in writes:
+                write.result()  # a failed write keeps the batch's marks for the next run
             dirty.clear_marks(conn, dirty.MARKDOWN, batch)
-    report.duration_s = time.perf_counter() - started
-    return report

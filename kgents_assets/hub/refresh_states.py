@@ -33,7 +33,7 @@ from kgents_assets.hub.test_files import tested_names
 from kgents_assets.hub.tools import apply_tools, summarize, test_skeleton
 from kgents_assets.hub.triage import RulesTriage, TriageBackend
 from kgents_assets.store import Store
-from kgents_assets.store.bulk import bulk_upsert
+from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
@@ -192,12 +192,12 @@ def refresh_states(
         conn.execute(
             "DELETE FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)", (marked, removed)
         )
-        report.edges_written = bulk_upsert(
+        # Every edge of these sources was just deleted: plain COPY, no conflicts possible.
+        report.edges_written = bulk_insert(
             conn,
             "hub_edges",
             ["src_id", "dst_id", "confidence"],
             ((s, d, c) for s, dsts in new_edges.items() for d, c in dsts.items()),
-            key=["src_id", "dst_id"],
         )
 
         # A node whose full name changed (its package was renamed) shows under the old
@@ -255,7 +255,8 @@ def refresh_states(
         writes: list[tuple[str, str]] = []
         traces: list[tuple[str, str, str, str, str]] = []
         changed_ids: list[str] = []
-        diffed: list[str] = []  # kept nodes whose source moved on from their "before"
+        diffed: list[str] = []
+        new_keys: set[str] = set()  # kept nodes whose source moved on from their "before"
         for node_id in ids:
             row = rows[node_id]
             fresh = _fresh_state(
@@ -287,12 +288,16 @@ def refresh_states(
                 continue
             if old is None:
                 report.states_added += 1
+                new_keys.add(state_key(node_id))
             else:
                 report.states_changed += 1
             changed_ids.append(node_id)
             writes.append((state_key(node_id), state.model_dump_json()))
 
-        bulk_upsert(conn, "kv", ["key", "value"], writes, key=["key"])
+        bulk_insert(conn, "kv", ["key", "value"], (w for w in writes if w[0] in new_keys))
+        bulk_upsert(
+            conn, "kv", ["key", "value"], (w for w in writes if w[0] not in new_keys), key=["key"]
+        )
         if traces:
             with conn.cursor().copy(
                 "COPY hub_traces (run_id, node_id, backend, signals, decisions) FROM STDIN"

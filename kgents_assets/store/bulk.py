@@ -54,3 +54,21 @@ def bulk_upsert(
         + action
     )
     return count
+
+
+def bulk_insert(
+    conn: psycopg.Connection[Any],
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """COPY rows straight into ``table``: for rows known to be new (no key conflicts)."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    count = 0
+    with conn.cursor().copy(
+        sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), cols)
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
