@@ -7,6 +7,7 @@ loudly. Falling back to an embedded database would silently split the user's dat
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,11 +43,14 @@ def start_embedded_server(data_dir: Path) -> str:
     leave it running (``cleanup_mode=None``) so the next CLI call or Dagster run attaches in
     ~0.1 s instead of paying a restart.
     """
-    import pgserver
-
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
-        server = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
+            warnings.simplefilter("ignore")
+            import pgserver
+
+            server = pgserver.get_server(data_dir, cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises plain exceptions with the initdb log
         raise DatabaseUnavailable(
             f"could not start the embedded PostgreSQL under {data_dir}: {exc}"

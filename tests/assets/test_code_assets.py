@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -116,3 +119,37 @@ def test_a_configured_database_that_is_down_fails_the_run_clearly(
     message = str(failure.step_failure_data.error)
     assert "cannot reach the database" in message and "127.0.0.1" in message and "pw" not in message
     assert not (root / ".agentfs/pg").exists()  # no silent fallback to an embedded server
+
+
+def test_dagster_cli_materializes_every_asset(
+    repo: Callable[[Files], Path], database_url: str, tmp_path: Path
+) -> None:
+    """The documented `dagster asset materialize ... --select '*'` works as typed."""
+    root = repo(FILES)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "KGENTS_REPO": str(root),
+        "KGENTS_DATABASE_URL": database_url,
+        "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
+        "DAGSTER_HOME": str(home),
+    }
+    out = subprocess.run(
+        [
+            shutil.which("dagster") or "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "kgents_assets.definitions",
+            "--select",
+            "*",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "RUN_SUCCESS" in out.stderr
+    assert (root / ".agentfs/nodes/pkg/core.py/a.md").exists()
