@@ -11,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from kgents_assets.catalog import storage
+from kgents_assets.catalog.connections import search_transaction
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.registry import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
 from kgents_assets.catalog.errors import CatalogError, EntryNotFound, StopWordQuery
@@ -174,8 +175,7 @@ def discover(
     depth = limit if mode != "hybrid" else max(HYBRID_DEPTH, limit)
     keyword: list[tuple[str, float]] = []
     semantic: list[tuple[str, float]] = []
-    with store.transaction() as conn:
-        storage.prepare(conn)
+    with search_transaction(store) as conn:
         if mode in ("keyword", "hybrid"):
             keyword = keyword_ranking(conn, terms, depth, etype, stat)
         if model is not None:
@@ -209,8 +209,7 @@ def similar_to(
 ) -> list[SearchHit]:
     """Entries nearest to an existing entry's vector (the ``search_similar`` tool)."""
     model = embedder or default_embedder()
-    with store.transaction() as conn:
-        storage.prepare(conn)
+    with search_transaction(store) as conn:
         storage.require_same_embedder(conn, model)
         stored = storage.entry_vector(conn, entry_id)
         if stored is None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from pgvector.psycopg import register_vector
+from pgvector.psycopg.vector import register_vector_info
 from psycopg import sql
+from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
@@ -34,9 +35,22 @@ _SELECT_ENTRY = (
 )
 
 
+_VECTOR_TYPES: dict[tuple[str, str, str], TypeInfo] = {}
+
+
 def prepare(conn: psycopg.Connection[Any]) -> None:
-    """Teach the connection the ``vector`` type (numpy arrays in and out, binary)."""
-    register_vector(conn)
+    """Teach the connection the ``vector`` type (numpy arrays in and out, binary).
+
+    The type's oid is looked up once per database, not on every connection.
+    """
+    key = (conn.info.host, str(conn.info.port), conn.info.dbname)
+    info = _VECTOR_TYPES.get(key)
+    if info is None:
+        info = TypeInfo.fetch(conn, "vector")
+        if info is None:
+            raise psycopg.ProgrammingError("the vector extension is not installed")
+        _VECTOR_TYPES[key] = info
+    register_vector_info(conn, info)
 
 
 def catalog_lock(conn: psycopg.Connection[Any]) -> None:

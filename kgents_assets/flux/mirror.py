@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from kgents_assets.flux.events import TerrariumEvent
 
 _observer_ids = itertools.count(1)
+FREEZE_S = 1.0  # the watchdog woke this much late: the whole process was frozen
 
 
 class ObserverDropped(Exception):
@@ -71,6 +72,7 @@ class HolographicBuffer:
         send_timeout_s: float = 5.0,
         lag_grace_s: float = 1.0,
         check_interval_s: float = 0.25,
+        coalesce_s: float = 0.01,
     ) -> None:
         if history > capacity:
             raise ValueError("history cannot exceed the ring capacity")
@@ -81,6 +83,8 @@ class HolographicBuffer:
         self.max_batch = max_batch
         self.send_timeout_s = send_timeout_s
         self.lag_grace_s = lag_grace_s
+        self.coalesce_s = coalesce_s
+        self._last_wake = float("-inf")
         self.check_interval_s = check_interval_s
         # A new epoch per buffer: sequence numbers restart with the process, and clients
         # that resume across a restart must be able to tell.
@@ -106,13 +110,22 @@ class HolographicBuffer:
         self._frames[slot] = stamped.model_dump_json(fallback=str)
         self._events[slot] = stamped
         self.head = seq
-        if self._waiter is not None and not self._wake_pending and self._loop is not None:
+        loop = self._loop
+        if self._waiter is not None and not self._wake_pending and loop is not None:
             self._wake_pending = True
-            self._loop.call_soon(self._wake)
+            # A sparse event goes out at once; in a burst, wake-ups are spaced by
+            # coalesce_s so each observer sends one message per window, not per event.
+            delay = self._last_wake + self.coalesce_s - loop.time()
+            if delay <= 0:
+                loop.call_soon(self._wake)
+            else:
+                loop.call_later(delay, self._wake)
         return stamped
 
     def _wake(self) -> None:
         self._wake_pending = False
+        if self._loop is not None:
+            self._last_wake = self._loop.time()
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -234,6 +247,8 @@ class HolographicBuffer:
             now = time.monotonic()
             late = now - last - self.check_interval_s
             last = now
-            if late > self.check_interval_s:
+            # Only a real freeze is forgiven; a loop that is merely busy must still drop
+            # a peer that stopped reading, or the peer would be forgiven forever.
+            if late > FREEZE_S:
                 self._forgive(late)
             self.check(now)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kgents_assets.fs.atomic import atomic_write_text
 from kgents_assets.hub.models import NodeState
 
 NODES_DIR = Path(".agentfs") / "nodes"
@@ -53,10 +52,6 @@ def render_markdown(state: NodeState) -> str:
     )
     lines += [f"<sub>updated: {stamps}</sub>", ""]
     return "\n".join(lines)
-
-
-def write_markdown(repo_root: Path, state: NodeState) -> None:
-    atomic_write_text(repo_root / state.markdown_path, render_markdown(state))
 
 
 def remove_markdown(repo_root: Path, relpath: str) -> None:

@@ -30,7 +30,7 @@ from kgents_assets.hub.models import (
 from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.test_files import tested_names
-from kgents_assets.hub.tools import apply_tools, summarize, test_skeleton
+from kgents_assets.hub.tools import apply_tools, suggest_test_skeleton, summarize
 from kgents_assets.hub.triage import RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
@@ -356,5 +356,5 @@ def _fresh_state(
         markdown_path=markdown_relpath(node.file_path, node.qualname, node.ordinal),
     )
     state.summary = summarize(state)
-    state.suggested_test = test_skeleton(state, node.module)
+    state.suggested_test = suggest_test_skeleton(state, node.module)
     return state

@@ -81,7 +81,7 @@ def summarize(state: NodeState) -> str:
     return " ".join(parts)
 
 
-def test_skeleton(state: NodeState, module: str) -> str | None:
+def suggest_test_skeleton(state: NodeState, module: str) -> str | None:
     """A pytest skeleton for a public function or method that no test covers yet."""
     if state.is_test or state.related_tests or state.kind not in ("function", "method"):
         return None

@@ -117,3 +117,15 @@ def test_code_version_follows_the_embedder(monkeypatch: pytest.MonkeyPatch) -> N
     assert dg.AssetKey("node_state") in deps and len(deps) == 1 + len(load_specs())
     check_names = {k.name for c in catalog_assets.defs.asset_checks or [] for k in c.check_keys}
     assert check_names == {"one_embedding_per_entry", "embedding_dimension_matches"}
+
+
+def test_loads_beside_the_other_domains_with_the_default_resources() -> None:
+    from kgents_assets.assets import code, hotdata
+    from resources import default_resources
+
+    merged = dg.Definitions.merge(
+        code.defs, hotdata.defs, catalog_assets.defs, dg.Definitions(resources=default_resources())
+    )
+    dg.Definitions.validate_loadable(merged)
+    graph = merged.resolve_asset_graph()
+    assert dg.AssetKey("node_state") in graph.get(dg.AssetKey("catalog_embeddings")).parent_keys

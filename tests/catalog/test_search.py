@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from kgents_assets.catalog import storage
@@ -113,3 +114,16 @@ def test_similar_to_excludes_the_entry_itself(catalog: Store, embedder: HashingE
     assert len(hits) == 2 and CORPUS[3].id not in {h.entry.id for h in hits}
     # the test of hash_password shares its vocabulary
     assert hits[0].entry.id == CORPUS[4].id
+
+
+def test_a_dropped_warm_connection_is_replaced(
+    catalog: Store, embedder: HashingEmbedder, pg_server_url: str
+) -> None:
+    assert discover(catalog, "render html", embedder=embedder)
+    dbname = catalog.url.split("?")[0].rsplit("/", 1)[1]
+    with psycopg.connect(pg_server_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (dbname,),
+        )
+    assert names(discover(catalog, "render html", embedder=embedder))[0] == "render_page"
