@@ -1,8 +1,8 @@
 """Atomic file replacement and a per-fixture inter-process lock.
 
-A reader sees either the previous complete file or the new complete file, never a torn
-one: the new bytes go to a temporary file in the same directory, are fsynced, then
-``os.replace``-d over the target (atomic on POSIX within one filesystem).
+Writes go through the shared ``kgents_assets.fs.atomic`` (temp file, fsync, rename): a
+reader sees the previous complete file or the new one, never a torn one. This module adds
+the fixture-specific error for a directory that cannot be written, and the lock.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from kgents_assets.fs import atomic as fs_atomic
 from kgents_assets.hotdata.errors import FixturesNotWritableError, RefreshInProgressError
 
 LOCK_DIR_NAME = ".locks"
@@ -28,43 +29,17 @@ def _not_writable(path: Path, exc: OSError) -> FixturesNotWritableError:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically; on any failure the old file stays."""
+    """Replace ``path`` with ``data`` atomically and durably; on failure the old file stays."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _not_writable(path, exc) from exc
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except OSError as exc:
+    except OSError as exc:  # e.g. a file where the kind directory should be
         raise _not_writable(path, exc) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        fs_atomic.atomic_write_bytes(path, data, fsync=True)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise _not_writable(path, exc) from exc
         raise
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; best effort (not every filesystem allows it).
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def lock_path(path: Path, lock_dir: Path | None = None) -> Path:
