@@ -140,8 +140,15 @@ def _run_once(root: Path, as_json: bool) -> int:
         table = Table(title=f"kg hub --once {root}  ({elapsed:.1f} s, run {run_id[:8]})")
         table.add_column("asset")
         table.add_column("what happened")
+        grouped: dict[str, int] = {}
         for name, meta in rows.items():
+            if "/" in name:  # fixture-style keys: one line per family, not per file
+                family = name.split("/", 1)[0]
+                grouped[family] = grouped.get(family, 0) + 1
+                continue
             table.add_row(name, ", ".join(f"{k}={v}" for k, v in meta.items()) or "materialized")
+        for family, count in grouped.items():
+            table.add_row(family, f"{count} assets materialized")
         Console().print(table)
         failed_checks = [n for n, ok in checks if not ok]
         if failed_checks:
