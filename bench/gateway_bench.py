@@ -92,7 +92,7 @@ def encode_baseline(calls: int) -> list[float]:
 # -- the server subprocess ----------------------------------------------------------------
 
 
-def serve(port: int, rate: float, agentfs: Path) -> None:
+def serve(port: int, rate: float, agentfs: Path, coalesce_s: float | None) -> None:
     import uvicorn
 
     from gateway.app import GatewayContext, create_app
@@ -112,7 +112,10 @@ def serve(port: int, rate: float, agentfs: Path) -> None:
 
         return [FluxAgent("ticker", source=tick, mirror=context.mirror("ticker"))]
 
-    settings = GatewaySettings(repo_root=agentfs.parent, agentfs_dir=agentfs, dagster_agents=False)
+    extra = {} if coalesce_s is None else {"observer_coalesce_s": coalesce_s}
+    settings = GatewaySettings(
+        repo_root=agentfs.parent, agentfs_dir=agentfs, dagster_agents=False, **extra
+    )
     app = create_app(settings, agents=agents)
     uvicorn.Server(uvicorn_config(app, settings, port=port, log_level="warning")).run()
 
@@ -123,12 +126,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+COALESCE: list[str] = []  # --coalesce passes through to the server subprocess
+
+
 @contextlib.contextmanager
 def server(rate: float) -> Any:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port), "--rate", str(rate), "--agentfs", tmp],
+            [
+                *(sys.executable, __file__, "--serve", str(port), "--rate", str(rate)),
+                *("--agentfs", tmp, *COALESCE),
+            ],
             cwd=ROOT,
         )
         url = f"http://127.0.0.1:{port}"
@@ -151,6 +160,8 @@ def server(rate: float) -> Any:
 
 
 RESUMES = {"count": 0}
+HIGH_WATER = 32 * 1024  # GatewaySettings.observer_write_high_water's default
+CONNECTED = {"count": 0}
 
 
 async def observe(ws_url: str, latencies: list[float], stop: asyncio.Event) -> None:
@@ -161,6 +172,8 @@ async def observe(ws_url: str, latencies: list[float], stop: asyncio.Event) -> N
         try:
             async with connect(url, max_queue=None, open_timeout=60) as ws:
                 await ws.recv()  # hello
+                if last_seq is None:
+                    CONNECTED["count"] += 1
                 replaying = True
                 while not stop.is_set():
                     try:
@@ -197,45 +210,54 @@ def server_tx_queue(server_port: int, client_port: int) -> int:
     return -1
 
 
-async def latency_run(url: str, observers: int, seconds: float, stalled: bool) -> dict[str, Any]:
+async def latency_run(
+    url: str, observers: int, seconds: float, stalled: bool, server_pid: int
+) -> dict[str, Any]:
     ws_url = url.replace("http", "ws") + "/observe/ticker"
     port = int(url.rsplit(":", 1)[1])
     latencies: list[float] = []
     stop = asyncio.Event()
+    CONNECTED["count"] = 0
     tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(observers)]
     result: dict[str, Any] = {}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        deadline = time.monotonic() + 60
-        while (await http.get("/api/ticker/metrics")).json()["observers"] < observers:
-            if time.monotonic() > deadline:
-                raise RuntimeError("observers did not all attach")
+    deadline = time.monotonic() + 120
+    while CONNECTED["count"] < observers:
+        if time.monotonic() > deadline:
+            raise RuntimeError("observers did not all attach")
+        await asyncio.sleep(0.1)
+    RESUMES["count"] = 0
+    raw: socket.socket | None = None
+    ws_stalled: ClientConnection | None = None
+    if stalled:
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", port))
+        ws_stalled = await connect(ws_url, sock=raw, max_queue=1)
+        stalled_at = time.monotonic()
+    await asyncio.sleep(1.0)  # warm-up
+    latencies.clear()
+    server_proc, me = psutil.Process(server_pid), psutil.Process()
+    server_proc.cpu_percent()
+    me.cpu_percent()
+    load_before = os.getloadavg()[0]
+    started = time.monotonic()
+    peak_tx = 0
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(0.2)
+        if raw is not None and "dropped_after_s" not in result:
+            queued = server_tx_queue(port, raw.getsockname()[1])
+            peak_tx = max(peak_tx, queued)
+            if queued < 0:
+                result["dropped_after_s"] = time.monotonic() - stalled_at
+    result["server_cpu"] = server_proc.cpu_percent()
+    result["client_cpu"] = me.cpu_percent()
+    result["load"] = (load_before + os.getloadavg()[0]) / 2
+    if raw is not None:
+        result["stalled_kernel_sndq_bytes"] = peak_tx
+        while "dropped_after_s" not in result and time.monotonic() - stalled_at < 30:
+            if server_tx_queue(port, raw.getsockname()[1]) < 0:
+                result["dropped_after_s"] = time.monotonic() - stalled_at
             await asyncio.sleep(0.1)
-        RESUMES["count"] = 0
-        raw: socket.socket | None = None
-        ws_stalled: ClientConnection | None = None
-        if stalled:
-            raw = socket.socket()
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            raw.connect(("127.0.0.1", port))
-            ws_stalled = await connect(ws_url, sock=raw, max_queue=1)
-            stalled_at = time.monotonic()
-        await asyncio.sleep(1.0)  # warm-up
-        latencies.clear()
-        started = time.monotonic()
-        peak_tx = 0
-        while time.monotonic() - started < seconds:
-            await asyncio.sleep(0.2)
-            if raw is not None and "dropped_after_s" not in result:
-                queued = server_tx_queue(port, raw.getsockname()[1])
-                peak_tx = max(peak_tx, queued)
-                if queued < 0:
-                    result["dropped_after_s"] = time.monotonic() - stalled_at
-        if raw is not None:
-            result["stalled_kernel_sndq_bytes"] = peak_tx
-            while "dropped_after_s" not in result and time.monotonic() - stalled_at < 30:
-                if server_tx_queue(port, raw.getsockname()[1]) < 0:
-                    result["dropped_after_s"] = time.monotonic() - stalled_at
-                await asyncio.sleep(0.1)
     stop.set()
     samples = list(latencies)
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -270,16 +292,16 @@ async def memory_per_observer(url: str, pid: int, n: int) -> float:
     process = psutil.Process(pid)
     stop = asyncio.Event()
     latencies: list[float] = []
+    CONNECTED["count"] = 0
     warm = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(50)]
     await asyncio.sleep(2)
     before = process.memory_info().rss
     tasks = [asyncio.create_task(observe(ws_url, latencies, stop)) for _ in range(n)]
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        deadline = time.monotonic() + 60
-        while (await http.get("/api/ticker/metrics")).json()["observers"] < n + 50:
-            if time.monotonic() > deadline:
-                raise RuntimeError("observers did not all attach")
-            await asyncio.sleep(0.1)
+    deadline = time.monotonic() + 120
+    while CONNECTED["count"] < n + 50:
+        if time.monotonic() > deadline:
+            raise RuntimeError("observers did not all attach")
+        await asyncio.sleep(0.1)
     await asyncio.sleep(2)
     after = process.memory_info().rss
     stop.set()
@@ -287,8 +309,19 @@ async def memory_per_observer(url: str, pid: int, n: int) -> float:
     return (after - before) / n
 
 
+def cpu_line(run: dict[str, Any]) -> str:
+    return (
+        f"server process {run['server_cpu']:.0f}% CPU, client process {run['client_cpu']:.0f}%"
+        f" CPU, machine load {run['load']:.1f} on {os.cpu_count()} cores"
+    )
+
+
 async def main(quick: bool) -> None:
     calls = 5_000 if quick else 20_000
+    print(
+        f"(machine load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores;"
+        " other processes share these cores)"
+    )
     print("== reflect(): one emit into the mirror (target p99 <= 0.1 ms, flat in N)")
     base = encode_baseline(calls)
     print(
@@ -307,21 +340,23 @@ async def main(quick: bool) -> None:
             f"== delivery: {observers} observers x {rate:.0f} events/s over loopback"
             " (target p99 <= 50 ms)"
         )
-        clean = await latency_run(url, observers, seconds, stalled=False)
+        clean = await latency_run(url, observers, seconds, stalled=False, server_pid=proc.pid)
         print(
             f"  p50 {clean['p50_ms']:.1f} ms  p99 {clean['p99_ms']:.1f} ms"
             f"  ({clean['messages']} messages, events coalesced per message;"
             f" {clean['resumes']} drop+resume)"
         )
+        print(f"  {cpu_line(clean)}")
         print("== with one stalled observer (others unchanged; stalled dropped <= 10 s)")
-        dirty = await latency_run(url, observers, seconds, stalled=True)
+        dirty = await latency_run(url, observers, seconds, stalled=True, server_pid=proc.pid)
         print(
             f"  others: p50 {dirty['p50_ms']:.1f} ms  p99 {dirty['p99_ms']:.1f} ms"
             f"  (without: p99 {clean['p99_ms']:.1f} ms; {dirty['resumes']} drop+resume)"
         )
+        print(f"  {cpu_line(dirty)}")
         print(
             f"  stalled: kernel send queue peak {dirty['stalled_kernel_sndq_bytes'] / 1024:.0f}"
-            " KiB (+ transport buffer capped at 64 KiB);"
+            f" KiB (+ transport buffer capped at {HIGH_WATER // 1024} KiB);"
             f" dropped after {dirty.get('dropped_after_s', float('nan')):.1f} s"
         )
         samples = await attach_latency(url, 20 if quick else 100)
@@ -339,9 +374,12 @@ if __name__ == "__main__":
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=1000.0, help=argparse.SUPPRESS)
     parser.add_argument("--agentfs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--coalesce", type=float, help="observer coalescing window, seconds")
     args = parser.parse_args()
     if args.serve:
-        os.environ.pop("KGENTS_DATABASE_URL", None) if args.agentfs else None
-        serve(args.serve, args.rate, args.agentfs)
+        os.environ.pop("KGENTS_DATABASE_URL", None)  # the bench's own embedded store
+        serve(args.serve, args.rate, args.agentfs, args.coalesce)
     else:
+        if args.coalesce is not None:
+            COALESCE.extend(["--coalesce", str(args.coalesce)])
         asyncio.run(main(args.quick))

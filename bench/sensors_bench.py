@@ -141,7 +141,13 @@ def ok_lines(lines: list[str]) -> int:
 
 def node_tree(repo: Path) -> dict[str, str]:
     nodes = repo / ".agentfs" / "nodes"
-    return {p.relative_to(nodes).as_posix(): p.read_text() for p in nodes.rglob("*.md")}
+    # The last line holds per-update timestamps, which differ between any two runs.
+    return {
+        p.relative_to(nodes).as_posix(): "\n".join(
+            ln for ln in p.read_text().splitlines() if not ln.startswith("<sub>updated:")
+        )
+        for p in nodes.rglob("*.md")
+    }
 
 
 def bench_watch(base: Path, env: dict[str, str], args: argparse.Namespace) -> None:
@@ -271,7 +277,24 @@ def bench_storm(repo: Path, daemon: Proc, env: dict[str, str], n: int) -> None:
             sorted(set(warm_tree) ^ set(cold_tree))[:5]
             or [k for k in warm_tree if warm_tree[k] != cold_tree.get(k)][:5]
         )
-        print(f"  differences, e.g.: {diff}")
+        differing = sorted(
+            k for k in warm_tree.keys() | cold_tree.keys() if warm_tree.get(k) != cold_tree.get(k)
+        )
+        in_storm = sum(k.startswith("storm/") for k in differing)
+        print(f"  {len(differing)} files differ ({in_storm} of them under storm/), e.g.: {diff}")
+        import difflib
+
+        first = diff[0]
+        print(
+            "".join(
+                difflib.unified_diff(
+                    cold_tree.get(first, "").splitlines(keepends=True),
+                    warm_tree.get(first, "").splitlines(keepends=True),
+                    "cold/" + first,
+                    "daemon/" + first,
+                )
+            )[:3000]
+        )
 
 
 def bench_dagster(base: Path, env: dict[str, str], args: argparse.Namespace) -> None:
@@ -328,7 +351,7 @@ def bench_dagster(base: Path, env: dict[str, str], args: argparse.Namespace) -> 
 def _where_time_goes(
     instance: object, saves: list[tuple[float, float]], runs: list[object]
 ) -> None:
-    records = {r.run_id: r for r in instance.get_run_records()}  # type: ignore[attr-defined]
+    records = {r.dagster_run.run_id: r for r in instance.get_run_records()}  # type: ignore[attr-defined]
     tick_wait, launch, run_time, rest = [], [], [], []
     for wall0, wall1 in saves:
         # the first run created after this save

@@ -41,6 +41,7 @@ class GatewayContext:
             capacity=self.settings.ring_capacity,
             history=self.settings.history,
             send_timeout_s=self.settings.observer_send_timeout_s,
+            coalesce_s=self.settings.observer_coalesce_s,
         )
 
 

@@ -25,7 +25,9 @@ from kgents_assets.flux import HolographicBuffer, Observer, ObserverDropped
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-CLOSE_GRACE_S = 1.0  # how long a dropped observer gets to take its close frame
+# How long a dropped observer gets to read what is queued and take its close frame (a
+# slow reader does; a stalled one does not and is then aborted).
+CLOSE_GRACE_S = 3.0
 
 
 @router.websocket("/observe/{agent_id}")
@@ -40,7 +42,7 @@ async def observe(websocket: WebSocket, agent_id: str, since: int | None = None)
     if registry.observer_count >= settings.max_observers:
         await websocket.close(CloseCode.TRY_AGAIN_LATER, "too many observers; retry later")
         return
-    cap_send_buffers(
+    sndbuf = cap_send_buffers(
         websocket.scope, settings.observer_sndbuf_bytes, settings.observer_write_high_water
     )
     mirror = agent.mirror
@@ -61,6 +63,7 @@ async def observe(websocket: WebSocket, agent_id: str, since: int | None = None)
             "replay_from": observer.cursor,
             "gap": observer.gap,
             "reset": observer.reset,
+            "sndbuf": sndbuf,  # the kernel send buffer this socket is capped at (bytes)
         }
         await websocket.send_text(json.dumps(hello))
         sender = asyncio.create_task(_pump(websocket, mirror, observer))
@@ -98,6 +101,10 @@ async def _discard_incoming(websocket: WebSocket) -> None:
 
 async def _close_dropped(websocket: WebSocket, observer: Observer) -> None:
     reason = f"{observer.dropped}; resume with since={observer.last_delivered}"
+    if observer.dropped == "stalled" and abort(websocket.scope):
+        # It has taken nothing for send_timeout_s: a close frame queued behind the data
+        # it is not reading would never arrive. Free its buffers now.
+        return
     try:
         await asyncio.wait_for(websocket.close(CloseCode.OBSERVER_TOO_SLOW, reason), CLOSE_GRACE_S)
     except (TimeoutError, RuntimeError, OSError):
@@ -105,4 +112,4 @@ async def _close_dropped(websocket: WebSocket, observer: Observer) -> None:
         abort(websocket.scope)
     else:
         # The close frame is queued; if the peer does not read it either, cut it off.
-        asyncio.get_running_loop().call_later(CLOSE_GRACE_S * 5, abort, websocket.scope)
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_S, abort, websocket.scope)

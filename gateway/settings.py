@@ -27,9 +27,12 @@ class GatewaySettings(BaseModel):
     history: int = Field(default=100, ge=0)
     ring_capacity: int = Field(default=4096, ge=16)
     max_observers: int = Field(default=10_000, ge=1)
-    observer_send_timeout_s: float = Field(default=5.0, gt=0)
+    observer_send_timeout_s: float = Field(default=3.0, gt=0)
+    observer_coalesce_s: float = Field(
+        default=0.02, ge=0, description="in a burst, one message per observer per window"
+    )
     observer_sndbuf_bytes: int = Field(default=32 * 1024, ge=4096)
-    observer_write_high_water: int = Field(default=64 * 1024, ge=4096)
+    observer_write_high_water: int = Field(default=32 * 1024, ge=4096)
     max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     auth_timeout_s: float = Field(default=10.0, gt=0)
 

@@ -29,14 +29,23 @@ class CaptureTransport:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             transport = getattr(getattr(send, "__self__", None), "transport", None)
-            if isinstance(transport, asyncio.Transport):
+            if _is_transport(transport):
                 scope[SCOPE_KEY] = transport
         await self.app(scope, receive, send)
 
 
+def _is_transport(candidate: object) -> bool:
+    # Duck-typed: uvloop's transports (uvicorn's default loop) do not subclass
+    # asyncio.Transport but offer the same methods.
+    return all(
+        callable(getattr(candidate, name, None))
+        for name in ("abort", "get_extra_info", "set_write_buffer_limits")
+    )
+
+
 def transport_of(scope: Scope) -> asyncio.Transport | None:
     found: Any = scope.get(SCOPE_KEY)
-    return found if isinstance(found, asyncio.Transport) else None
+    return found if _is_transport(found) else None
 
 
 def cap_send_buffers(scope: Scope, sndbuf_bytes: int, high_water: int) -> int | None:

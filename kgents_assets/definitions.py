@@ -7,6 +7,7 @@ from dagster import AssetSelection, Definitions, define_asset_job, in_process_ex
 from kgents_assets.assets import code, hotdata
 from resources import default_resources
 from resources.repo import RepoResource
+from sensors import dagster_sensors
 
 MAIN_JOB = "materialize_all"
 
@@ -23,6 +24,7 @@ def build_defs(repo_path: str | None = None) -> Definitions:
     return Definitions.merge(
         code.defs,
         hotdata.defs,
+        dagster_sensors.defs,
         # Steps are short and sequential; a subprocess per step would cost ~5 s each.
         Definitions(jobs=[materialize_all], resources=resources, executor=in_process_executor),
     )

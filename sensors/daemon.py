@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from kgents_assets.store import Store
 
 TRIGGER = "kg-hub-watch"
+TRUST_ENV = "KGENTS_TRUST_LEVEL"
 MATERIALIZE = "materialize_code"
 
 
@@ -92,6 +94,7 @@ class WatchDaemon:
         self.stats = DaemonStats()
         self._stop = threading.Event()
         self._rescan_next = False
+        self.failure: str | None = None
         self.git: GitWatcher | None = None
         self.git_problem: str | None = None
         try:
@@ -122,9 +125,19 @@ class WatchDaemon:
     def run(self, ready: threading.Event | None = None) -> None:
         """Watch until ``stop()``; ``ready`` is set once the OS watch is in place."""
         watch = RepositoryWatch(self.translator)  # watches are live when this returns
-        thread = threading.Thread(
-            target=watch.run, args=(self._on_fs, self._stop), name="kg-fs-watch", daemon=True
-        )
+
+        def watch_files() -> None:
+            try:
+                watch.run(self._on_fs, self._stop)
+            except BaseException as exc:
+                self.failure = f"the file watcher stopped: {type(exc).__name__}: {exc}"
+                self.status(f"[red]{self.failure}[/red]")
+            finally:
+                if not self.stopping:  # a daemon that cannot see changes must not linger
+                    self.failure = self.failure or "the file watcher stopped unexpectedly"
+                    self.stop()
+
+        thread = threading.Thread(target=watch_files, name="kg-fs-watch", daemon=True)
         thread.start()
         where = self.git.state.describe() if self.git else "not a git repository"
         self.status(
@@ -172,6 +185,8 @@ class WatchDaemon:
 
     def _process(self, cs: ChangeSet) -> None:
         self.stats.change_sets += 1
+        if self.executor.trust_level == TrustLevel.PROPOSE:
+            self.executor.settle()  # carry out what a human approved since last time
         self.stats.events += cs.raw_count
         self.journal.append_many(cs.events)
         rescan = cs.rescan or self._rescan_next
@@ -316,9 +331,12 @@ def run_watch(
     *,
     console: Console,
     debounce_ms: int = 200,
-    trust_level: int = int(DEFAULT_TRUST),
+    trust_level: int | None = None,
 ) -> int:
-    """The ``kg hub --watch`` entry point; returns the process exit code."""
+    """The ``kg hub --watch`` entry point; returns the process exit code.
+
+    ``trust_level`` unset means ``$KGENTS_TRUST_LEVEL``, else 1 (write under .agentfs/).
+    """
     from kgents_assets.cli._instance import get_instance
     from kgents_assets.store import DatabaseUnavailable, open_store
 
@@ -326,10 +344,11 @@ def run_watch(
     if not root.is_dir():
         console.print(f"[red]{root} is not a directory[/red]")
         return 2
+    raw_level = trust_level if trust_level is not None else os.environ.get(TRUST_ENV, "")
     try:
-        level = TrustLevel(trust_level)
+        level = TrustLevel(int(raw_level)) if str(raw_level).strip() else DEFAULT_TRUST
     except ValueError:
-        console.print(f"[red]trust level must be 0-3, not {trust_level}[/red]")
+        console.print(f"[red]trust level must be 0-3, not {raw_level!r}[/red]")
         return 2
     lock = DaemonLock.for_repo(root)
     try:
@@ -376,6 +395,6 @@ def run_watch(
             f"stopped: {stats.change_sets} change sets, {stats.runs} runs "
             f"({stats.failed_runs} failed), {stats.events} events"
         )
-        return 0
+        return 1 if daemon.failure else 0
     finally:
         lock.release()

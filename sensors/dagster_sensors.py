@@ -105,14 +105,17 @@ def code_git_commit_sensor(
     if not events:
         return SkipReason(f"HEAD unchanged: {watcher.state.describe()}")
     EventJournal(store.open(repo.agentfs())).append_many(events)
+    # The old commit may be gone (gc after a rewrite): then the run detects changes itself.
+    rescan = any(e.kind == "rescan" for e in events)
     requests = []
     for event in events:
-        if event.kind == "git_push":
+        if event.kind in ("git_push", "rescan"):
             continue  # a push changes no file here; it is journaled only
-        paths = listed_paths(event.affected_paths, rescan=event.kind == "rescan")
+        paths = None if rescan else listed_paths(event.affected_paths)
         requests.append(
             RunRequest(
-                run_key=event.key,
+                # Unique per move: checking out the same commit again must refresh again.
+                run_key=f"{event.key}@{event.at.isoformat()}",
                 run_config=code_run_config(paths),
                 tags=run_tags(
                     "git-commit-sensor",

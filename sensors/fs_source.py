@@ -12,6 +12,7 @@ handed to the git watcher instead. Cases the OS reports coarsely are made exact 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,7 +22,6 @@ from watchfiles._rust_notify import RustNotify
 
 from kgents_assets.hub.ignore import IgnoreRules
 from kgents_assets.hub.languages import language_for_path
-from kgents_assets.hub.scan import FileStat, walk_source_files
 from sensors.events import Event, FileCreated, FileDeleted, FileModified, RescanRequested
 from sensors.git_source import GitRepo
 
@@ -84,17 +84,26 @@ class FileEventTranslator:
 
     def _directory_change(self, change: Change, path: Path, rel: str) -> list[Event]:
         if change == Change.added and path.is_dir():
-            sub_rules = _SubtreeRules(self.rules, rel)
-            return [
-                FileCreated(path=f"{rel}/{item.path}", source=SOURCE)
-                for item in walk_source_files(path, sub_rules)  # type: ignore[arg-type]
-                if isinstance(item, FileStat)
-            ]
+            return [FileCreated(path=p, source=SOURCE) for p in self._source_files_under(rel)]
         if change == Change.deleted:
             # We cannot tell a removed directory from a removed extension-less file
             # without state; a rescan costs a stat walk and is always right.
             return [RescanRequested(reason=f"{rel} removed or moved away", source=SOURCE)]
         return []
+
+    def _source_files_under(self, rel_dir: str) -> list[str]:
+        """Files discovery would model under a directory that appeared in one piece."""
+        found: list[str] = []
+        for dirpath, dirnames, filenames in os.walk(self.root / rel_dir):
+            base = Path(dirpath).relative_to(self.root).as_posix()
+            dirnames[:] = [
+                d for d in dirnames if not self.rules.is_ignored(f"{base}/{d}", is_dir=True)
+            ]
+            for name in filenames:
+                rel = f"{base}/{name}"
+                if language_for_path(rel) is not None and not self.rules.is_ignored(rel):
+                    found.append(rel)
+        return sorted(found)
 
 
 def _net_file_event(rel: str, kinds: set[Change], exists: bool) -> Event:
@@ -104,17 +113,6 @@ def _net_file_event(rel: str, kinds: set[Change], exists: bool) -> Event:
         return FileModified(path=rel, source=SOURCE)
     # Gone now; if it was also added in this batch it came and went unseen.
     return FileDeleted(path=rel, transient=Change.added in kinds, source=SOURCE)
-
-
-class _SubtreeRules:
-    """IgnoreRules seen from a subdirectory (walk_source_files asks with relative paths)."""
-
-    def __init__(self, rules: IgnoreRules, prefix: str) -> None:
-        self.rules = rules
-        self.prefix = prefix
-
-    def is_ignored(self, rel_path: str, is_dir: bool = False) -> bool:
-        return self.rules.is_ignored(f"{self.prefix}/{rel_path}", is_dir=is_dir)
 
 
 class RepositoryWatch:
@@ -156,7 +154,17 @@ class RepositoryWatch:
                 changes = [(Change(c), p) for c, p in raw if wants(Change(c), p)]
                 if not changes:
                     continue
-                events, git_moved = self.translator.translate(changes)
+                try:
+                    events, git_moved = self.translator.translate(changes)
+                except Exception as exc:
+                    # Never lose a batch to a bug or an odd file: re-detect instead.
+                    events = [
+                        RescanRequested(
+                            reason=f"could not interpret {len(changes)} changes: {exc!r}",
+                            source=SOURCE,
+                        )
+                    ]
+                    git_moved = True
                 if events or git_moved:
                     on_events(events, git_moved)
         finally:

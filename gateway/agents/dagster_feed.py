@@ -7,13 +7,20 @@ instance's API is synchronous (SQLite or Postgres), so callers run polls in a th
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dagster import DagsterEventType, DagsterInstance, EventLogRecord, EventRecordsFilter
-from dagster._core.storage.event_log.base import EventLogCursor
+from dagster._core.storage.event_log.base import EventLogCursor  # type: ignore[attr-defined]
+
+from kgents_assets.flux import FluxAgent
+
+log = logging.getLogger(__name__)
 
 RUN_EVENTS = (
     DagsterEventType.RUN_START,
@@ -132,3 +139,34 @@ class DagsterEventFeed:
         else:
             self.cursor = newest
         return [describe(record) for record in records]
+
+
+async def follow(
+    agent: FluxAgent,
+    feed: DagsterEventFeed,
+    handle: Callable[[FeedEvent], None],
+    poll_interval_s: float,
+    max_failures: int = 10,
+) -> None:
+    """Poll ``feed`` forever, handing new events to ``handle``.
+
+    A failed poll (the SQLite file locked by a run, Postgres restarting) is reported in the
+    mirror as ``feed_error`` and retried with backoff; only ``max_failures`` in a row
+    collapse the agent, which then fails loudly instead of mirroring nothing.
+    """
+    failures = 0
+    while True:
+        try:
+            events = await asyncio.to_thread(feed.poll)
+        except Exception as exc:
+            failures += 1
+            if failures >= max_failures:
+                raise
+            log.warning("agent %s: Dagster poll failed (%s), retrying", agent.id, exc)
+            agent.emit("feed_error", {"error": f"{type(exc).__name__}: {exc}", "attempt": failures})
+            await asyncio.sleep(min(10.0, poll_interval_s * 2**failures))
+            continue
+        failures = 0
+        for event in events:
+            handle(event)
+        await asyncio.sleep(poll_interval_s)

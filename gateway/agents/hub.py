@@ -14,7 +14,7 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from gateway.agents.dagster_feed import MATERIALIZATION, DagsterEventFeed
+from gateway.agents.dagster_feed import MATERIALIZATION, DagsterEventFeed, FeedEvent, follow
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,13 @@ def make_hub_agent(
         state["keys"] = keys
         agent.emit("watching", {"asset_keys": sorted(keys)})
         feed = await asyncio.to_thread(DagsterEventFeed, instance, (MATERIALIZATION,))
-        while True:
-            for event in await asyncio.to_thread(feed.poll):
-                if event.data.get("asset_key") in keys:
-                    state["updates"] += 1
-                    agent.emit("node_update", {"storage_id": event.storage_id, **event.data})
-            await asyncio.sleep(poll_interval_s)
+
+        def mirror_event(event: FeedEvent) -> None:
+            if event.data.get("asset_key") in keys:
+                state["updates"] += 1
+                agent.emit("node_update", {"storage_id": event.storage_id, **event.data})
+
+        await follow(agent, feed, mirror_event, poll_interval_s)
 
     async def handler(data: Any) -> Any:
         op = data.get("op") if isinstance(data, dict) else data

@@ -8,7 +8,11 @@ from typing import Any
 
 from dagster import DagsterInstance
 
-from gateway.agents.dagster_feed import MATERIALIZATION, RUN_EVENTS, DagsterEventFeed
+from gateway.agents.dagster_feed import (
+    MATERIALIZATION,
+    RUN_EVENTS,
+    DagsterEventFeed,
+)
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
 
 

@@ -44,11 +44,22 @@ def fixture_files(directory: Path) -> list[dict[str, Any]]:
     return found
 
 
+def registered_statuses(directory: Path) -> list[dict[str, Any]] | None:
+    """FRESH/STALE/MISSING per registered HotData fixture; None without the registry."""
+    try:
+        from kgents_assets.hotdata.catalog import default_registry
+    except ImportError:
+        return None
+    return [status.to_dict() for status in default_registry(directory).statuses()]
+
+
 @router.get("/fixtures")
 def fixtures(settings: Annotated[GatewaySettings, Depends(deps.settings)]) -> dict[str, Any]:
+    """Registered fixtures with their freshness (TTL), and every JSON file on disk."""
     files = fixture_files(settings.fixtures)
     return {
         "directory": str(settings.fixtures),
+        "registered": registered_statuses(settings.fixtures),
         "count": len(files),
         "invalid": sum(not f["valid_json"] for f in files),
         "fixtures": files,

@@ -120,7 +120,7 @@ def node_state(
     llm: LLMResource,
 ) -> MaterializeResult[None]:
     backend = triage.get_backend(llm)
-    report = refresh_states(store.open(repo.agentfs()), triage=backend, run_id=context.run_id)
+    report = refresh_states(store.open(repo.agentfs()), triage=backend, run_id=context.run.run_id)
     context.log.info(
         f"processed {report.nodes_processed} nodes: +{report.states_added} "
         f"~{report.states_changed} -{report.states_removed}"

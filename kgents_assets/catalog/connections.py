@@ -2,61 +2,73 @@
 
 A search is a few milliseconds of SQL; opening a connection and teaching it the ``vector``
 type costs as much again, so the gateway (many searches per second) and the benchmarks
-reuse one. A kept connection is checked with a round trip before use and replaced when the
-server dropped it; errors while talking to the server surface as ``DatabaseUnavailable``.
+reuse one. Searches only read, so they run in autocommit mode: no BEGIN/COMMIT round
+trips, and an idle kept connection never holds a transaction open. A kept connection the
+server dropped in the meantime is replaced and the search retried once; a fresh connection
+that fails surfaces as ``DatabaseUnavailable``.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
+from psycopg import sql
 
 from kgents_assets.catalog import storage
 from kgents_assets.store import DatabaseUnavailable, Store
 
+T = TypeVar("T")
 MAX_KEPT = 32
 _KEPT: dict[tuple[int, str], psycopg.Connection[Any]] = {}
+_EF_SEARCH: dict[int, int] = {}  # id(connection) -> hnsw.ef_search set on its session
 _LOCK = threading.Lock()
 
 
-def _usable(conn: psycopg.Connection[Any]) -> bool:
-    if conn.closed or conn.broken:
-        return False
-    try:
-        conn.execute("SELECT 1")
-    except psycopg.Error:
-        conn.close()
-        return False
-    return True
+def set_ef_search(conn: psycopg.Connection[Any], value: int) -> None:
+    """Set ``hnsw.ef_search`` for the session, skipping the round trip when already set."""
+    if _EF_SEARCH.get(id(conn)) != value:
+        conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(value)))
+        _EF_SEARCH[id(conn)] = value
 
 
-@contextmanager
-def search_transaction(store: Store) -> Iterator[psycopg.Connection[Any]]:
-    """A transaction on a warm connection (rolled back on error, kept for the next call)."""
+def _fresh(store: Store) -> psycopg.Connection[Any]:
+    conn = store.connect(autocommit=True)
+    storage.prepare(conn)
+    return conn
+
+
+def _discard(conn: psycopg.Connection[Any]) -> None:
+    _EF_SEARCH.pop(id(conn), None)
+    conn.close()
+
+
+def run_search(store: Store, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run read-only ``work`` on this thread's warm connection to ``store``."""
     key = (threading.get_ident(), store.url)
     with _LOCK:
-        conn = _KEPT.pop(key, None)
-    if conn is None or not _usable(conn):
-        # autocommit: the liveness probe must not leave a transaction open between calls;
-        # the work itself runs in an explicit transaction block
-        conn = store.connect(autocommit=True)
-        storage.prepare(conn)
-    keep = False
-    try:
-        with conn.transaction():
-            yield conn
-        keep = True
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(
-            f"lost the database at {store.display_url}: {str(exc).strip()}"
-        ) from exc
-    finally:
+        kept = _KEPT.pop(key, None)
+    attempts = [kept, None] if kept is not None and not kept.closed else [None]
+    for conn in attempts:
+        conn = conn or _fresh(store)
+        try:
+            result = work(conn)
+        except psycopg.OperationalError as exc:
+            _discard(conn)
+            if conn is kept:
+                continue  # the server dropped the idle connection: retry on a new one
+            raise DatabaseUnavailable(
+                f"lost the database at {store.display_url}: {str(exc).strip()}"
+            ) from exc
+        except BaseException:
+            _discard(conn)
+            raise
         with _LOCK:
-            if keep and not conn.broken and len(_KEPT) < MAX_KEPT:
+            if len(_KEPT) < MAX_KEPT and not conn.broken:
                 _KEPT[key] = conn
             else:
-                conn.close()
+                _discard(conn)
+        return result
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -153,7 +153,8 @@ SearchMode = Literal["keyword", "semantic", "hybrid"]
 
 
 class SearchHit(BaseModel):
-    """One result: the entry and why it ranked where it did."""
+    """One result: the entry (without its ``body``: fetch the entry for that) and why it
+    ranked where it did."""
 
     entry: CatalogEntry
     score: float  # the mode's score: ts_rank, cosine similarity, or fused RRF score

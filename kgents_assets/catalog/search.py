@@ -11,11 +11,17 @@ import psycopg
 from psycopg import sql
 
 from kgents_assets.catalog import storage
-from kgents_assets.catalog.connections import search_transaction
+from kgents_assets.catalog.connections import run_search, set_ef_search
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.registry import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
 from kgents_assets.catalog.errors import CatalogError, EntryNotFound, StopWordQuery
-from kgents_assets.catalog.models import SearchHit, SearchMode, parse_entity_type, parse_status
+from kgents_assets.catalog.models import (
+    CatalogEntry,
+    SearchHit,
+    SearchMode,
+    parse_entity_type,
+    parse_status,
+)
 from kgents_assets.catalog.text import query_terms
 from kgents_assets.store import Store
 
@@ -31,6 +37,7 @@ RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first
 HYBRID_DEPTH = 50  # candidates taken from each list before fusing
 MAX_LIMIT = 1_000
 _TERM = re.compile(r"^[a-z0-9_]+$")
+Fused = tuple[str, float, dict[str, Any]]  # (entry id, score, rank facts)
 
 
 def default_embedder() -> Embedder:
@@ -100,20 +107,24 @@ def semantic_ranking(
     entity_type: str | None = None,
     status: str | None = None,
     ef_search: int = EF_SEARCH,
+    embedder_id: str | None = None,
 ) -> list[tuple[str, float]]:
-    """(id, cosine similarity) best first. Runs inside the caller's transaction (it sets
-    ``hnsw.ef_search`` for that transaction only)."""
+    """(id, cosine similarity) best first. Sets ``hnsw.ef_search`` on the session.
+
+    ``embedder_id`` keeps vectors of any other embedder out of the result (an empty result
+    then tells the caller to check which embedder the catalog holds).
+    """
     where, params = _filter_sql(entity_type, status)
+    own: sql.Composable = sql.SQL(" AND v.embedder = %s") if embedder_id else sql.SQL("")
+    own_params = [embedder_id] if embedder_id else []
     distance = sql.SQL("v.embedding::vector({d}) <=> %s::vector({d})").format(d=sql.Literal(dim))
     if not params:
-        conn.execute(
-            sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(ef_search, limit)))
-        )
+        set_ef_search(conn, max(ef_search, limit))
         query = sql.SQL(
             "SELECT v.entry_id, {dist} AS distance FROM catalog_embeddings v "
-            "WHERE v.dim = {d} ORDER BY {dist} LIMIT %s"
-        ).format(dist=distance, d=sql.Literal(dim))
-        rows = conn.execute(query, [vector, vector, limit]).fetchall()
+            "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %s"
+        ).format(dist=distance, d=sql.Literal(dim), own=own)
+        rows = conn.execute(query, [vector, *own_params, vector, limit]).fetchall()
         return [(r[0], 1.0 - float(r[1])) for r in rows]
     count_row = conn.execute(
         sql.SQL("SELECT count(*) FROM catalog_entries e WHERE true{}").format(where), params
@@ -123,20 +134,20 @@ def semantic_ranking(
         # exact: order by the plain operator, which the expression index does not serve
         query = sql.SQL(
             "SELECT v.entry_id, v.embedding <=> %s AS distance FROM catalog_embeddings v "
-            "JOIN catalog_entries e ON e.id = v.entry_id WHERE v.dim = {d}{w} "
+            "JOIN catalog_entries e ON e.id = v.entry_id WHERE v.dim = {d}{own}{w} "
             "ORDER BY distance, v.entry_id LIMIT %s"
-        ).format(d=sql.Literal(dim), w=where)
-        rows = conn.execute(query, [vector, *params, limit]).fetchall()
+        ).format(d=sql.Literal(dim), own=own, w=where)
+        rows = conn.execute(query, [vector, *own_params, *params, limit]).fetchall()
         return [(r[0], 1.0 - float(r[1])) for r in rows]
     depth = max(FILTERED_EF_SEARCH, limit)
-    conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(depth)))
+    set_ef_search(conn, depth)
     query = sql.SQL(
         "SELECT c.entry_id, c.distance FROM (SELECT v.entry_id, {dist} AS distance "
-        "FROM catalog_embeddings v WHERE v.dim = {d} ORDER BY {dist} LIMIT %s) c "
+        "FROM catalog_embeddings v WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %s) c "
         "JOIN catalog_entries e ON e.id = c.entry_id WHERE true{w} "
         "ORDER BY c.distance LIMIT %s"
-    ).format(dist=distance, d=sql.Literal(dim), w=where)
-    rows = conn.execute(query, [vector, vector, depth, *params, limit]).fetchall()
+    ).format(dist=distance, d=sql.Literal(dim), own=own, w=where)
+    rows = conn.execute(query, [vector, *own_params, vector, depth, *params, limit]).fetchall()
     return [(r[0], 1.0 - float(r[1])) for r in rows]
 
 
@@ -173,17 +184,20 @@ def discover(
     need_vectors = mode in ("semantic", "hybrid")
     model = (embedder or default_embedder()) if need_vectors else None
     depth = limit if mode != "hybrid" else max(HYBRID_DEPTH, limit)
-    keyword: list[tuple[str, float]] = []
-    semantic: list[tuple[str, float]] = []
-    with search_transaction(store) as conn:
+
+    def search(conn: psycopg.Connection[Any]) -> tuple[list[Fused], dict[str, CatalogEntry]]:
+        keyword: list[tuple[str, float]] = []
+        semantic: list[tuple[str, float]] = []
         if mode in ("keyword", "hybrid"):
             keyword = keyword_ranking(conn, terms, depth, etype, stat)
         if model is not None:
-            storage.require_same_embedder(conn, model)
             vector = model.embed([query])[0]
             semantic = semantic_ranking(
-                conn, vector, model.dimension, depth, etype, stat, ef_search
+                conn, vector, model.dimension, depth, etype, stat, ef_search, model.id
             )
+            if not semantic:  # empty catalog, filters matched nothing, or another embedder
+                storage.require_same_embedder(conn, model)
+        fused: list[Fused]
         if mode == "keyword":
             fused = [
                 (i, s, {"keyword_rank": r, "keyword_score": s})
@@ -196,7 +210,9 @@ def discover(
             ]
         else:
             fused = _fuse(keyword, semantic, limit)
-        entries = storage.get_entries(conn, [f[0] for f in fused])
+        return fused, storage.get_entries(conn, [f[0] for f in fused], with_body=False)
+
+    fused, entries = run_search(store, search)
     return [
         SearchHit(entry=entries[entry_id], score=score, **facts)
         for entry_id, score, facts in fused
@@ -209,14 +225,19 @@ def similar_to(
 ) -> list[SearchHit]:
     """Entries nearest to an existing entry's vector (the ``search_similar`` tool)."""
     model = embedder or default_embedder()
-    with search_transaction(store) as conn:
+
+    def search(
+        conn: psycopg.Connection[Any],
+    ) -> tuple[list[tuple[str, float]], dict[str, CatalogEntry]]:
         storage.require_same_embedder(conn, model)
         stored = storage.entry_vector(conn, entry_id)
         if stored is None:
             raise EntryNotFound(f"catalog entry {entry_id!r} has no vector yet")
         ranked = semantic_ranking(conn, stored[1], model.dimension, limit + 1)
         ranked = [r for r in ranked if r[0] != entry_id][:limit]
-        entries = storage.get_entries(conn, [r[0] for r in ranked])
+        return ranked, storage.get_entries(conn, [r[0] for r in ranked], with_body=False)
+
+    ranked, entries = run_search(store, search)
     return [
         SearchHit(entry=entries[i], score=s, semantic_rank=rank, similarity=s)
         for rank, (i, s) in enumerate(ranked, start=1)

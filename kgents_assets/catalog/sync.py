@@ -28,6 +28,7 @@ from kgents_assets.store import Store
 
 CATALOG_STAGE = "catalog"  # the hub_dirty stage this consumer owns
 EMBED_BATCH = 256
+ANALYZE_AFTER = 200  # rows added/removed/re-embedded in one sync
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (entries embedded so far, entries to embed)
@@ -250,6 +251,10 @@ def sync_catalog(
             )
         report.marks_consumed = len(consumed)
         storage.write_embedder_meta(conn, embedder)
+        if report.added + report.removed + report.reembedded >= ANALYZE_AFTER:
+            # fresh planner statistics: without them a just-built catalog is searched by a
+            # sequential scan + sort instead of the HNSW index (measured: 10 ms vs 2 ms)
+            conn.execute("ANALYZE catalog_entries, catalog_embeddings")
     report.duration_s = round(time.perf_counter() - started, 3)
     return report
 

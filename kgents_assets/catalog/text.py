@@ -67,21 +67,23 @@ def stem(word: str) -> str:
     """A small, deterministic suffix stripper: ``parses``/``parsed``/``parsing`` -> ``pars``.
 
     Not Porter: just enough that inflections meet in the hashing embedder's feature space.
+    A plural comes off first, then a verb ending, so ``meetings`` and ``meeting`` both end
+    at ``meet``.
     """
     w = word
-    if len(w) > 5 and w.endswith("ing"):
-        w = w[:-3]
-    elif len(w) > 4 and w.endswith("ed"):
-        w = w[:-2]
-    elif len(w) > 4 and w.endswith("ies"):
+    if len(w) > 4 and w.endswith("ies"):
         w = w[:-3] + "y"
     elif len(w) > 4 and w.endswith("es") and not w.endswith("sses"):
         w = w[:-2]
     elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
         w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
     if len(w) > 4 and w.endswith("e"):
         w = w[:-1]
-    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
         w = w[:-1]
     return w
 

@@ -95,6 +95,13 @@ def _short(text: str, width: int = DESCRIPTION_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def _entry_cell(entry: CatalogEntry) -> str:
+    return (
+        f"[bold]{escape(entry.name)}[/bold]\n[dim]{escape(entry.id)}[/dim]\n"
+        f"{escape(_short(entry.description))}"
+    )
+
+
 def _print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str))
 
@@ -123,14 +130,12 @@ def catalog(
     if not entries:
         out.print("[dim]no catalog entries match[/dim]")
         return
-    table = Table(title=f"catalog ({len(entries)} entries)", show_lines=False)
-    for column in ("type", "name", "status", "description", "id"):
-        table.add_column(column, overflow="fold" if column == "name" else "ellipsis")
+    table = Table(title=f"catalog ({len(entries)} entries)")
+    table.add_column("type", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("entry (name, id for `show`, description)", overflow="fold")
     for e in entries:
-        table.add_row(
-            e.entity_type.value, escape(e.name), e.status.value, escape(_short(e.description)),
-            f"[dim]{escape(e.id)}[/dim]",
-        )  # fmt: skip
+        table.add_row(e.entity_type.value, e.status.value, _entry_cell(e))
     out.print(table)
     if len(entries) == limit:
         out.print(f"[dim]showing the first {limit}; raise --limit or filter with --type[/dim]")
@@ -173,11 +178,10 @@ def discover(
 
 def _hits_table(hits: list[SearchHit], title: str) -> None:
     table = Table(title=escape(title))
-    table.add_column("#", justify="right")
-    table.add_column("score", justify="right")
-    table.add_column("type")
-    table.add_column("name", overflow="fold")
-    table.add_column("description")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("entry (name, id, description)", overflow="fold")
     table.add_column("why", style="dim")
     for rank, hit in enumerate(hits, start=1):
         why = []
@@ -186,8 +190,8 @@ def _hits_table(hits: list[SearchHit], title: str) -> None:
         if hit.semantic_rank is not None:
             why.append(f"sem#{hit.semantic_rank} cos={hit.similarity:.2f}")
         table.add_row(
-            str(rank), f"{hit.score:.4f}", hit.entry.entity_type.value, escape(hit.entry.name),
-            escape(_short(hit.entry.description, 60)), " ".join(why),
+            str(rank), f"{hit.score:.4f}", hit.entry.entity_type.value, _entry_cell(hit.entry),
+            "\n".join(why),
         )  # fmt: skip
     out.print(table)
 

@@ -121,6 +121,8 @@ class FluxAgent:
         if self.state in (FluxState.STOPPED, FluxState.COLLAPSED, FluxState.DORMANT):
             if self.state is FluxState.DORMANT:
                 self._transition(FluxState.STOPPED)
+            await self._cancel_source()
+            await self._cancel_run()
             return
         self._transition(FluxState.DRAINING)
         await self._cancel_source()
@@ -281,9 +283,11 @@ class FluxAgent:
             while True:
                 perturbation = await self._queue.get()
                 await self._handle(perturbation)
+                if self.collapsed:
+                    return
                 if self.state is FluxState.DRAINING and not len(self._queue):
                     return
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):
             raise
         except BaseException as exc:  # a bug in the runtime itself: never leave callers hanging
             log.exception("flux loop of agent %s crashed", self.id)
@@ -294,54 +298,58 @@ class FluxAgent:
             self._transition(FluxState.PERTURBED)
         self._current = perturbation
         self._heat += 1
+        answer: Any = None
+        error: Exception | None = None
+        token: SemaphoreToken | None = None
         try:
             answer = await self._handler(perturbation.data)
+            if isinstance(answer, Semaphore):
+                token = await self._store_semaphore(perturbation, answer)
         except Collapse as exc:
             self.collapse(exc)
             return
         except Exception as exc:
-            self._heat += 2
-            self.counters["perturbations_failed"] += 1
-            perturbation.fail(exc)
-            self.emit(
-                "perturbation_failed",
-                {"priority": perturbation.priority, "error": f"{type(exc).__name__}: {exc}"},
-            )
-        else:
-            if isinstance(answer, Semaphore):
-                await self._eject(perturbation, answer)
-            else:
-                self.counters["perturbations_completed"] += 1
-                perturbation.succeed(answer)
-                data: dict[str, Any] = {"priority": perturbation.priority, "result": answer}
-                if isinstance(perturbation.data, Reentry):
-                    data["token_id"] = perturbation.data.token.id
-                self.emit("perturbation_result", data)
+            error = exc
         finally:
             self._current = None
+        # Back to FLOWING before reporting, so the event a mirror sees last carries the
+        # state the agent is actually in.
         if self.state is FluxState.PERTURBED:
             self._transition(FluxState.FLOWING)
+        if error is not None:
+            self._heat += 2
+            self.counters["perturbations_failed"] += 1
+            perturbation.fail(error)
+            self.emit(
+                "perturbation_failed",
+                {"priority": perturbation.priority, "error": f"{type(error).__name__}: {error}"},
+            )
+        elif token is not None:
+            self._ejected[token.id] = perturbation
+            self.counters["semaphores_ejected"] += 1
+            if not perturbation.ejected.done():
+                perturbation.ejected.set_result(token)
+            self.emit("semaphore_ejected", {"token": token.public()})
+            if token.deadline is not None:
+                await self._schedule_deadline()
+        else:
+            self.counters["perturbations_completed"] += 1
+            perturbation.succeed(answer)
+            data: dict[str, Any] = {"priority": perturbation.priority, "result": answer}
+            if isinstance(perturbation.data, Reentry):
+                data["token_id"] = perturbation.data.token.id
+            self.emit("perturbation_result", data)
 
     # -- semaphores and purgatory -----------------------------------------------------
 
-    def _original_data(self, perturbation: Perturbation) -> Any:
-        data = perturbation.data
-        return data.original if isinstance(data, Reentry) else data
-
-    async def _eject(self, perturbation: Perturbation, semaphore: Semaphore) -> None:
+    async def _store_semaphore(
+        self, perturbation: Perturbation, semaphore: Semaphore
+    ) -> SemaphoreToken:
         if self.purgatory is None:
-            perturbation.fail(FluxError(f"agent {self.id} has no purgatory for semaphores"))
-            return
-        purgatory = self.purgatory
-        context = self._original_data(perturbation)
-        token = await asyncio.to_thread(purgatory.eject, self.id, semaphore, context)
-        self._ejected[token.id] = perturbation
-        self.counters["semaphores_ejected"] += 1
-        if not perturbation.ejected.done():
-            perturbation.ejected.set_result(token)
-        self.emit("semaphore_ejected", {"token": token.public()})
-        if token.deadline is not None:
-            await self._schedule_deadline()
+            raise FluxError(f"agent {self.id} has no purgatory for semaphores")
+        data = perturbation.data
+        context = data.original if isinstance(data, Reentry) else data
+        return await asyncio.to_thread(self.purgatory.eject, self.id, semaphore, context)
 
     async def resolve(self, token_id: str, human_input: Any) -> Transition:
         """Resolve a token (idempotent) and re-enter the agent with the human's input."""

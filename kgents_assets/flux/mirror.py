@@ -69,7 +69,7 @@ class HolographicBuffer:
         history: int = 100,
         max_lag: int | None = None,
         max_batch: int = 256,
-        send_timeout_s: float = 5.0,
+        send_timeout_s: float = 3.0,
         lag_grace_s: float = 1.0,
         check_interval_s: float = 0.25,
         coalesce_s: float = 0.01,

@@ -26,7 +26,8 @@ RULES: dict[str, tuple[str, ...]] = {
     "source_changed": ("extract_source_facts",),
     "moved": ("extract_source_facts",),
     "renamed": ("generate_test_skeleton",),
-    "signature_changed": ("extract_signature",),
+    # the suggested test quotes the signature, so it follows it
+    "signature_changed": ("extract_signature", "generate_test_skeleton"),
     "decorators_changed": ("extract_signature",),
     "complexity_delta": ("compute_complexity",),
     "callers_changed": ("find_callers",),

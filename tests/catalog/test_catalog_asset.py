@@ -88,6 +88,9 @@ def test_materialize_then_edit_one_node(store: Store, tmp_path: Path) -> None:
     third = metadata(run(store, tmp_path, backend="hashing:32"))
     assert third["mode"] == "full" and third["entries_reembedded"] == len(CORPUS) + fixtures
     assert checks(store, tmp_path, "hashing:32")["embedding_dimension_matches"] is True
+    with store.transaction() as conn:  # a vector lost behind the asset's back
+        conn.execute("DELETE FROM catalog_embeddings WHERE entry_id = %s", (edited.id,))
+    assert checks(store, tmp_path, "hashing:32")["one_embedding_per_entry"] is False
 
 
 def test_full_reconcile_from_run_config(store: Store, tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from kgents_assets.catalog.errors import (
 )
 from kgents_assets.catalog.search import discover, similar_to
 from kgents_assets.catalog.sync import sync_catalog
-from kgents_assets.store import Store
+from kgents_assets.store import DatabaseUnavailable, Store
 from tests.catalog.conftest import CORPUS, put_nodes
 
 
@@ -127,3 +127,25 @@ def test_a_dropped_warm_connection_is_replaced(
             (dbname,),
         )
     assert names(discover(catalog, "render html", embedder=embedder))[0] == "render_page"
+
+
+def test_search_with_the_database_down_is_a_clear_error(embedder: HashingEmbedder) -> None:
+    down = Store(url="postgresql://kg@127.0.0.1:9/none")
+    with pytest.raises(DatabaseUnavailable, match="cannot reach the database"):
+        discover(down, "render html", embedder=embedder)
+
+
+def test_ef_search_reaches_the_session(catalog: Store, embedder: HashingEmbedder) -> None:
+    from kgents_assets.catalog.connections import run_search
+
+    for ef in (77, 120):
+        discover(catalog, "render html", mode="semantic", embedder=embedder, ef_search=ef)
+        shown = run_search(catalog, lambda c: c.execute("SHOW hnsw.ef_search").fetchone())
+        assert shown == (str(ef),)
+
+
+def test_hits_leave_the_body_to_show(catalog: Store, embedder: HashingEmbedder) -> None:
+    hit = discover(catalog, "yaml configuration", embedder=embedder)[0]
+    assert hit.entry.body == ""
+    with catalog.connect() as conn:
+        assert "yaml.safe_load" in storage.get_entry(conn, hit.entry.id).body

@@ -42,3 +42,9 @@ def test_truncate_is_deterministic_and_bounded() -> None:
     cut = truncate(text, 100)
     assert cut == truncate(text, 100) and len(cut) <= 101
     assert cut.endswith("…") and cut[:-1].split()[-1] in {"alpha", "beta", "gamma"}
+
+
+def test_plural_then_verb_ending() -> None:
+    assert stem("meetings") == stem("meeting") == "meet"
+    assert stem("settings") == stem("setting") == "set"
+    assert stem("values") == stem("value")

@@ -131,3 +131,26 @@ def test_reflect_never_touches_observers() -> None:
         assert all(b.last_seq == 50 for b in batches)
 
     asyncio.run(scenario())
+
+
+def test_a_sparse_event_wakes_at_once_a_burst_is_coalesced() -> None:
+    async def scenario() -> None:
+        buffer = HolographicBuffer("a", coalesce_s=0.05)
+        observer = buffer.attach()
+        waiting = asyncio.create_task(buffer.next_batch(observer))
+        await asyncio.sleep(0)
+        buffer.reflect(event(1))
+        # The first event after a quiet spell goes out at once, well inside the window.
+        first = await asyncio.wait_for(waiting, 0.02)
+        buffer.sent(observer, first)
+        waiting = asyncio.create_task(buffer.next_batch(observer))
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        for i in range(10):
+            buffer.reflect(event(i))
+            await asyncio.sleep(0)
+        assert not waiting.done()  # within the window: the burst is held together
+        batch = await asyncio.wait_for(waiting, 1)
+        assert len(batch.frames) == 10 and time.monotonic() - started >= 0.03
+
+    asyncio.run(scenario())

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TOKEN, Gateway
+from gateway_testing import TOKEN, Gateway
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from conftest import serve_gateway
+from gateway_testing import serve_gateway
 from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.settings import GatewaySettings

@@ -7,10 +7,13 @@ import resource
 import socket
 import time
 
-from conftest import Gateway
+from gateway_testing import Gateway, serve_gateway
 from gateway_ws_helpers import parse, read_until, seqs
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+
+from gateway.settings import GatewaySettings
+from kgents_assets.store import Store
 
 
 def head(gateway: Gateway, agent_id: str = "streamer") -> int:
@@ -61,7 +64,7 @@ def test_a_thousand_observers_connecting_at_once(gateway: Gateway) -> None:
     n = 1000
 
     async def one(ready: asyncio.Event) -> int:
-        async with connect(f"{gateway.ws}/observe/streamer", open_within=60) as ws:
+        async with connect(f"{gateway.ws}/observe/streamer", open_timeout=60) as ws:
             got = await read_until(ws, lambda o: o.get("seq") == top, within=60)
             await ready.wait()
             got += await read_until(ws, lambda o: o.get("seq") == top + 1, within=60)
@@ -151,3 +154,70 @@ def test_a_client_that_disconnects_mid_replay(gateway: Gateway) -> None:
         assert gateway.agent("streamer").state.value == "FLOWING"
 
     asyncio.run(scenario())
+
+
+def test_observers_beyond_the_configured_bound_are_told_to_retry(
+    settings: GatewaySettings, store: Store
+) -> None:
+    bounded = settings.model_copy(update={"max_observers": 2})
+    with serve_gateway(bounded, store) as gateway:
+
+        async def scenario() -> None:
+            async with (
+                connect(f"{gateway.ws}/observe/streamer") as first,
+                connect(f"{gateway.ws}/observe/daemon") as second,
+            ):
+                await first.recv()
+                await second.recv()
+                async with connect(f"{gateway.ws}/observe/streamer") as third:
+                    try:
+                        await asyncio.wait_for(third.recv(), 5)
+                    except ConnectionClosed as closed:
+                        assert closed.rcvd is not None and closed.rcvd.code == 1013
+                    else:
+                        raise AssertionError("expected 1013 try again later")
+
+        asyncio.run(scenario())
+
+
+def test_a_slow_reader_gets_a_resumable_close_and_resumes(
+    settings: GatewaySettings, store: Store
+) -> None:
+    small = settings.model_copy(update={"ring_capacity": 512, "observer_send_timeout_s": 30.0})
+    with serve_gateway(small, store) as gateway:
+        agent = gateway.agent("streamer")
+        pad = "y" * 300
+
+        async def flood() -> None:
+            for i in range(20_000):
+                agent.emit("tick", {"n": i, "pad": pad})
+                if i % 50 == 0:
+                    await asyncio.sleep(0.005)
+
+        async def scenario() -> None:
+            port = int(gateway.url.rsplit(":", 1)[1])
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+            raw.connect(("127.0.0.1", port))
+            last = 0
+            async with connect(
+                f"{gateway.ws}/observe/streamer", sock=raw, max_queue=1, max_size=None
+            ) as slow:
+                await slow.recv()
+                flooding = asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(flood(), gateway.loop)
+                )
+                try:
+                    while True:
+                        for obj in parse(await asyncio.wait_for(slow.recv(), 10)):
+                            last = obj.get("seq", last)
+                        await asyncio.sleep(0.2)  # a reader far slower than the agent
+                except ConnectionClosed as closed:
+                    assert closed.rcvd is not None and closed.rcvd.code == 4008
+                    assert f"resume with since={last}" in closed.rcvd.reason
+                await flooding
+            async with connect(f"{gateway.ws}/observe/streamer?since={last}") as again:
+                hello = parse(await again.recv())[0]
+                assert hello["replay_from"] == last + 1 or hello["gap"][0] == last + 1
+
+        asyncio.run(scenario())

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TOKEN, Gateway
+from gateway_testing import TOKEN, Gateway
 from gateway_ws_helpers import parse
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -33,7 +33,7 @@ async def ask(ws: ClientConnection, payload: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("headers", "first_message", "code"),
     [
-        ({}, None, 4401),  # nothing presented before the timeout... or a non-auth message
+        ({}, {}, 4401),  # a first message that is not an auth message
         ({"Authorization": "Bearer wrong"}, None, 4401),
         ({}, {"type": "auth", "token": "wrong"}, 4401),
         ({}, {"data": "no auth first"}, 4401),
@@ -44,7 +44,8 @@ def test_unauthenticated_clients_are_closed_with_4401(
 ) -> None:
     async def scenario() -> None:
         async with connect(f"{gateway.ws}/perturb/echo", additional_headers=headers) as ws:
-            await ws.send(json.dumps(first_message if first_message is not None else {}))
+            if first_message is not None:
+                await ws.send(json.dumps(first_message))
             assert await close_code(ws) == code
 
     asyncio.run(scenario())

@@ -8,7 +8,7 @@ import threading
 import time
 
 import httpx
-from conftest import TOKEN, Gateway, serve_gateway
+from gateway_testing import TOKEN, Gateway, serve_gateway
 from psycopg.types.json import Jsonb
 from websockets.asyncio.client import connect
 
@@ -134,3 +134,36 @@ async def _eject(daemon: object, proposal: dict[str, object]) -> str:
     perturbation = await daemon.perturb(proposal)
     token = await asyncio.wait_for(perturbation.ejected, 5)
     return token.id
+
+
+def test_fixture_status_includes_the_hotdata_registry(gateway: Gateway) -> None:
+    from kgents_assets.hotdata.catalog import default_registry
+
+    with httpx.Client(base_url=gateway.url) as http:
+        body = http.get("/api/fixtures").json()
+    expected = default_registry(gateway.app.state.settings.fixtures).list_all()
+    assert [f["name"] for f in body["registered"]] == expected
+    assert {f["state"] for f in body["registered"]} == {"MISSING"}  # nothing generated yet
+
+
+def test_library_discover_searches_the_catalog(gateway: Gateway, store: Store) -> None:
+    from kgents_assets.catalog.models import CatalogEntry
+    from kgents_assets.catalog.register import register_entry
+    from kgents_assets.catalog.search import default_embedder
+
+    entry = CatalogEntry(
+        id="agent:parser",
+        entity_type="agent",
+        name="Markdown parser agent",
+        description="parses markdown documents into sections",
+        keywords=("markdown", "parser"),
+    )
+    register_entry(store, entry, default_embedder())
+    with httpx.Client(base_url=gateway.url) as http:
+        found = http.get("/api/library/discover", params={"q": "markdown", "mode": "keyword"})
+        assert found.status_code == 200
+        assert [h["entry"]["id"] for h in found.json()["hits"]] == ["agent:parser"]
+        hybrid = http.get("/api/library/discover", params={"q": "parse markdown"})
+        assert hybrid.json()["hits"][0]["entry"]["id"] == "agent:parser"
+        assert http.get("/api/library/discover", params={"q": "the"}).status_code == 400
+        assert http.get("/api/library/discover", params={"q": "x", "limit": 0}).status_code == 422

@@ -212,3 +212,16 @@ def test_second_daemon_lock_is_refused(tmp_path: Path) -> None:
         first.release()
     with DaemonLock.for_repo(tmp_path):  # free again once released
         pass
+
+
+def test_directory_moved_into_the_tree_is_seen_whole(
+    running: tuple[WatchDaemon, Recorder], git_repo: Path, tmp_path: Path
+) -> None:
+    _, rec = running
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    for i in range(5):
+        (outside / "deep" / f"m{i}.py").write_text(f"v = {i}\n")
+    outside.rename(git_repo / "moved")
+    paths, _ = rec.wait_for(2)[1]
+    assert paths == [f"moved/deep/m{i}.py" for i in range(5)]

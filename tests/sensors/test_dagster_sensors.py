@@ -126,7 +126,7 @@ def test_git_commit_sensor_baseline_then_tagged_high_priority_run(
     result = _evaluate(ds.code_git_commit_sensor, instance, env, base.cursor)
     assert isinstance(result, SensorResult)
     (req,) = result.run_requests or []
-    assert req.run_key == f"commit:{sha}"
+    assert req.run_key and req.run_key.startswith(f"commit:{sha}@")
     assert req.tags[TAG_SHA] == sha and req.tags[TAG_MESSAGE] == "add b"
     assert req.tags["dagster/priority"] == "5"
     assert req.run_config["ops"]["code_nodes"]["config"]["changed_paths"] == ["b.py"]
@@ -196,3 +196,26 @@ def test_test_failure_sensor_records_context_for_the_failing_tests_nodes(
     # cursor resumes after the last handled failure
     assert isinstance(_evaluate(ds.test_failure_sensor, instance, env, result.cursor), SkipReason)
     assert os.environ[DATABASE_URL_ENV] == store.url
+
+
+def test_git_sensor_checkout_back_and_forth_requests_each_move(
+    git_repo: Path, env: dict[str, Any], instance: DagsterInstance, gh: Any
+) -> None:
+    gh.commit_file(git_repo, "a.py", "x = 1\n", "base")
+    gh.run(git_repo, "checkout", "-q", "-b", "feature")
+    gh.commit_file(git_repo, "b.py", "y = 1\n", "feature")
+    gh.run(git_repo, "checkout", "-q", "main")
+    cursor = _evaluate(ds.code_git_commit_sensor, instance, env, None)
+    assert isinstance(cursor, SensorResult)
+    keys = []
+    state = cursor.cursor
+    for branch in ("feature", "main", "feature"):
+        gh.run(git_repo, "checkout", "-q", branch)
+        result = _evaluate(ds.code_git_commit_sensor, instance, env, state)
+        assert isinstance(result, SensorResult)
+        (req,) = result.run_requests or []
+        assert req.tags["kgents/event"] == "git_branch_switch"
+        assert req.run_config["ops"]["code_nodes"]["config"]["changed_paths"] == ["b.py"]
+        keys.append(req.run_key)
+        state = result.cursor
+    assert len(set(keys)) == 3  # returning to a commit seen before still refreshes
