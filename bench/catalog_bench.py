@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pgserver
 import psycopg
 
 from kgents_assets.catalog import storage
@@ -35,7 +36,7 @@ from kgents_assets.catalog.embedders import Embedder, Vectors, build_embedder
 from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.search import discover
 from kgents_assets.catalog.sync import sync_catalog
-from kgents_assets.store import Store, open_store
+from kgents_assets.store import Store
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 QUALITY_PACKAGE = "rich"  # a real third-party package whose source is in the venv
@@ -445,7 +446,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = open_store(None, agentfs_dir=Path(tmp), migrate=False)
+        # a throwaway server, stopped (and its data deleted) when the benchmark ends
+        pg = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="delete")
+        server = Store(url=str(pg.get_uri()))
         print(
             f"PostgreSQL (pgserver, embedded) at {server.display_url}; backends: {available_backends()}"
         )

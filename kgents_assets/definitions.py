@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
-from kgents_assets.assets import code, hotdata
+from kgents_assets.assets import catalog, code, hotdata
 from resources import default_resources
 from resources.repo import RepoResource
 from sensors import dagster_sensors
@@ -24,6 +24,7 @@ def build_defs(repo_path: str | None = None) -> Definitions:
     return Definitions.merge(
         code.defs,
         hotdata.defs,
+        catalog.defs,
         dagster_sensors.defs,
         # Steps are short and sequential; a subprocess per step would cost ~5 s each.
         Definitions(jobs=[materialize_all], resources=resources, executor=in_process_executor),

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
 
-REPO_ENV = "KGENTS_REPO"
+from kgents_assets.repo_root import REPO_ENV, resolve_repo_root
 
-
-def resolve_repo_root(path: str | None = None) -> Path:
-    """``path``, else ``$KGENTS_REPO``, else the current directory; must be a directory."""
-    raw = path or os.environ.get(REPO_ENV) or "."
-    root = Path(raw).expanduser().resolve()
-    if not root.is_dir():
-        raise NotADirectoryError(f"repository {raw!r} is not a directory ({root})")
-    return root
+__all__ = ["REPO_ENV", "RepoResource", "resolve_repo_root"]
 
 
 class RepoResource(ConfigurableResource["RepoResource"]):

@@ -173,7 +173,7 @@ def hub(
     ] = False,
 ) -> None:
     """The code-node hub: node state and markdown for a repository, once or kept fresh."""
-    from resources.repo import resolve_repo_root
+    from kgents_assets.repo_root import resolve_repo_root
 
     if once == watch:
         console.print("choose one of [bold]--once[/bold] or [bold]--watch[/bold]")

@@ -36,8 +36,8 @@ from kgents_assets.catalog.models import (
 from kgents_assets.catalog.register import entry_from_file, register_entry
 from kgents_assets.catalog.search import discover as discover_entries
 from kgents_assets.catalog.sync import sync_catalog
+from kgents_assets.repo_root import resolve_repo_root
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
-from resources.repo import resolve_repo_root
 
 library_app = typer.Typer(
     name="library",
