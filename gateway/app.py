@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import observe, perturb
@@ -20,7 +20,7 @@ from gateway.routes import fixtures, health, library, metrics, nodes, purgatory
 from gateway.settings import GatewaySettings
 from gateway.transport import CaptureTransport
 from kgents_assets.flux import FluxAgent, HolographicBuffer, Purgatory
-from kgents_assets.store import Store, open_store
+from kgents_assets.store import DatabaseUnavailable, Store, open_store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -73,6 +73,11 @@ def default_agents(context: GatewayContext) -> list[FluxAgent]:
     return hosted
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Any route whose store went away answers 503 with the reason, not a bare 500."""
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
 def create_app(
     settings: GatewaySettings | None = None,
     *,
@@ -117,6 +122,7 @@ def create_app(
     app.state.purgatory = None
     app.state.metrics = metrics_registry(registry)
     app.add_middleware(CaptureTransport)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
 
     app.include_router(health.router)
     app.include_router(metrics.router)

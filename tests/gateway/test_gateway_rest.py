@@ -50,6 +50,9 @@ def test_ready_reports_a_store_that_went_away(gateway: Gateway) -> None:
     with httpx.Client(base_url=gateway.url) as http:
         ready = http.get("/ready")
         assert ready.status_code == 503 and "unavailable" in ready.json()["store"]
+        # Routes that need the store say why they cannot answer, instead of a bare 500.
+        search = http.get("/api/library/discover", params={"q": "parser"})
+        assert search.status_code == 503 and "cannot reach the database" in search.json()["detail"]
 
 
 def test_node_state_and_markdown(gateway: Gateway, store: Store, settings: GatewaySettings) -> None:
