@@ -90,6 +90,7 @@ def catalog_embeddings(
         full=config.full_reconcile,
         fixture_entries=fixture_entries(specs),
         progress=progress,
+        run_id=context.run.run_id,
     )
     context.log.info(
         f"catalog {report.mode} sync ({report.reason}): +{report.added} ~{report.updated} "

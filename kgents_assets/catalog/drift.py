@@ -7,6 +7,7 @@ their threshold to ``search_similar``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,3 +53,59 @@ def node_embedding_drift(
         return None
     fresh = embedder.embed([storage.embedding_text(node_entry(state, source))])[0]
     return embedding_drift(stored[1], fresh)
+
+
+#: Below this cosine distance a change is cosmetic for the embedder: no similar-search.
+DRIFT_THRESHOLD = 0.05
+SIMILAR_LIMIT = 3
+
+
+def previous_vectors(
+    conn: psycopg.Connection[Any], ids: Sequence[str], embedder: Embedder
+) -> dict[str, np.ndarray]:
+    """The vectors ``embedder`` gave these entries before: the "before" of their drift."""
+    rows = conn.execute(
+        "SELECT entry_id, embedding FROM catalog_embeddings "
+        "WHERE entry_id = ANY(%s) AND embedder = %s AND dim = %s",
+        (list(ids), embedder.id, embedder.dimension),
+    ).fetchall()
+    return {r[0]: np.asarray(r[1].to_numpy(), dtype=np.float32) for r in rows}
+
+
+def trace_drift(
+    conn: psycopg.Connection[Any],
+    node_id: str,
+    drift: float,
+    vector: np.ndarray,
+    dimension: int,
+    run_id: str,
+) -> bool:
+    """The diff bundle's ``embedding`` part for a re-embedded node, decided by rule.
+
+    Drift past the threshold runs ``search_similar`` (its neighbours go in the trace, for a
+    person or an agent to look at); below it the candidate is rejected as cosmetic. Either
+    way the decision lands in ``hub_traces`` beside the node's other decisions.
+    """
+    from kgents_assets.catalog.search import semantic_ranking
+
+    if drift >= DRIFT_THRESHOLD:
+        ranked = semantic_ranking(conn, vector, dimension, SIMILAR_LIMIT + 1)
+        similar = [f"{i} ({sim:.2f})" for i, sim in ranked if i != node_id]
+        decision = {
+            "tool": "search_similar",
+            "verdict": "approved",
+            "reason": f"rule: embedding drift {drift:.3f} >= {DRIFT_THRESHOLD}; similar: "
+            + (", ".join(similar[:SIMILAR_LIMIT]) or "none"),
+        }
+    else:
+        decision = {
+            "tool": "search_similar",
+            "verdict": "rejected",
+            "reason": f"rule: embedding drift {drift:.3f} < {DRIFT_THRESHOLD} (cosmetic)",
+        }
+    conn.execute(
+        "INSERT INTO hub_traces (run_id, node_id, backend, signals, decisions) "
+        "VALUES (%s, %s, 'rules', %s, %s)",
+        (run_id, node_id, json.dumps([f"embedding_drift:{drift:.4f}"]), json.dumps([decision])),
+    )
+    return decision["verdict"] == "approved"

@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import psycopg
 from pydantic import ValidationError
 
 from kgents_assets.catalog import storage
+from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.nodes import node_entry
@@ -147,15 +149,28 @@ def embed_entries(
     embedder: Embedder,
     progress: Progress | None = None,
     batch_size: int = EMBED_BATCH,
+    *,
+    drift_run_id: str | None = None,
 ) -> int:
-    """(Re-)embed the stored entries ``ids`` in batches; returns how many."""
+    """(Re-)embed the stored entries ``ids`` in batches; returns how many.
+
+    With ``drift_run_id``, a code node whose vector moved gets its embedding drift traced
+    (and ``search_similar`` run when it moved far): the diff bundle's ``embedding`` part.
+    """
     total = len(ids)
     for start in range(0, total, batch_size):
         chunk = ids[start : start + batch_size]
         by_id = storage.get_entries(conn, chunk)
         entries = [by_id[i] for i in chunk if i in by_id]
+        before = previous_vectors(conn, chunk, embedder) if drift_run_id else {}
         vectors = embedder.embed([storage.embedding_text(e) for e in entries])
         storage.upsert_embeddings(conn, entries, vectors, embedder)
+        for entry, vector in zip(entries, vectors, strict=True):
+            if entry.origin == "node" and entry.id in before and drift_run_id:
+                drift = embedding_drift(before[entry.id], vector)
+                trace_drift(
+                    conn, entry.id, drift, np.asarray(vector), embedder.dimension, drift_run_id
+                )
         if progress is not None:
             progress(min(start + batch_size, total), total)
     return total
@@ -179,6 +194,7 @@ def sync_catalog(
     fixture_entries: Sequence[CatalogEntry] | None = None,
     progress: Progress | None = None,
     batch_size: int = EMBED_BATCH,
+    run_id: str = "catalog",
 ) -> SyncReport:
     """Bring the catalog in step with node states (and ``fixture_entries`` when given:
     those then replace every ``fixture`` entry). All writes commit together."""
@@ -236,7 +252,14 @@ def sync_catalog(
         to_embed = _stale_vector_ids(conn, embedder, touched)
         if to_embed:
             log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
-        report.reembedded = embed_entries(conn, to_embed, embedder, progress, batch_size)
+        report.reembedded = embed_entries(
+            conn,
+            to_embed,
+            embedder,
+            progress,
+            batch_size,
+            drift_run_id=None if full else run_id,  # after an embedder change: no fair "before"
+        )
         if full:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)

@@ -76,8 +76,16 @@ def test_materialize_then_edit_one_node(store: Store, tmp_path: Path) -> None:
         file_path="app/config.py",
     )
     put_nodes(store, [edited])
-    second = metadata(run(store, tmp_path))
+    second_run = run(store, tmp_path)
+    second = metadata(second_run)
     assert (second["entries_updated"], second["entries_reembedded"]) == (1, 1)
+    with store.connect() as conn:  # the diff bundle's embedding part, traced by rule
+        trace = conn.execute(
+            "SELECT run_id, signals, decisions FROM hub_traces WHERE node_id = %s", (edited.id,)
+        ).fetchone()
+    assert trace is not None and trace[0] == second_run.run_id
+    assert trace[1][0].startswith("embedding_drift:") and float(trace[1][0].split(":")[1]) > 0
+    assert trace[2][0]["tool"] == "search_similar"
     assert second["entries_added"] == 0 and second["mode"] == "incremental"
     assert checks(store, tmp_path, "hashing:64") == {
         "one_embedding_per_entry": True,
