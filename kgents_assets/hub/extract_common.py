@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import tree_sitter as ts
 
-from kgents_assets.hub.models import CallRef
+from kgents_assets.hub.models import CallRef, CodeNode, NodeKind
+from kgents_assets.hub.node_ids import content_hash, make_node_id
 
 DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 MAX_CALLS_PER_NODE = 500
@@ -76,3 +78,83 @@ def first_sentence(docstring: str | None) -> str | None:
     paragraph = one_line(docstring.strip().split("\n\n", 1)[0])
     match = re.search(r"(?<=[.!?])\s", paragraph)
     return paragraph[: match.start()] if match else paragraph
+
+
+#: A capture placed in the file: a call (with its reference) or a branch (None).
+Event = tuple[int, CallRef | None]
+
+
+def assign_events(scopes: list[Scope], events: list[Event], module_scope: Scope) -> None:
+    """Nest the scopes and give each call and branch to its innermost definition."""
+    nest_scopes(scopes)
+    locate = ScopeLocator(scopes)
+    for pos, call in events:
+        i = locate.innermost(pos)
+        scope = scopes[i] if i >= 0 else module_scope
+        if call is None:
+            scope.branches += 1
+        else:
+            add_call(scope.calls, call)
+
+
+def named_scopes(scopes: list[Scope]) -> Iterator[tuple[Scope, NodeKind, Scope | None]]:
+    """Each nested scope with its qualified name set, its node kind and its parent."""
+    for scope in scopes:
+        parent = scopes[scope.parent] if scope.parent >= 0 else None
+        scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
+        kind: NodeKind
+        if scope.kind == "class":
+            kind = "class"
+        else:
+            kind = "method" if parent is not None and parent.kind == "class" else "function"
+        yield scope, kind, parent
+
+
+class NodeBuilder:
+    """Turns scopes of one file into CodeNodes, numbering same-named twins (ordinals)."""
+
+    def __init__(self, rel_path: str, module: str, language: str, source: bytes) -> None:
+        self.rel_path, self.module, self.language, self.source = rel_path, module, language, source
+        self.nodes: list[CodeNode] = []
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def emit(
+        self,
+        scope: Scope,
+        kind: NodeKind,
+        qualname: str,
+        *,
+        byte_range: tuple[int, int],
+        lines: tuple[int, int],
+        signature: str,
+        docstring: str | None,
+        decorators: tuple[str, ...] = (),
+        class_name: str | None = None,
+        is_test: bool = False,
+    ) -> None:
+        ordinal = self._seen.get((kind, qualname), 0)
+        self._seen[(kind, qualname)] = ordinal + 1
+        body = self.source[byte_range[0] : byte_range[1]]
+        self.nodes.append(
+            CodeNode.model_construct(  # trusted: built here, validation would dominate
+                node_id=make_node_id(self.rel_path, kind, qualname, ordinal),
+                kind=kind,
+                name=scope.name,
+                qualname=qualname,
+                module=self.module,
+                file_path=self.rel_path,
+                language=self.language,
+                start_line=lines[0],
+                end_line=lines[1],
+                source_hash=content_hash(body),
+                source=body.decode("utf-8", "replace"),
+                signature=signature,
+                decorators=decorators,
+                docstring=docstring,
+                complexity=1 + scope.branches,
+                calls=tuple(scope.calls),
+                class_name=class_name,
+                ordinal=ordinal,
+                is_test=is_test,
+            )
+        )

@@ -5,18 +5,18 @@ from __future__ import annotations
 import tree_sitter as ts
 
 from kgents_assets.hub.extract_common import (
+    Event,
+    NodeBuilder,
     Scope,
-    ScopeLocator,
-    add_call,
+    assign_events,
     first_sentence,
-    nest_scopes,
+    named_scopes,
     one_line,
     qualifier_of,
 )
 from kgents_assets.hub.languages import ts_parser, ts_query
-from kgents_assets.hub.models import CallRef, CodeNode, FileExtract, FileStatus
+from kgents_assets.hub.models import CallRef, FileExtract, FileStatus
 from kgents_assets.hub.modules import js_module_name
-from kgents_assets.hub.node_ids import content_hash, make_node_id
 from kgents_assets.hub.test_files import is_test_file
 
 _COMMON = """
@@ -112,7 +112,7 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
     module = js_module_name(rel_path)
     query_src = _COMMON + (_TS_EXTRA if language in ("typescript", "tsx") else "")
     scopes: list[Scope] = []
-    events: list[tuple[int, int, ts.Node | None, ts.Node | None]] = []
+    events: list[Event] = []
     imports: dict[str, str] = {}
     errors = 0
     for pattern, captures in ts.QueryCursor(ts_query(language, query_src)).matches(root):
@@ -129,95 +129,52 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
         elif pattern == _CALL:
             callee = captures["callee"][0]
             obj = captures.get("object")
-            events.append((callee.start_byte, _CALL, callee, obj[0] if obj else None))
+            qualifier = None
+            if obj:
+                qualifier = "self" if obj[0].type == "this" else qualifier_of(_text(obj[0]))
+            events.append(
+                (
+                    callee.start_byte,
+                    CallRef.model_construct(name=_text(callee), qualifier=qualifier),
+                )
+            )
         elif pattern in (_BRANCH, _BRANCH_OP):
-            events.append((captures["branch"][0].start_byte, _BRANCH, None, None))
+            events.append((captures["branch"][0].start_byte, None))
         elif pattern == _ERROR:
             errors += 1
         elif pattern == _IMPORT:
             _imports(captures["import"][0], module, imports)
 
-    nest_scopes(scopes)
     module_scope = Scope(0, len(source) + 1, "module", module.rsplit(".", 1)[-1], root)
-    locate = ScopeLocator(scopes)
-    for pos, what, a, b in events:
-        i = locate.innermost(pos)
-        scope = scopes[i] if i >= 0 else module_scope
-        if what == _BRANCH:
-            scope.branches += 1
-        elif a is not None:
-            qualifier = None
-            if b is not None:
-                qualifier = "self" if b.type == "this" else qualifier_of(_text(b))
-            add_call(scope.calls, CallRef.model_construct(name=_text(a), qualifier=qualifier))
-
+    assign_events(scopes, events, module_scope)
     test_file = is_test_file(rel_path)
-    nodes: list[CodeNode] = []
-    seen: dict[tuple[str, str], int] = {}
-
-    def emit(
-        scope: Scope,
-        kind: str,
-        qualname: str,
-        signature: str,
-        doc: str | None,
-        class_name: str | None,
-        node: ts.Node,
-    ) -> None:
-        ordinal = seen.get((kind, qualname), 0)
-        seen[(kind, qualname)] = ordinal + 1
-        body = source[scope.start : scope.end] if kind != "module" else source
-        nodes.append(
-            CodeNode.model_construct(
-                node_id=make_node_id(rel_path, kind, qualname, ordinal),
-                kind=kind,  # type: ignore[arg-type]
-                name=scope.name,
-                qualname=qualname,
-                module=module,
-                file_path=rel_path,
-                language=language,
-                start_line=node.start_point[0] + 1,
-                end_line=node.end_point[0] + 1,
-                source_hash=content_hash(body),
-                source=body.decode("utf-8", "replace"),
-                signature=signature,
-                docstring=doc,
-                complexity=1 + scope.branches,
-                calls=tuple(scope.calls),
-                class_name=class_name,
-                ordinal=ordinal,
-                is_test=test_file and kind != "module",
-            )
-        )
-
+    build = NodeBuilder(rel_path, module, language, source)
     first = root.named_children[0] if root.named_child_count else None
     module_doc = None
     if first is not None and first.type == "comment" and _text(first).startswith("/**"):
         module_doc = first_sentence(_text(first)[3:-2].replace("*", " "))
-    emit(module_scope, "module", "__module__", "", module_doc, None, root)
-    for scope in scopes:
+    build.emit(
+        module_scope, "module", "__module__",
+        byte_range=(0, len(source)), lines=(1, root.end_point[0] + 1),
+        signature="", docstring=module_doc,
+    )  # fmt: skip
+    for scope, kind, parent in named_scopes(scopes):
         node = scope.ts_node
-        parent = scopes[scope.parent] if scope.parent >= 0 else None
-        scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
-        if scope.kind == "class":
-            kind = "class"
-        else:
-            kind = "method" if parent is not None and parent.kind == "class" else "function"
         body = node.child_by_field_name("body")
         if node.type == "variable_declarator":
             fn = node.child_by_field_name("value")
             body = fn.child_by_field_name("body") if fn is not None else None
         header_end = body.start_byte if body is not None else node.end_byte
         signature = one_line(source[node.start_byte : header_end].decode("utf-8", "replace"))
-        emit(
-            scope,
-            kind,
-            scope.qualname,
-            signature.rstrip("{").rstrip().removesuffix("=>").rstrip(),
-            _jsdoc(node),
-            parent.qualname if kind == "method" and parent else None,
-            node,
-        )
+        build.emit(
+            scope, kind, scope.qualname,
+            byte_range=(scope.start, scope.end),
+            lines=(node.start_point[0] + 1, node.end_point[0] + 1),
+            signature=signature.rstrip("{").rstrip().removesuffix("=>").rstrip(),
+            docstring=_jsdoc(node),
+            class_name=parent.qualname if kind == "method" and parent else None,
+            is_test=test_file,
+        )  # fmt: skip
     return FileExtract(
         path=rel_path,
         language=language,
@@ -227,6 +184,6 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
         else None,
         module=module,
         imports=imports,
-        nodes=nodes,
+        nodes=build.nodes,
         parse_errors=max(errors, 1) if root.has_error else errors,
     )

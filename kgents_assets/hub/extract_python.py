@@ -13,17 +13,17 @@ from collections.abc import Callable
 import tree_sitter as ts
 
 from kgents_assets.hub.extract_common import (
+    Event,
+    NodeBuilder,
     Scope,
-    ScopeLocator,
-    add_call,
-    nest_scopes,
+    assign_events,
+    named_scopes,
     one_line,
     qualifier_of,
 )
 from kgents_assets.hub.languages import ts_parser, ts_query
-from kgents_assets.hub.models import CallRef, CodeNode, FileExtract, FileStatus
+from kgents_assets.hub.models import CallRef, FileExtract, FileStatus
 from kgents_assets.hub.modules import python_module_name, resolve_relative
-from kgents_assets.hub.node_ids import content_hash, make_node_id
 from kgents_assets.hub.test_files import is_test_file, is_test_name
 
 QUERY = """
@@ -101,7 +101,7 @@ def extract_python(
     module = python_module_name(rel_path, is_package_dir)
     is_package = rel_path.endswith("__init__.py")
     scopes: list[Scope] = []
-    events: list[tuple[int, int, ts.Node | None, ts.Node | None]] = []  # pos, what, a, b
+    events: list[Event] = []
     imports: dict[str, str] = {}
     errors = 0
     for pattern, captures in ts.QueryCursor(ts_query("python", QUERY)).matches(root):
@@ -122,10 +122,15 @@ def extract_python(
         elif pattern == _CALL:
             callee = captures["callee"][0]
             obj = captures.get("object")
-            events.append((callee.start_byte, _CALL, callee, obj[0] if obj else None))
+            qualifier = qualifier_of(_text(obj[0])) if obj else None
+            events.append(
+                (
+                    callee.start_byte,
+                    CallRef.model_construct(name=_text(callee), qualifier=qualifier),
+                )
+            )
         elif pattern == _BRANCH:
-            node = captures["branch"][0]
-            events.append((node.start_byte, _BRANCH, None, None))
+            events.append((captures["branch"][0].start_byte, None))
         elif pattern in (_ERROR, _MISSING):
             errors += 1
         elif pattern == _IMPORT:
@@ -133,88 +138,17 @@ def extract_python(
     if root.has_error and errors == 0:
         errors = 1
 
-    nest_scopes(scopes)
     module_scope = Scope(0, len(source) + 1, "module", module.rsplit(".", 1)[-1], root)
-    locate = ScopeLocator(scopes)
-    for pos, what, a, b in events:
-        i = locate.innermost(pos)
-        scope = scopes[i] if i >= 0 else module_scope
-        if what == _BRANCH:
-            scope.branches += 1
-        elif a is not None:
-            add_call(
-                scope.calls,
-                CallRef.model_construct(
-                    name=_text(a), qualifier=qualifier_of(_text(b)) if b else None
-                ),
-            )
-
+    assign_events(scopes, events, module_scope)
     test_file = is_test_file(rel_path)
-    nodes: list[CodeNode] = []
-    seen: dict[tuple[str, str], int] = {}
-
-    def emit(
-        scope: Scope,
-        kind: str,
-        qualname: str,
-        signature: str,
-        docstring: str | None,
-        decorators: tuple[str, ...],
-        class_name: str | None,
-        start: int,
-        end: int,
-        start_line: int,
-        end_line: int,
-    ) -> None:
-        key = (kind, qualname)
-        ordinal = seen.get(key, 0)
-        seen[key] = ordinal + 1
-        body = source[start:end]
-        nodes.append(
-            CodeNode.model_construct(
-                node_id=make_node_id(rel_path, kind, qualname, ordinal),
-                kind=kind,  # type: ignore[arg-type]
-                name=scope.name,
-                qualname=qualname,
-                module=module,
-                file_path=rel_path,
-                language="python",
-                start_line=start_line,
-                end_line=end_line,
-                source_hash=content_hash(body),
-                source=body.decode("utf-8", "replace"),
-                signature=signature,
-                decorators=decorators,
-                docstring=docstring,
-                complexity=1 + scope.branches,
-                calls=tuple(scope.calls),
-                class_name=class_name,
-                ordinal=ordinal,
-                is_test=test_file and kind != "module" and is_test_name(scope.name, kind),
-            )
-        )
-
-    emit(
-        module_scope,
-        "module",
-        "__module__",
-        "",
-        _docstring(root),
-        (),
-        None,
-        0,
-        len(source),
-        1,
-        root.end_point[0] + 1,
-    )
-    for scope in scopes:
+    build = NodeBuilder(rel_path, module, "python", source)
+    build.emit(
+        module_scope, "module", "__module__",
+        byte_range=(0, len(source)), lines=(1, root.end_point[0] + 1),
+        signature="", docstring=_docstring(root),
+    )  # fmt: skip
+    for scope, kind, parent in named_scopes(scopes):
         node = scope.ts_node
-        parent = scopes[scope.parent] if scope.parent >= 0 else None
-        scope.qualname = f"{parent.qualname}.{scope.name}" if parent else scope.name
-        if scope.kind == "class":
-            kind = "class"
-        else:
-            kind = "method" if parent is not None and parent.kind == "class" else "function"
         body = node.child_by_field_name("body")
         header_end = body.start_byte if body is not None else node.end_byte
         signature = one_line(source[node.start_byte : header_end].decode("utf-8", "replace"))
@@ -225,20 +159,16 @@ def extract_python(
                 for d in node.parent.named_children
                 if d.type == "decorator"
             )
-        enclosing_class = parent.qualname if kind == "method" and parent else None
-        emit(
-            scope,
-            kind,
-            scope.qualname,
-            signature.rstrip(":").rstrip(),
-            _docstring(body),
-            decorators,
-            enclosing_class,
-            scope.start,
-            scope.end,
-            node.start_point[0] + 1,
-            node.end_point[0] + 1,
-        )
+        build.emit(
+            scope, kind, scope.qualname,
+            byte_range=(scope.start, scope.end),
+            lines=(node.start_point[0] + 1, node.end_point[0] + 1),
+            signature=signature.rstrip(":").rstrip(),
+            docstring=_docstring(body),
+            decorators=decorators,
+            class_name=parent.qualname if kind == "method" and parent else None,
+            is_test=test_file and is_test_name(scope.name, kind),
+        )  # fmt: skip
     return FileExtract(
         path=rel_path,
         language="python",
@@ -248,6 +178,6 @@ def extract_python(
         else None,
         module=module,
         imports=imports,
-        nodes=nodes,
+        nodes=build.nodes,
         parse_errors=errors,
     )
