@@ -59,6 +59,7 @@ def walk_source_files(root: Path, rules: IgnoreRules) -> Iterator[FileStat | tup
         except OSError as exc:
             yield rel_dir or ".", f"cannot list directory: {exc.strerror}"
             continue
+        rules.note_listing(rel_dir, {e.name for e in entries})
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
             try:
