@@ -47,8 +47,13 @@ def _run_once(root: Path, as_json: bool) -> int:
 
     from kgents_assets.cli._instance import get_instance
     from kgents_assets.runner import materialize_everything, step_count
-    from kgents_assets.store import DatabaseUnavailable
+    from kgents_assets.store import DatabaseUnavailable, open_store
 
+    try:  # a database that is down is a one-line answer, not a failed run's traceback
+        open_store(None, agentfs_dir=root / ".agentfs")
+    except DatabaseUnavailable as exc:
+        console.print(f"[red]database unavailable:[/red] {exc}")
+        return 3
     instance = get_instance(root)
     run_id = str(uuid.uuid4())
     outcome: dict[str, Any] = {}
@@ -111,9 +116,13 @@ def _run_once(root: Path, as_json: bool) -> int:
             for k, v in mat.metadata.items()
             if k in _SUMMARY_KEYS.get(name, ("records", "path"))
         }
-    failures = [
-        e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE
-    ]
+    failures = {
+        e.step_key or "?": (e.step_failure_data.error.message.strip().splitlines() or ["?"])[-1]
+        if e.step_failure_data.error
+        else "failed"
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    }
     checks = [
         (e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
         for e in result.all_events
@@ -153,8 +162,8 @@ def _run_once(root: Path, as_json: bool) -> int:
         failed_checks = [n for n, ok in checks if not ok]
         if failed_checks:
             console.print(f"[yellow]checks not passing:[/yellow] {', '.join(failed_checks)}")
-        for step in failures:
-            console.print(f"[red]failed:[/red] {step} (see `dagster dev` run {run_id})")
+        for step, reason in failures.items():
+            console.print(f"[red]failed:[/red] {step}: {reason} (run {run_id})")
     return 0 if result.success else 1
 
 
