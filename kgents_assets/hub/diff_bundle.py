@@ -1,23 +1,28 @@
-"""What changed about one node, seen four ways (standard, structural, ast, embedding)."""
+"""What changed about one node, seen four ways (standard, structural, ast, embedding).
+
+Plain dataclasses, not pydantic: a cold build makes one bundle per node (tens of
+thousands), and nothing here comes from outside the process.
+"""
 
 from __future__ import annotations
 
 import difflib
-
-from pydantic import BaseModel
+from dataclasses import dataclass
 
 from kgents_assets.hub.models import Edge, NodeState
 
 MAX_UNIFIED_LINES = 200
 
 
-class StandardDiff(BaseModel):
+@dataclass(slots=True)
+class StandardDiff:
     lines_added: int = 0
     lines_removed: int = 0
     unified: str = ""
 
 
-class StructuralDiff(BaseModel):
+@dataclass(slots=True)
+class StructuralDiff:
     signature_before: str | None = None
     signature_after: str | None = None
     decorators_changed: bool = False
@@ -27,7 +32,8 @@ class StructuralDiff(BaseModel):
         return self.signature_before != self.signature_after
 
 
-class AstDiff(BaseModel):
+@dataclass(slots=True)
+class AstDiff:
     complexity_before: int | None = None
     complexity_after: int = 1
 
@@ -36,23 +42,25 @@ class AstDiff(BaseModel):
         return self.complexity_after - (self.complexity_before or 0)
 
 
-class RelationalDiff(BaseModel):
+@dataclass(slots=True)
+class RelationalDiff:
     callers_changed: bool = False
     callees_changed: bool = False
     tests_changed: bool = False
 
 
-class DiffBundle(BaseModel):
+@dataclass(slots=True)
+class DiffBundle:
     node_id: str
     is_new: bool
     source_changed: bool
-    moved: bool = False  # same source, other lines: the position facts must follow
-    renamed: bool = False  # same node, new full name: its package was renamed
     standard: StandardDiff
     structural: StructuralDiff
     ast: AstDiff
     relational: RelationalDiff
-    embedding_drift: float | None = None  # filled by the catalog, cosine distance
+    moved: bool = False  # same source, other lines: the position facts must follow
+    renamed: bool = False  # same node, new full name: its package was renamed
+    embedding_drift: float | None = None  # cosine distance, when the catalog knows it
 
     def signals(self) -> list[str]:
         found = ["new_node"] if self.is_new else []

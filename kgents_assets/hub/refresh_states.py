@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -280,7 +280,7 @@ def refresh_states(
                         node_id,
                         triage.name,
                         json.dumps(bundle.signals()),
-                        json.dumps([d.model_dump() for d in decisions]),
+                        json.dumps([asdict(d) for d in decisions]),
                     )
                 )
             if old is not None and state.content() == old.content():
@@ -334,7 +334,7 @@ def _fresh_state(
     related: set[str] = set()
     if not node.is_test and node.kind != "module":
         related = {f for _, f, _, is_test in callers if is_test} | tests.get(node.name, set())
-    state = NodeState(
+    state = NodeState.model_construct(  # trusted: every field derived right here
         node_id=node.node_id,
         kind=node.kind,
         name=node.name,

@@ -8,7 +8,7 @@ find_callees and find_tests. Any change re-derives the summary.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from dataclasses import dataclass
 
 from kgents_assets.hub.diff_bundle import DiffBundle
 
@@ -37,7 +37,8 @@ RULES: dict[str, tuple[str, ...]] = {
 }
 
 
-class Candidate(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Candidate:
     tool: str
     signals: list[str]
 

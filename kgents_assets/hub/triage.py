@@ -9,10 +9,10 @@ and must answer through the ``decide`` function.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Literal, Protocol
 
 import httpx
-from pydantic import BaseModel, ValidationError
 
 from kgents_assets.hub.diff_bundle import DiffBundle
 from kgents_assets.hub.rules import Candidate
@@ -20,7 +20,8 @@ from kgents_assets.hub.rules import Candidate
 Verdict = Literal["approved", "rejected", "deferred"]
 
 
-class Decision(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Decision:
     tool: str
     verdict: Verdict
     reason: str
@@ -96,6 +97,18 @@ _DECIDE_TOOL = {
 }
 
 
+def _decision_from_llm(raw: object) -> Decision:
+    """A decision as the model sent it, checked: it is outside input."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"a decision must be an object, got {raw!r}")
+    tool, verdict, reason = raw.get("tool"), raw.get("verdict"), raw.get("reason", "")
+    if not isinstance(tool, str) or verdict not in ("approved", "rejected", "deferred"):
+        raise ValueError(
+            f"a decision needs a tool and a verdict approved|rejected|deferred: {raw!r}"
+        )
+    return Decision(tool=tool, verdict=verdict, reason=str(reason))
+
+
 class LLMTriage:
     """Triage by an OpenAI-compatible chat endpoint (e.g. a FunctionGemma served locally)."""
 
@@ -122,8 +135,8 @@ class LLMTriage:
                     "role": "user",
                     "content": json.dumps(
                         {
-                            "diff": bundle.model_dump(mode="json"),
-                            "candidates": [c.model_dump() for c in candidates],
+                            "diff": asdict(bundle),
+                            "candidates": [asdict(c) for c in candidates],
                         }
                     ),
                 },
@@ -136,14 +149,13 @@ class LLMTriage:
             response.raise_for_status()
             call = response.json()["choices"][0]["message"]["tool_calls"][0]["function"]
             raw = json.loads(call["arguments"])["decisions"]
-            decisions = [Decision.model_validate(d) for d in raw]
+            decisions = [_decision_from_llm(d) for d in raw]
         except (
             httpx.HTTPError,
             KeyError,
             IndexError,
             TypeError,
             ValueError,
-            ValidationError,
         ) as exc:
             raise TriageError(f"LLM triage at {self.base_url} failed: {exc}") from exc
         wanted = {c.tool for c in candidates}
