@@ -99,13 +99,8 @@ def _run_once(root: Path, as_json: bool) -> int:
                 break
         progress.update(task, completed=total)
 
-    if "error" in outcome:
-        error = outcome["error"]
-        cause = error.__cause__ or error
-        if isinstance(error, DatabaseUnavailable) or isinstance(cause, DatabaseUnavailable):
-            console.print(f"[red]database unavailable:[/red] {cause}")
-            return 3
-        raise error
+    if "error" in outcome:  # step failures come back in the result; this is anything else
+        raise outcome["error"]
     result = outcome["result"]
     rows: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():

@@ -77,6 +77,13 @@ def _load_rows(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, _Row]
     return out
 
 
+def _load_states(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, NodeState]:
+    rows = conn.execute(
+        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in ids],)
+    )
+    return {key.split(":")[1]: trusted_node_state(value) for key, value in rows}
+
+
 def _load_symbols(conn: psycopg.Connection[Any], names: set[str], everything: bool) -> SymbolTable:
     query = (
         "SELECT n.node_id, n.name, n.full_name, n.kind, f.module FROM hub_nodes n "
@@ -202,14 +209,11 @@ def refresh_states(
 
         # A node whose full name changed (its package was renamed) shows under the old
         # name in its neighbours' states: they are affected too.
+        old_states = _load_states(conn, [*rows, *removed])
         renamed = [
             node_id
-            for node_id, full_name in conn.execute(
-                "SELECT substring(key from 6 for length(key) - 11), value->>'full_name' FROM kv "
-                "WHERE key = ANY(%s)",
-                ([state_key(i) for i in rows],),
-            )
-            if full_name != rows[node_id].node.full_name
+            for node_id, row in rows.items()
+            if node_id in old_states and old_states[node_id].full_name != row.node.full_name
         ]
         if renamed:
             for src, dst in conn.execute(
@@ -238,18 +242,12 @@ def refresh_states(
         extra = sorted(affected - set(rows) - set(removed))
         if extra:
             rows.update(_load_rows(conn, extra))
+            old_states.update(_load_states(conn, extra))
         ids = sorted(rows)
         bulk = len(ids) > BULK_THRESHOLD
         callers = _edges_by(conn, "dst_id", ids)
         callees = _edges_by(conn, "src_id", ids)
         tests = _tests_by_target(conn, {r.node.name for r in rows.values()}, bulk)
-        old_states = {
-            key.split(":")[1]: trusted_node_state(value)
-            for key, value in conn.execute(
-                "SELECT key, value FROM kv WHERE key = ANY(%s)",
-                ([state_key(i) for i in [*ids, *removed]],),
-            )
-        }
 
         # 3. Fresh facts -> diff bundle -> rules -> triage -> tools.
         writes: list[tuple[str, str]] = []

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 
 def parse(message: str | bytes) -> list[dict[str, Any]]:
@@ -33,3 +34,13 @@ async def read_until(
 
 def seqs(objs: list[dict[str, Any]]) -> list[int]:
     return [o["seq"] for o in objs if "seq" in o]
+
+
+async def close_code(ws: ClientConnection, within: float = 5) -> int:
+    """Read until the server closes the socket; the close code it sent."""
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), within)
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None
+        return closed.rcvd.code

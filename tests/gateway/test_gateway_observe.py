@@ -8,7 +8,7 @@ import socket
 import time
 
 from gateway_testing import Gateway, serve_gateway
-from gateway_ws_helpers import parse, read_until, seqs
+from gateway_ws_helpers import close_code, parse, read_until, seqs
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -46,12 +46,7 @@ def test_replays_the_last_100_then_streams_and_resumes_with_since(gateway: Gatew
 def test_unknown_agent_closes_with_4404(gateway: Gateway) -> None:
     async def scenario() -> None:
         async with connect(f"{gateway.ws}/observe/nobody") as ws:
-            try:
-                await asyncio.wait_for(ws.recv(), 5)
-            except ConnectionClosed as closed:
-                assert closed.rcvd is not None and closed.rcvd.code == 4404
-            else:
-                raise AssertionError("expected a 4404 close")
+            assert await close_code(ws) == 4404
 
     asyncio.run(scenario())
 
@@ -170,12 +165,7 @@ def test_observers_beyond_the_configured_bound_are_told_to_retry(
                 await first.recv()
                 await second.recv()
                 async with connect(f"{gateway.ws}/observe/streamer") as third:
-                    try:
-                        await asyncio.wait_for(third.recv(), 5)
-                    except ConnectionClosed as closed:
-                        assert closed.rcvd is not None and closed.rcvd.code == 1013
-                    else:
-                        raise AssertionError("expected 1013 try again later")
+                    assert await close_code(third) == 1013  # try again later
 
         asyncio.run(scenario())
 

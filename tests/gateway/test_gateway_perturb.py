@@ -9,20 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from gateway_testing import TOKEN, Gateway
-from gateway_ws_helpers import parse
+from gateway_ws_helpers import close_code, parse
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-async def close_code(ws: ClientConnection, within: float = 5) -> int:
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), within)
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None
-        return closed.rcvd.code
 
 
 async def ask(ws: ClientConnection, payload: Any) -> dict[str, Any]:
