@@ -16,6 +16,16 @@ from kgents_assets.store import Store
 from tests.repo_helpers import Files, write_files
 
 
+@pytest.fixture(autouse=True)
+def kgents_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own KGENTS_HOME (embedded store, Dagster instance, workspace),
+    so nothing a test does reaches the user's ~/.kgents or another test's."""
+    home = tmp_path_factory.mktemp("kgents-home")
+    monkeypatch.setenv("KGENTS_HOME", str(home))
+    monkeypatch.delenv("KGENTS_WORKSPACE", raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     import pgserver
