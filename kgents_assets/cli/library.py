@@ -36,6 +36,7 @@ from kgents_assets.catalog.models import (
 from kgents_assets.catalog.register import entry_from_file, register_entry
 from kgents_assets.catalog.search import discover as discover_entries
 from kgents_assets.catalog.sync import sync_catalog
+from kgents_assets.cli.library_lineage import lineage
 from kgents_assets.repo_root import resolve_repo_root
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
 
@@ -335,3 +336,6 @@ def reindex(embedder: EmbedderOption = None, as_json: JsonOption = False) -> Non
         f"+{report.added} ~{report.updated} -{report.removed}, {report.reembedded} embedded "
         f"in {report.duration_s:.2f}s"
     )
+
+
+library_app.command("lineage")(lineage)
