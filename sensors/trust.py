@@ -1,24 +1,14 @@
-"""Trust levels and the action executor that obeys them.
+"""The action executor that obeys the trust levels.
 
-=====  ==========  ==============================================================
-level  name        what an action does
-=====  ==========  ==============================================================
-0      observe     nothing: the intent is logged as a thought
-1      agentfs     acts if it only writes under ``.agentfs/``; otherwise a thought
-2      propose     as 1, and anything else becomes a SemaphoreToken in purgatory;
-                   it runs once a human approves it (``settle``)
-3      autonomous  acts, and logs what it did
-=====  ==========  ==============================================================
-
-Every decision is a row in ``sensor_actions`` and an ``ActionExecuted`` journal event.
+The levels themselves (what 0..3 allow) are defined once, in ``kgents_assets.trust``;
+this module records each decision as a row in ``sensor_actions`` and an
+``ActionExecuted`` journal event, and carries out approved proposals (``settle``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
-from pathlib import PurePosixPath
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -27,21 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from kgents_assets.flux.purgatory import Purgatory
 from kgents_assets.flux.semaphore import Semaphore, Severity, TokenStatus
 from kgents_assets.store import Store
+from kgents_assets.trust import DEFAULT_TRUST, TrustLevel, Verdict, decide, writes_only_agentfs
 from sensors.events import ActionExecuted, TrustEscalation
 from sensors.journal import EventJournal
 
 AGENT_ID = "kg-daemon"
-AGENTFS = ".agentfs"
-
-
-class TrustLevel(IntEnum):
-    OBSERVE = 0
-    AGENTFS = 1
-    PROPOSE = 2
-    AUTONOMOUS = 3
-
-
-DEFAULT_TRUST = TrustLevel.AGENTFS
+__all__ = [
+    "AGENT_ID", "DEFAULT_TRUST", "Action", "ActionExecutor", "ActionRecord", "ActionStatus",
+    "Performer", "TrustLevel",
+]  # fmt: skip
 
 
 class ActionStatus:
@@ -64,11 +48,7 @@ class Action(BaseModel):
 
     @property
     def agentfs_only(self) -> bool:
-        for raw in self.writes:
-            parts = PurePosixPath(raw).parts
-            if not parts or parts[0] != AGENTFS or ".." in parts:
-                return False
-        return True
+        return writes_only_agentfs(self.writes)
 
 
 @dataclass(frozen=True)
@@ -111,15 +91,10 @@ class ActionExecutor:
     def execute(self, action: Action) -> ActionRecord:
         if action.name not in self.performers:
             raise KeyError(f"no performer registered for action {action.name!r}")
-        level = self.trust_level
-        if level == TrustLevel.OBSERVE or (level == TrustLevel.AGENTFS and not action.agentfs_only):
-            why = (
-                "trust level 0 observes only"
-                if level == TrustLevel.OBSERVE
-                else "writes outside .agentfs/"
-            )
-            return self._record(action, ActionStatus.THOUGHT, {"thought": why})
-        if level == TrustLevel.PROPOSE and not action.agentfs_only:
+        decision = decide(self.trust_level, action.writes)
+        if decision.verdict == Verdict.LOG:
+            return self._record(action, ActionStatus.THOUGHT, {"thought": decision.reason})
+        if decision.verdict == Verdict.ASK:
             return self._propose(action)
         return self._perform(action)
 

@@ -1,8 +1,9 @@
 """`daemon`: the event daemon's stream, and its trust-gated actions.
 
 Events reach it through ``AgentRegistry.post`` (in-process) or the REST endpoint. A
-perturbation proposes an action with a trust level (DESIGN §5): 0 observe/log, 1 write
-under .agentfs, 2 propose and await a human (a semaphore in purgatory), 3 autonomous.
+perturbation proposes an action with a trust level; what each level allows is defined
+once, in ``kgents_assets.trust`` (an action that does not declare its writes is treated
+as writing outside ``.agentfs/``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from kgents_assets.flux import (
     Semaphore,
     Severity,
 )
+from kgents_assets.trust import Verdict, decide
 
 
 class ProposedAction(BaseModel):
     action: str = Field(min_length=1)
     reason: str = ""
     trust: Literal[0, 1, 2, 3] = 2
+    writes: tuple[str, ...] | None = None  # repository-relative; None = not declared
     deadline_s: float | None = Field(default=None, gt=0)
 
 
@@ -38,10 +41,11 @@ def make_daemon_agent(mirror: HolographicBuffer, purgatory: Purgatory | None) ->
             )
             return {"action": proposal.action, "approved": approved, "by": "human"}
         proposal = ProposedAction.model_validate(data)
-        if proposal.trust <= 1:
-            return {"action": proposal.action, "approved": False, "by": "logged only"}
-        if proposal.trust == 3:
-            return {"action": proposal.action, "approved": True, "by": "autonomous"}
+        decision = decide(proposal.trust, proposal.writes)
+        if decision.verdict == Verdict.LOG:
+            return {"action": proposal.action, "approved": False, "by": decision.reason}
+        if decision.verdict == Verdict.ACT:
+            return {"action": proposal.action, "approved": True, "by": decision.reason}
         return Semaphore(
             reason=proposal.reason or f"daemon wants to {proposal.action}",
             prompt=f"Allow the daemon to {proposal.action}?",
