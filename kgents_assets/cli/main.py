@@ -16,9 +16,11 @@ from kgents_assets.cli.hub import hub
 
 #: group name -> "module:attribute" of its Typer app
 LAZY_GROUPS = {
+    "admin": "kgents_assets.cli.admin:admin_app",
     "fixture": "kgents_assets.cli.fixture:fixture_app",
     "gateway": "kgents_assets.cli.gateway:gateway_app",
     "library": "kgents_assets.cli.library:library_app",
+    "world": "kgents_assets.cli.world:world_app",
 }
 
 
