@@ -30,11 +30,25 @@ function setStatus(text, cls) {
 }
 
 function wsUrl(path) {
-  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
+  // A browser cannot set headers on a websocket: a read token travels as ?token=.
+  const sep = path.includes("?") ? "&" : "?";
+  const auth = token() ? sep + "token=" + encodeURIComponent(token()) : "";
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path + auth;
 }
 
+// fetch with the token (if any) as a bearer: a gateway with a read token wants it.
+function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token() && !headers.Authorization) headers.Authorization = "Bearer " + token();
+  return fetch(path, Object.assign({}, options, { headers }));
+}
+
+// Hooks other scripts (world.js) register to see every event of every stream.
+const eventListeners = [];
+function onEvent(listener) { eventListeners.push(listener); }
+
 async function loadAgents() {
-  const response = await fetch("/api/agents");
+  const response = await api("/api/agents");
   const list = await response.json();
   for (const summary of list) {
     if (!agents.has(summary.id)) {
@@ -90,15 +104,42 @@ function handle(entry, event) {
     state: event.state, pressure: event.pressure, flow: event.flow,
     temperature: event.temperature, head_seq: event.seq,
   });
+  entry.list.prepend(eventRow(event));
+  while (entry.list.childElementCount > MAX_ROWS) entry.list.lastElementChild.remove();
+  if (event.type.startsWith("semaphore_")) refreshSemaphores();
+  for (const listener of eventListeners) listener(entry.summary.id, event);
+  scheduleRender();
+}
+
+// One event: its sentence first (made by the gateway, kgents_assets/sentences.py); the
+// raw JSON is one click on {} away.
+function eventRow(event) {
   const row = document.createElement("li");
   row.dataset.seq = event.seq;
   row.dataset.type = event.type;
-  const time = new Date(event.timestamp * 1000).toLocaleTimeString();
-  row.textContent = "#" + event.seq + " " + time + " " + event.type + " " + JSON.stringify(event.data);
-  entry.list.prepend(row);
-  while (entry.list.childElementCount > MAX_ROWS) entry.list.lastElementChild.remove();
-  if (event.type.startsWith("semaphore_")) refreshSemaphores();
-  scheduleRender();
+  const time = document.createElement("span");
+  time.className = "when muted";
+  time.textContent = new Date(event.timestamp * 1000).toLocaleTimeString();
+  const say = document.createElement("span");
+  say.className = "say";
+  const summary = event.data && typeof event.data.summary === "string" ? event.data.summary : null;
+  say.textContent = summary || event.type.replace(/_/g, " ");
+  say.title = event.type + " #" + event.seq;
+  const toggle = document.createElement("button");
+  toggle.className = "raw-toggle";
+  toggle.type = "button";
+  toggle.textContent = "{}";
+  toggle.title = "raw JSON";
+  const raw = document.createElement("pre");
+  raw.className = "raw";
+  raw.hidden = true;
+  toggle.onclick = () => {
+    if (!raw.textContent) raw.textContent = JSON.stringify(event, null, 2);
+    raw.hidden = !raw.hidden;
+    toggle.classList.toggle("open", !raw.hidden);
+  };
+  row.append(time, " ", say, " ", toggle, raw);
+  return row;
 }
 
 let renderPending = false;
@@ -160,7 +201,7 @@ function refreshSemaphores() {
 async function loadSemaphores() {
   const pending = [];
   for (const id of agents.keys()) {
-    const response = await fetch("/api/purgatory/" + encodeURIComponent(id) + "/pending");
+    const response = await api("/api/purgatory/" + encodeURIComponent(id) + "/pending");
     if (response.ok) pending.push(...await response.json());
   }
   const list = document.getElementById("semaphores");
@@ -189,7 +230,7 @@ async function loadSemaphores() {
 }
 
 async function resolve(sem, option) {
-  const response = await fetch(
+  const response = await api(
     `/api/purgatory/${encodeURIComponent(sem.agent_id)}/resolve/${encodeURIComponent(sem.id)}`,
     {
       method: "POST",
