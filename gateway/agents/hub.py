@@ -15,6 +15,7 @@ from typing import Any
 from dagster import DagsterInstance
 
 from gateway.agents.dagster_feed import MATERIALIZATION, DagsterEventFeed, FeedEvent, follow
+from gateway.agents.narrated import NarratedAgent
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def make_hub_agent(
             return {"asset_keys": sorted(state["keys"]), "updates": state["updates"]}
         raise ValueError(f"hub understands {{'op': 'status'}}, not {data!r}")
 
-    return FluxAgent(
+    return NarratedAgent(
         "hub",
         handler,
         config=FluxConfig(buffer_size=16),

@@ -13,13 +13,16 @@ from gateway.agents.dagster_feed import (
     RUN_EVENTS,
     DagsterEventFeed,
 )
+from gateway.agents.narrated import NarratedAgent
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
+from kgents_assets.sentences import RunTally
 
 
 def make_pipeline_agent(
     instance: DagsterInstance, mirror: HolographicBuffer, poll_interval_s: float = 0.5
 ) -> FluxAgent:
     seen: Counter[str] = Counter()
+    tally = RunTally()  # a run's end is told with what it materialized and how long it took
     feed: DagsterEventFeed | None = None
 
     async def source(agent: FluxAgent) -> None:
@@ -28,7 +31,8 @@ def make_pipeline_agent(
         while True:
             for event in await asyncio.to_thread(feed.poll):
                 seen[event.type] += 1
-                agent.emit(event.type, {"storage_id": event.storage_id, **event.data})
+                data = {"storage_id": event.storage_id, **event.data}
+                agent.emit(event.type, tally.observe(event.type, data))
             await asyncio.sleep(poll_interval_s)
 
     async def handler(data: Any) -> Any:
@@ -41,7 +45,7 @@ def make_pipeline_agent(
             }
         raise ValueError(f"pipeline understands {{'op': 'status'}}, not {data!r}")
 
-    return FluxAgent(
+    return NarratedAgent(
         "pipeline",
         handler,
         config=FluxConfig(buffer_size=16),
