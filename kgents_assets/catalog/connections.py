@@ -1,74 +1,153 @@
-"""Connections for searches: one warm connection kept per thread and database.
+"""Connections for searches: a small ``psycopg_pool`` pool per database.
 
 A search is a few milliseconds of SQL; opening a connection and teaching it the ``vector``
 type costs as much again, so the gateway (many searches per second) and the benchmarks
-reuse one. Searches only read, so they run in autocommit mode: no BEGIN/COMMIT round
-trips, and an idle kept connection never holds a transaction open. A kept connection the
-server dropped in the meantime is replaced and the search retried once; a fresh connection
-that fails surfaces as ``DatabaseUnavailable``.
+borrow warm connections from a pool. Searches only read, so pooled connections run in
+autocommit mode: no BEGIN/COMMIT round trips, and an idle connection never holds a
+transaction open.
+
+A server that went away: the pool checks each connection as it lends it (an empty query,
+one round trip) and replaces a dead one, so a restart of PostgreSQL costs no failed
+search. A server that stays down surfaces as ``DatabaseUnavailable`` with the driver's
+reason after at most ``CONNECT_TIMEOUT_S``, never as a pool timeout without a cause.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import threading
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from kgents_assets.catalog import storage
 from kgents_assets.store import DatabaseUnavailable, Store
+from kgents_assets.store.database import CONNECT_TIMEOUT_S
 
 T = TypeVar("T")
-MAX_KEPT = 32
-_KEPT: dict[tuple[int, str], psycopg.Connection[Any]] = {}
-_EF_SEARCH: dict[int, int] = {}  # id(connection) -> hnsw.ef_search set on its session
-_LOCK = threading.Lock()
+#: Connections per database: the gateway runs searches on a thread pool of about this size.
+POOL_MAX_SIZE = 8
+#: Databases with a pool at once; the least recently used pool is closed beyond this (tests
+#: and benchmarks open many short-lived databases in one process).
+MAX_POOLS = 8
+#: How long a search waits for a pooled connection before asking the server directly
+#: whether it is down; searches take milliseconds, so a second means trouble.
+FIRST_WAIT_S = 1.0
+_POOLS: OrderedDict[str, ConnectionPool[psycopg.Connection[Any]]] = OrderedDict()
+_POOLS_LOCK = threading.Lock()
+# hnsw.ef_search set on each pooled session; dies with its connection, whatever closes it.
+_EF_SEARCH: weakref.WeakKeyDictionary[psycopg.Connection[Any], int] = weakref.WeakKeyDictionary()
+
+# The pool logs every failed reconnection attempt at WARNING; the search that needed the
+# connection already reports the cause as DatabaseUnavailable.
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 def set_ef_search(conn: psycopg.Connection[Any], value: int) -> None:
     """Set ``hnsw.ef_search`` for the session, skipping the round trip when already set."""
-    if _EF_SEARCH.get(id(conn)) != value:
+    if _EF_SEARCH.get(conn) != value:
         conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(value)))
-        _EF_SEARCH[id(conn)] = value
+        _EF_SEARCH[conn] = value
 
 
-def _fresh(store: Store) -> psycopg.Connection[Any]:
-    conn = store.connect(autocommit=True)
-    storage.prepare(conn)
-    return conn
+def _open_pool(store: Store) -> ConnectionPool[psycopg.Connection[Any]]:
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        store.url,
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+        min_size=1,
+        max_size=POOL_MAX_SIZE,
+        open=False,
+        configure=storage.prepare,
+        check=ConnectionPool.check_connection,
+        timeout=CONNECT_TIMEOUT_S,
+        name="catalog-search",
+    )
+    # A direct connection first: a server that is down fails at once with libpq's reason,
+    # where the pool would retry in the background until its timeout.
+    store.connect().close()
+    try:
+        pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+    except PoolTimeout:
+        pool.close(timeout=0)
+        raise _unavailable(store) from None
+    return pool
 
 
-def _discard(conn: psycopg.Connection[Any]) -> None:
-    _EF_SEARCH.pop(id(conn), None)
-    conn.close()
+def _pool(store: Store) -> ConnectionPool[psycopg.Connection[Any]]:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(store.url)
+        if pool is not None:
+            _POOLS.move_to_end(store.url)
+            return pool
+    # Opened outside the lock: a slow or down server must not stall searches elsewhere.
+    pool = _open_pool(store)
+    with _POOLS_LOCK:
+        existing = _POOLS.get(store.url)
+        if existing is None:
+            _POOLS[store.url] = pool
+            evicted = _POOLS.popitem(last=False)[1] if len(_POOLS) > MAX_POOLS else None
+        else:  # another thread won the race: keep its pool
+            evicted, pool = pool, existing
+    if evicted is not None:
+        evicted.close(timeout=0)
+    return pool
+
+
+def _unavailable(store: Store) -> DatabaseUnavailable:
+    """Why the pool could not lend a connection, in the words of a direct connection."""
+    try:
+        store.connect().close()
+    except DatabaseUnavailable as exc:
+        return exc
+    return DatabaseUnavailable(
+        f"no free connection to {store.display_url} within {CONNECT_TIMEOUT_S}s "
+        f"({POOL_MAX_SIZE} searches already running)"
+    )
+
+
+def _borrow(store: Store, pool: ConnectionPool[psycopg.Connection[Any]]) -> psycopg.Connection[Any]:
+    """A checked connection from ``pool``. The pool only says "timed out", so after a
+    short wait a direct connection asks the server: down is an error at once (with the
+    reason), merely busy keeps waiting up to ``CONNECT_TIMEOUT_S``."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return pool.getconn(timeout=max(min(FIRST_WAIT_S, remaining), 0.01))
+        except PoolTimeout:
+            error = _unavailable(store)
+            if remaining <= FIRST_WAIT_S or "no free connection" not in str(error):
+                raise error from None
 
 
 def run_search(store: Store, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-    """Run read-only ``work`` on this thread's warm connection to ``store``."""
-    key = (threading.get_ident(), store.url)
-    with _LOCK:
-        kept = _KEPT.pop(key, None)
-    attempts = [kept, None] if kept is not None and not kept.closed else [None]
-    for conn in attempts:
-        conn = conn or _fresh(store)
-        try:
-            result = work(conn)
-        except psycopg.OperationalError as exc:
-            _discard(conn)
-            if conn is kept:
-                continue  # the server dropped the idle connection: retry on a new one
-            raise DatabaseUnavailable(
-                f"lost the database at {store.display_url}: {str(exc).strip()}"
-            ) from exc
-        except BaseException:
-            _discard(conn)
-            raise
-        with _LOCK:
-            if len(_KEPT) < MAX_KEPT and not conn.broken:
-                _KEPT[key] = conn
-            else:
-                _discard(conn)
-        return result
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    """Run read-only ``work`` on a pooled, checked connection to ``store``."""
+    pool = _pool(store)
+    conn = _borrow(store, pool)
+    try:
+        return work(conn)
+    except psycopg.OperationalError as exc:  # lost mid-search; the pool drops that one
+        raise DatabaseUnavailable(
+            f"lost the database at {store.display_url}: {store.reason(exc)}"
+        ) from exc
+    finally:
+        pool.putconn(conn)  # a broken connection is discarded and replaced by the pool
+
+
+def close_pools() -> None:
+    """Close every pool (at exit, or when a process is done searching)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.close(timeout=0)
+
+
+atexit.register(close_pools)
