@@ -1,4 +1,4 @@
-"""Atomic file replacement and a per-fixture inter-process lock.
+"""Atomic file replacement and a per-fixture inter-process lock (``filelock``).
 
 Writes go through the shared ``kgents_assets.fs.atomic`` (temp file, fsync, rename): a
 reader sees the previous complete file or the new one, never a torn one. This module adds
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
-import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+from filelock import AsyncFileLock, Timeout
 
 from kgents_assets.fs import atomic as fs_atomic
 from kgents_assets.hotdata.errors import FixturesNotWritableError, RefreshInProgressError
@@ -52,36 +51,29 @@ def lock_path(path: Path, lock_dir: Path | None = None) -> Path:
 async def file_lock(
     target: Path, *, lock_file: Path | None = None, wait_seconds: float = 60.0, poll: float = 0.05
 ) -> AsyncIterator[None]:
-    """Hold an exclusive ``flock`` for ``target`` across processes and threads.
+    """Hold an exclusive lock (``filelock``, an ``flock`` underneath) for ``target`` across
+    processes, threads and coroutines: each call takes its own lock on the file.
 
-    Polls without blocking the event loop; raises RefreshInProgressError after
-    ``wait_seconds``.
-    The lock is released by the kernel if the holder dies, so no stale-lock cleanup.
+    Waits without blocking the event loop; raises RefreshInProgressError after
+    ``wait_seconds``. The kernel drops the lock if the holder dies, so no stale-lock
+    cleanup, and the lock file is left in place (unlinking it would split waiters).
     """
-    import asyncio  # lazily: listing fixtures imports this module but never locks
-
     path = lock_file or lock_path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise _not_writable(path, exc) from exc
+    lock = AsyncFileLock(path, poll_interval=poll, run_in_executor=False, preserve_lock_file=True)
     try:
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise RefreshInProgressError(
-                        f"{target.name} is being refreshed by another process "
-                        f"(lock {path} held for more than {wait_seconds:.0f}s); try again later"
-                    ) from None
-                await asyncio.sleep(poll)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        await lock.acquire(timeout=wait_seconds)
+    except Timeout:
+        raise RefreshInProgressError(
+            f"{target.name} is being refreshed by another process "
+            f"(lock {path} held for more than {wait_seconds:g}s); try again later"
+        ) from None
+    except OSError as exc:  # e.g. a lock directory this user cannot write
+        raise _not_writable(path, exc) from exc
+    try:
+        yield
     finally:
-        os.close(fd)
+        await lock.release()

@@ -6,6 +6,9 @@ tests pin down the event plumbing; test_daemon_e2e.py runs the real pipeline.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -206,12 +209,38 @@ def test_second_daemon_lock_is_refused(tmp_path: Path) -> None:
     first = DaemonLock.for_repo(tmp_path)
     first.acquire()
     try:
-        with pytest.raises(DaemonAlreadyRunning, match=r"pid \d+.*already watching"):
+        with pytest.raises(DaemonAlreadyRunning, match=rf"pid {os.getpid()}\).*already watching"):
             DaemonLock.for_repo(tmp_path).acquire()
     finally:
         first.release()
     with DaemonLock.for_repo(tmp_path):  # free again once released
         pass
+
+
+def test_a_daemon_in_another_process_is_named_by_its_pid(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from sensors.lock import DaemonLock\n"
+            "with DaemonLock.for_repo(Path(sys.argv[1])):\n"
+            "    print('held', flush=True); sys.stdin.read()",
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(DaemonAlreadyRunning, match=rf"pid {holder.pid}\)"):
+            DaemonLock.for_repo(tmp_path).acquire()
+    finally:
+        holder.communicate("", timeout=30)
+    assert holder.returncode == 0
+    assert (tmp_path / ".agentfs" / "daemon.lock").read_text() == ""  # no stale pid left
+    with DaemonLock.for_repo(tmp_path):
+        assert (tmp_path / ".agentfs" / "daemon.lock").read_text() == f"{os.getpid()}\n"
 
 
 def test_directory_moved_into_the_tree_is_seen_whole(
