@@ -16,7 +16,7 @@ from gateway import observe, perturb
 from gateway.agents.registry import AgentRegistry
 from gateway.prometheus import metrics_registry
 from gateway.routes import agents as agent_routes
-from gateway.routes import fixtures, health, library, metrics, nodes, purgatory
+from gateway.routes import ci, fixtures, health, library, metrics, nodes, purgatory
 from gateway.settings import GatewaySettings
 from gateway.transport import CaptureTransport
 from kgents_assets.flux import FluxAgent, HolographicBuffer, Purgatory
@@ -130,6 +130,7 @@ def create_app(
     app.include_router(nodes.router)
     app.include_router(fixtures.router)
     app.include_router(purgatory.router)
+    app.include_router(ci.router)  # its own token check (bearer or GitHub signature)
     library.include_if_available(app)
     app.include_router(observe.router)
     app.include_router(perturb.router)
