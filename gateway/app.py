@@ -7,17 +7,20 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import observe, perturb
 from gateway.agents.registry import AgentRegistry
+from gateway.auth import require_read_token
 from gateway.prometheus import metrics_registry
 from gateway.routes import agents as agent_routes
-from gateway.routes import ci, fixtures, health, library, metrics, nodes, purgatory
+from gateway.routes import ci, fixtures, health, library, metrics, nodes, purgatory, repos, world
 from gateway.settings import GatewaySettings
+from gateway.streams import StreamReplica
 from gateway.transport import CaptureTransport
 from kgents_assets.flux import FluxAgent, HolographicBuffer, Purgatory
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
@@ -29,36 +32,45 @@ AgentFactory = Callable[["GatewayContext"], Sequence[FluxAgent]]
 
 
 class GatewayContext:
-    """What agent factories get: settings, the purgatory, and a mirror maker."""
+    """What agent factories get: settings, the purgatory, and a mirror maker (a mirror of
+    the shared stream when replicas share streams, else one in this process only)."""
 
-    def __init__(self, settings: GatewaySettings, purgatory: Purgatory) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        purgatory: Purgatory,
+        streams: StreamReplica | None = None,
+    ) -> None:
         self.settings = settings
         self.purgatory = purgatory
+        self.streams = streams
 
     def mirror(self, agent_id: str) -> HolographicBuffer:
-        return HolographicBuffer(
-            agent_id,
-            capacity=self.settings.ring_capacity,
-            history=self.settings.history,
-            send_timeout_s=self.settings.observer_send_timeout_s,
-            coalesce_s=self.settings.observer_coalesce_s,
-        )
+        ring: dict[str, Any] = {
+            "capacity": self.settings.ring_capacity,
+            "history": self.settings.history,
+            "send_timeout_s": self.settings.observer_send_timeout_s,
+            "coalesce_s": self.settings.observer_coalesce_s,
+        }
+        if self.streams is not None:
+            return self.streams.mirror(agent_id, **ring)
+        return HolographicBuffer(agent_id, **ring)
 
 
 def default_agents(context: GatewayContext) -> list[FluxAgent]:
     """`daemon` always; `pipeline` and `hub` when the Dagster agents are enabled."""
     from gateway.agents.daemon import make_daemon_agent
+    from gateway.agents.world import make_world_agent_for
 
     settings = context.settings
     hosted = [make_daemon_agent(context.mirror("daemon"), context.purgatory)]
+    hosted.append(make_world_agent_for(context))
     if settings.dagster_agents:
-        from dagster import DagsterInstance
-
         from gateway.agents.hub import make_hub_agent
         from gateway.agents.pipeline import make_pipeline_agent
+        from kgents_assets.instance import get_instance
 
-        settings.dagster.mkdir(parents=True, exist_ok=True)
-        instance = DagsterInstance.from_config(str(settings.dagster))
+        instance = get_instance(settings.dagster)
         hosted.append(
             make_pipeline_agent(instance, context.mirror("pipeline"), settings.poll_interval_s)
         )
@@ -91,24 +103,32 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = store
         if opened is None:
-            opened = await asyncio.to_thread(
-                open_store, config.database_url, agentfs_dir=config.agentfs
-            )
+            opened = await asyncio.to_thread(open_store, config.database_url)
         app.state.store = opened
         app.state.purgatory = Purgatory(opened)
-        context = GatewayContext(config, app.state.purgatory)
+        streams = None
+        if config.shared_streams:
+            streams = StreamReplica(opened, retention=config.stream_retention)
+        app.state.streams = streams
+        context = GatewayContext(config, app.state.purgatory, streams)
         for agent in await asyncio.to_thread(agents, context):
             registry.add(agent)
+        if streams is not None:
+            await streams.start()
         await registry.start_all()
         log.info(
-            "gateway up: agents %s; steering %s",
+            "gateway up: agents %s; steering %s; reads %s; streams %s",
             ", ".join(a.id for a in registry),
             "enabled" if config.token else "disabled (no KGENTS_GATEWAY_TOKEN)",
+            "need a token" if config.read_token else "open",
+            "shared through PostgreSQL" if streams else "in this process",
         )
         try:
             yield
         finally:
             await registry.stop_all()
+            if streams is not None:
+                await streams.stop()
 
     app = FastAPI(
         title="kgents terrarium gateway",
@@ -120,18 +140,22 @@ def create_app(
     app.state.registry = registry
     app.state.store = store
     app.state.purgatory = None
-    app.state.metrics = metrics_registry(registry)
+    app.state.streams = None
+    app.state.metrics = metrics_registry(
+        registry, lambda: app.state.store, lambda: app.state.streams
+    )
     app.add_middleware(CaptureTransport)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
 
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(agent_routes.router)
-    app.include_router(nodes.router)
-    app.include_router(fixtures.router)
-    app.include_router(purgatory.router)
+    # Everything that shows data needs the read token when one is configured.
+    reads = [Depends(require_read_token)]
+    for router in (agent_routes.router, nodes.router, repos.router, fixtures.router, world.router):
+        app.include_router(router, dependencies=reads)
+    app.include_router(purgatory.router, dependencies=reads)
     app.include_router(ci.router)  # its own token check (bearer or GitHub signature)
-    library.include_if_available(app)
+    library.include_if_available(app, dependencies=reads)
     app.include_router(observe.router)
     app.include_router(perturb.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from fastapi import HTTPException, Request, status
 from pydantic import SecretStr
 
+from gateway.settings import GatewaySettings
+
 
 def token_matches(configured: SecretStr | None, presented: str | None) -> bool:
     if configured is None or not presented:
@@ -35,5 +37,23 @@ async def require_token(request: Request) -> None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def read_allowed(settings: GatewaySettings, presented: str | None) -> bool:
+    """Reads are open without a read token; with one, it (or the steering token) is needed."""
+    if settings.read_token is None:
+        return True
+    return token_matches(settings.read_token, presented) or token_matches(settings.token, presented)
+
+
+async def require_read_token(request: Request) -> None:
+    """FastAPI dependency of every REST route that shows data (not the probes)."""
+    settings: GatewaySettings = request.app.state.settings
+    if not read_allowed(settings, bearer_token(request.headers)):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or invalid bearer token (this gateway requires KGENTS_GATEWAY_READ_TOKEN)",
             headers={"WWW-Authenticate": "Bearer"},
         )

@@ -1,19 +1,22 @@
 """Prometheus metrics, read from the agents at scrape time.
 
-Nothing on the event path increments a metric: the collector reads counters the agents
-and mirrors keep anyway, so /metrics costs nothing between scrapes.
+Nothing on the event path increments a metric: the collectors read counters the agents,
+mirrors and shared streams keep anyway, so /metrics costs nothing between scrapes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.agents.registry import AgentRegistry
+from gateway.streams import StreamReplica
+from kgents_assets.catalog import metrics as catalog_metrics
 from kgents_assets.flux import FluxState
+from kgents_assets.store import Store
 
 
 class AgentCollector(Collector):
@@ -64,7 +67,43 @@ class AgentCollector(Collector):
         yield from (events, attached, dropped, perturbations)
 
 
-def metrics_registry(registry: AgentRegistry) -> CollectorRegistry:
+class StreamsCollector(Collector):
+    """The shared streams of this replica (gateway/streams), when replicas share them."""
+
+    def __init__(self, streams: Callable[[], StreamReplica | None]) -> None:
+        self.streams = streams
+
+    def collect(self) -> Iterator[Metric]:
+        streams = self.streams()
+        if streams is None:
+            return
+        pending = GaugeMetricFamily(
+            "kgents_stream_outbox_events", "events emitted here, not yet in the shared table"
+        )
+        pending.add_metric([], streams.pending)
+        yield pending
+        for name, help_, value in [
+            ("written", "events this replica appended to the shared table", streams.written),
+            ("notices", "notifications this replica received", streams.notified),
+            ("filled", "events read from the table to fill gaps", streams.filled),
+            ("dropped", "events dropped from a full outbox", streams.dropped),
+            ("write_errors", "failed appends (retried)", streams.write_errors),
+        ]:
+            family = CounterMetricFamily(f"kgents_stream_{name}", help_)
+            family.add_metric([], value)
+            yield family
+
+
+def metrics_registry(
+    registry: AgentRegistry,
+    store: Callable[[], Store | None] = lambda: None,
+    streams: Callable[[], StreamReplica | None] = lambda: None,
+) -> CollectorRegistry:
+    """The agents' metrics, the shared streams', and the catalog's (its own registry,
+    filled by searches and syncs in this process, plus its size read at scrape time)."""
     collectors = CollectorRegistry()
     collectors.register(AgentCollector(registry))
+    collectors.register(StreamsCollector(streams))
+    collectors.register(catalog_metrics.REGISTRY)
+    collectors.register(catalog_metrics.CatalogCollector(store))
     return collectors

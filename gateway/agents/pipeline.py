@@ -12,8 +12,10 @@ from gateway.agents.dagster_feed import (
     MATERIALIZATION,
     RUN_EVENTS,
     DagsterEventFeed,
+    FeedEvent,
 )
 from gateway.agents.narrated import NarratedAgent
+from gateway.agents.run_durations import RunDurations
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
 from kgents_assets.sentences import RunTally
 
@@ -24,12 +26,19 @@ def make_pipeline_agent(
     seen: Counter[str] = Counter()
     tally = RunTally()  # a run's end is told with what it materialized and how long it took
     feed: DagsterEventFeed | None = None
+    durations = RunDurations(instance)  # kgents_pipeline_run_seconds
+
+    def poll() -> list[FeedEvent]:
+        assert feed is not None
+        events = feed.poll()
+        durations.observe(events)
+        return events
 
     async def source(agent: FluxAgent) -> None:
         nonlocal feed
         feed = await asyncio.to_thread(DagsterEventFeed, instance, (*RUN_EVENTS, MATERIALIZATION))
         while True:
-            for event in await asyncio.to_thread(feed.poll):
+            for event in await asyncio.to_thread(poll):
                 seen[event.type] += 1
                 data = {"storage_id": event.storage_id, **event.data}
                 agent.emit(event.type, tally.observe(event.type, data))

@@ -1,58 +1,109 @@
-"""Node state (KV ``node:{node_id}:state``) and its rendered markdown."""
+"""Node state and its markdown, both from the store: the markdown is rendered from the
+state with the renderer the ``node_markdown`` asset uses, so the bytes are the file's and
+no gateway pod needs the disk a run Job wrote it to."""
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi.responses import PlainTextResponse
 
 from gateway.routes import deps
-from gateway.settings import GatewaySettings
+from kgents_assets.hub.markdown import render_markdown
+from kgents_assets.hub.models import NodeState, trusted_node_state
+from kgents_assets.hub.state_store import load_repo_states, load_state_json
 from kgents_assets.store import Store
 
 router = APIRouter(prefix="/api/nodes", tags=["nodes"])
 
+RepoFilter = Annotated[
+    str | None, Query(description="only this repository (node ids are `{repo}:{hash}`)")
+]
 
-def _read_state(store: Store, node_id: str) -> dict[str, Any] | None:
+
+def _load(store: Store, node_id: str) -> dict[str, Any] | None:
     with store.connect() as conn:
-        row = conn.execute(
-            "SELECT value FROM kv WHERE key = %s", (f"node:{node_id}:state",)
-        ).fetchone()
-    return None if row is None else dict(row[0])
+        return load_state_json(conn, node_id)
 
 
-def _read_markdown(repo_root: Path, relative: object) -> str | None:
-    if not isinstance(relative, str) or not relative:
-        return None
-    root = repo_root.resolve()
-    path = (root / relative).resolve()
-    if not path.is_relative_to(root):  # a state must never make us read outside the repo
-        return None
+def _markdown(state: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(markdown, why there is none). Read the way the asset reads it (``trusted``: no
+    re-validation), so the bytes match its file; a malformed state renders nothing."""
     try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
-        return None
+        return render_markdown(trusted_node_state(state)), None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return None, f"the stored state cannot be rendered: {type(exc).__name__}: {exc}"
+
+
+def _in_repo(node_id: str, repo: str | None) -> bool:
+    return repo is None or node_id.startswith(f"{repo}:")
+
+
+async def _state_or_404(store: Store, node_id: str, repo: str | None) -> dict[str, Any]:
+    state = await asyncio.to_thread(_load, store, node_id) if _in_repo(node_id, repo) else None
+    if state is None:
+        where = f" in repository {repo!r}" if repo else ""
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no state for node {node_id!r}{where}")
+    return state
+
+
+@router.get("")
+async def nodes(
+    store: Annotated[Store, Depends(deps.store)],
+    repo: Annotated[str, Query(description="the repository whose nodes to list")],
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """One repository's nodes (id, kind, name, file, lines), by file then line."""
+
+    def load() -> dict[str, NodeState]:
+        with store.connect() as conn:
+            return load_repo_states(conn, repo)
+
+    states = sorted(
+        (s for s in (await asyncio.to_thread(load)).values() if kind is None or s.kind == kind),
+        key=lambda s: (s.file_path, s.start_line, s.node_id),
+    )
+    page = states[offset : offset + limit]
+    return {
+        "repo": repo,
+        "total": len(states),
+        "nodes": [
+            {
+                "node_id": s.node_id, "kind": s.kind, "qualname": s.qualname,
+                "file_path": s.file_path, "start_line": s.start_line, "end_line": s.end_line,
+            }
+            for s in page
+        ],
+    }  # fmt: skip
 
 
 @router.get("/{node_id}")
 async def node(
-    node_id: str,
-    store: Annotated[Store, Depends(deps.store)],
-    settings: Annotated[GatewaySettings, Depends(deps.settings)],
+    node_id: str, store: Annotated[Store, Depends(deps.store)], repo: RepoFilter = None
 ) -> dict[str, Any]:
-    """The node's state and markdown; 404 when the node has no state (``markdown`` is
-    null when the state names no markdown file or the file is missing)."""
-    state = await asyncio.to_thread(_read_state, store, node_id)
-    if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no state for node {node_id!r}")
-    markdown = await asyncio.to_thread(
-        _read_markdown, settings.repo_root, state.get("markdown_path")
-    )
+    """The node's state and its markdown rendered from it; 404 when the node has no state
+    (``markdown`` is null, with ``markdown_error``, when the state does not validate)."""
+    state = await _state_or_404(store, node_id, repo)
+    markdown, error = _markdown(state)
     return {
         "node_id": node_id,
         "state": state,
         "markdown_path": state.get("markdown_path"),
         "markdown": markdown,
+        "markdown_error": error,
     }
+
+
+@router.get("/{node_id}/markdown", response_class=PlainTextResponse)
+async def node_markdown(
+    node_id: str, store: Annotated[Store, Depends(deps.store)], repo: RepoFilter = None
+) -> PlainTextResponse:
+    """The node's markdown alone (``text/markdown``), byte for byte what the asset writes."""
+    markdown, error = _markdown(await _state_or_404(store, node_id, repo))
+    if markdown is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, error)
+    return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8")

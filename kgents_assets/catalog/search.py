@@ -10,7 +10,7 @@ from typing import Any, get_args
 import psycopg
 from psycopg import sql
 
-from kgents_assets.catalog import storage
+from kgents_assets.catalog import metrics, storage
 from kgents_assets.catalog.connections import run_search, set_ef_search
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.registry import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
@@ -166,6 +166,7 @@ def _fuse(
     return [(entry_id, score, facts[entry_id]) for entry_id, score in ranked]
 
 
+@metrics.timed_search()
 def discover(
     store: Store,
     query: str,
@@ -220,6 +221,7 @@ def discover(
     ]
 
 
+@metrics.timed_search("similar")
 def similar_to(
     store: Store, entry_id: str, limit: int = 5, embedder: Embedder | None = None
 ) -> list[SearchHit]:

@@ -4,6 +4,9 @@ Browse (``catalog``, ``show``, ``stats``), search (``discover``: hybrid by defau
 artifacts by hand (``register``) and re-embed everything (``reindex``). The store is the
 one the pipeline writes: ``$KGENTS_DATABASE_URL``, else the embedded server under
 ``<repo>/.agentfs`` (repo = ``$KGENTS_REPO`` or the working directory).
+
+With ``$KGENTS_GATEWAY_URL`` set, ``catalog``, ``discover`` and ``show`` ask that gateway
+(a cluster's) instead, and fail with "cluster unavailable" when it does not answer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kgents_assets.catalog import storage
+from kgents_assets.catalog.describe import describe_entry
 from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, Embedder, get_embedder
 from kgents_assets.catalog.errors import CatalogError, EmbedderUnavailable
 from kgents_assets.catalog.models import (
@@ -36,6 +40,12 @@ from kgents_assets.catalog.models import (
 from kgents_assets.catalog.register import entry_from_file, register_entry
 from kgents_assets.catalog.search import discover as discover_entries
 from kgents_assets.catalog.sync import sync_catalog
+from kgents_assets.cli.gateway_client import (
+    ClusterUnavailable,
+    GatewayClient,
+    GatewayError,
+    gateway_url,
+)
 from kgents_assets.cli.library_lineage import lineage
 from kgents_assets.repo_root import resolve_repo_root
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
@@ -57,6 +67,9 @@ EmbedderOption = Annotated[
     str | None,
     typer.Option("--embedder", help=f"Embedder spec (default ${EMBEDDER_ENV} or hashing)."),
 ]
+RepoOption = Annotated[
+    str | None, typer.Option("--repo", "-r", help="Only entries of this repository.")
+]
 DESCRIPTION_WIDTH = 70
 
 
@@ -72,13 +85,14 @@ def _errors() -> Iterator[None]:
         yield
     except (CatalogError, EmbedderUnavailable) as exc:
         _fail(str(exc))
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, ClusterUnavailable) as exc:
         _fail(str(exc), code=2)
+    except GatewayError as exc:
+        _fail(str(exc))
 
 
 def _store() -> Store:
-    root = resolve_repo_root()
-    return open_store(None, agentfs_dir=root / ".agentfs")
+    return open_store(None)
 
 
 def _embedder(spec: str | None) -> Embedder:
@@ -115,16 +129,24 @@ def catalog(
         str | None, typer.Option("--origin", help="node, fixture or registered.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 200,
+    repo: RepoOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List catalog entries, by type then name."""
     with _errors():
         etype = parse_entity_type(entity_type).value if entity_type else None
         stat = parse_status(status).value if status else None
-        with _store().connect() as conn:
-            entries = storage.list_entries(
-                conn, entity_type=etype, status=stat, origin=origin, limit=limit
-            )
+        if (url := gateway_url()) is not None:
+            with GatewayClient(url) as client:
+                found = client.catalog(
+                    entity_type=etype, status=stat, origin=origin, repo=repo, limit=limit
+                )
+            entries = [CatalogEntry.model_validate(e) for e in found]
+        else:
+            with _store().connect() as conn:
+                entries = storage.list_entries(
+                    conn, entity_type=etype, status=stat, origin=origin, repo=repo, limit=limit
+                )
     if as_json:
         _print_json([_summary(e) for e in entries])
         return
@@ -151,6 +173,7 @@ def discover(
     entity_type: TypeOption = None,
     status: StatusOption = None,
     embedder: EmbedderOption = None,
+    repo: RepoOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Search the catalog: hybrid (keyword + semantic, fused by rank) unless told."""
@@ -158,11 +181,22 @@ def discover(
         _fail("choose one of --semantic and --keyword (neither means hybrid)", code=2)
     mode: SearchMode = "semantic" if semantic else "keyword" if keyword else "hybrid"
     with _errors():
-        model = _embedder(embedder) if mode != "keyword" else None
-        hits = discover_entries(
-            _store(), query, mode=mode, limit=limit, entity_type=entity_type, status=status,
-            embedder=model,
-        )  # fmt: skip
+        if (url := gateway_url()) is not None:
+            if embedder is not None:
+                _fail("--embedder is for a local catalog; the gateway searches with its own")
+            with GatewayClient(url) as client:
+                found = client.discover(
+                    query, mode=mode, limit=limit, entity_type=entity_type, status=status,
+                    repo=repo,
+                )  # fmt: skip
+            hits = [SearchHit.model_validate(h) for h in found["hits"]]
+        else:
+            model = _embedder(embedder) if mode != "keyword" else None
+            narrow: dict[str, Any] = {} if repo is None else {"repo": repo}
+            hits = discover_entries(
+                _store(), query, mode=mode, limit=limit, entity_type=entity_type,
+                status=status, embedder=model, **narrow,
+            )  # fmt: skip
     if as_json:
         _print_json(
             [
@@ -248,21 +282,19 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Everything the catalog knows about one entry."""
-    with _errors(), _store().connect() as conn:
-        storage.prepare(conn)
-        entry = storage.get_entry(conn, entry_id)
-        vector = storage.entry_vector(conn, entry_id)
-        incoming = conn.execute(
-            "SELECT kind, src FROM catalog_relationships WHERE dst = %s ORDER BY kind, src",
-            (entry_id,),
-        ).fetchall()
+    with _errors():
+        if (url := gateway_url()) is not None:
+            with GatewayClient(url) as client:
+                data = client.entry(entry_id)
+        else:
+            with _store().connect() as conn:
+                data = describe_entry(conn, entry_id)
     if as_json:
-        data = entry.model_dump(mode="json")
-        data["embedder"] = vector[0] if vector else None
-        data["dimension"] = int(vector[1].shape[0]) if vector else None
-        data["incoming"] = [{"kind": k, "src": s} for k, s in incoming]
         _print_json(data)
         return
+    entry = CatalogEntry.model_validate(data)
+    embedder, dimension = data["embedder"], data["dimension"]
+    incoming = [(i["kind"], i["src"]) for i in data["incoming"]]
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -271,7 +303,7 @@ def show(
         ("version", entry.version), ("status", entry.status.value), ("origin", entry.origin),
         ("path", entry.path or "-"), ("keywords", ", ".join(entry.keywords) or "-"),
         ("description", entry.description),
-        ("embedding", f"{vector[0]} ({vector[1].shape[0]} dims)" if vector else "none"),
+        ("embedding", f"{embedder} ({dimension} dims)" if embedder else "none"),
     ]  # fmt: skip
     if entry.deprecation_reason:
         rows.append(("deprecated", entry.deprecation_reason))
@@ -309,14 +341,17 @@ def stats(as_json: JsonOption = False) -> None:
 
 
 @library_app.command("reindex")
-def reindex(embedder: EmbedderOption = None, as_json: JsonOption = False) -> None:
-    """Full reconcile: compare every node state with the catalog and (re-)embed whatever
-    lacks a current vector, e.g. after changing $KGENTS_EMBEDDER."""
+def reindex(
+    embedder: EmbedderOption = None, repo: RepoOption = None, as_json: JsonOption = False
+) -> None:
+    """Full reconcile: compare every node state (of one repository with --repo) with the
+    catalog and (re-)embed whatever lacks a current vector, e.g. after changing
+    $KGENTS_EMBEDDER."""
     with _errors():
         model = _embedder(embedder)
         store = _store()
         if as_json:
-            report = sync_catalog(store, model, full=True)
+            report = sync_catalog(store, model, repo=repo, full=True)
         else:
             with Progress(
                 TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -327,7 +362,7 @@ def reindex(embedder: EmbedderOption = None, as_json: JsonOption = False) -> Non
                 def update(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                report = sync_catalog(store, model, full=True, progress=update)
+                report = sync_catalog(store, model, repo=repo, full=True, progress=update)
     if as_json:
         _print_json(report.as_dict())
         return

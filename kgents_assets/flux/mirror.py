@@ -90,6 +90,7 @@ class HolographicBuffer:
         # that resume across a restart must be able to tell.
         self.epoch = uuid.uuid4().hex[:12]
         self.head = 0  # last sequence number assigned; 0 before the first event
+        self._floor = 1  # the first sequence number this ring ever held
         self._frames: list[str | None] = [None] * capacity
         self._events: list[TerrariumEvent | None] = [None] * capacity
         self._observers: set[Observer] = set()
@@ -104,10 +105,18 @@ class HolographicBuffer:
 
     def reflect(self, event: TerrariumEvent) -> TerrariumEvent:
         """Record ``event`` once (assigning its seq) and schedule a wake-up. O(1) in observers."""
-        seq = self.head + 1
-        stamped = event.model_copy(update={"seq": seq})
+        stamped = event.model_copy(update={"seq": self.head + 1})
+        self.place(stamped, stamped.model_dump_json(fallback=str))
+        return stamped
+
+    def place(self, stamped: TerrariumEvent, frame: str) -> None:
+        """Record an event whose seq was assigned elsewhere (a shared stream's database);
+        it must be ``head + 1``: a ring holds no holes."""
+        seq = stamped.seq
+        if seq != self.head + 1:
+            raise ValueError(f"{self.agent_id}: event {seq} does not follow {self.head}")
         slot = seq % self.capacity
-        self._frames[slot] = stamped.model_dump_json(fallback=str)
+        self._frames[slot] = frame
         self._events[slot] = stamped
         self.head = seq
         loop = self._loop
@@ -120,7 +129,12 @@ class HolographicBuffer:
                 loop.call_soon(self._wake)
             else:
                 loop.call_later(delay, self._wake)
-        return stamped
+
+    def skip_to(self, head: int) -> None:
+        """Continue after ``head`` without holding the events up to it (a shared stream
+        joined midway, or one whose missing events were trimmed from its table)."""
+        self.head = head
+        self._floor = head + 1
 
     def _wake(self) -> None:
         self._wake_pending = False
@@ -132,7 +146,7 @@ class HolographicBuffer:
 
     @property
     def oldest(self) -> int:
-        return max(1, self.head - self.capacity + 1)
+        return max(self._floor, self.head - self.capacity + 1)
 
     def recent(self, limit: int = 100) -> list[TerrariumEvent]:
         first = max(self.oldest, self.head - limit + 1)

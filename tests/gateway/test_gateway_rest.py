@@ -9,7 +9,6 @@ import time
 
 import httpx
 from gateway_testing import TOKEN, Gateway, serve_gateway
-from psycopg.types.json import Jsonb
 from websockets.asyncio.client import connect
 
 from gateway.agents.registry import active_registry, post_event
@@ -53,22 +52,6 @@ def test_ready_reports_a_store_that_went_away(gateway: Gateway) -> None:
         # Routes that need the store say why they cannot answer, instead of a bare 500.
         search = http.get("/api/library/discover", params={"q": "parser"})
         assert search.status_code == 503 and "cannot reach the database" in search.json()["detail"]
-
-
-def test_node_state_and_markdown(gateway: Gateway, store: Store, settings: GatewaySettings) -> None:
-    markdown = settings.repo_root / ".agentfs/nodes/pkg/mod.py/f.md"
-    markdown.parent.mkdir(parents=True)
-    markdown.write_text("# f\n\nDoes things.\n", encoding="utf-8")
-    state = {"name": "f", "markdown_path": ".agentfs/nodes/pkg/mod.py/f.md"}
-    with store.transaction() as conn:
-        conn.execute("INSERT INTO kv (key, value) VALUES (%s, %s)", ("node:n1:state", Jsonb(state)))
-        evil = {"markdown_path": "../../../etc/passwd"}
-        conn.execute("INSERT INTO kv (key, value) VALUES (%s, %s)", ("node:n2:state", Jsonb(evil)))
-    with httpx.Client(base_url=gateway.url) as http:
-        body = http.get("/api/nodes/n1").json()
-        assert body["state"]["name"] == "f" and body["markdown"].startswith("# f")
-        assert http.get("/api/nodes/n2").json()["markdown"] is None  # outside the repo
-        assert http.get("/api/nodes/missing").status_code == 404
 
 
 def test_fixture_status(gateway: Gateway, settings: GatewaySettings) -> None:
