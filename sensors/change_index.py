@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kgents_assets.hub.ignore import IgnoreRules
-from kgents_assets.hub.scan import IndexedFile, compare_with_index, walk_source_files
+from kgents_assets.hub.refresh_files import load_file_index
+from kgents_assets.hub.scan import compare_with_index, walk_source_files
 from kgents_assets.store import Store
 
 
@@ -33,14 +34,10 @@ class DetectedChanges:
         return bool(self.changed or self.deleted)
 
 
-def load_index(store: Store) -> dict[str, IndexedFile]:
+def detect_changes(root: Path, store: Store, repo: str) -> DetectedChanges:
+    """What differs between ``root`` and repository ``repo``'s index."""
     with store.connect() as conn:
-        rows = conn.execute("SELECT path, mtime_ns, size, content_hash FROM hub_files").fetchall()
-    return {r[0]: IndexedFile(r[1], r[2], r[3]) for r in rows}
-
-
-def detect_changes(root: Path, store: Store) -> DetectedChanges:
-    index = load_index(store)
+        index = load_file_index(conn, repo)
     scan = compare_with_index(
         walk_source_files(root, IgnoreRules.for_repo(root)), index, full_scan=True
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from kgents_assets.hub.refresh_files import indexed_paths
 from sensors.bus import DEFAULT_CAPACITY, BusClosed, EventBus
 from sensors.debounce import DEFAULT_MAX_WAIT_S, ChangeSet, Debouncer
 from sensors.events import Event, RescanRequested
@@ -74,6 +75,7 @@ class WatchDaemon:
         *,
         store: Store,
         refresh: Refresh,
+        repo: str | None = None,
         status: Callable[[str], None] = print,
         debounce_ms: int = 200,
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
@@ -82,6 +84,8 @@ class WatchDaemon:
         catch_up: bool = True,
     ) -> None:
         self.root = root.resolve()
+        #: the repository's registered name (its partition); None: journal rows carry none
+        self.repo = repo
         self.refresh = refresh
         self.status = status
         self.catch_up = catch_up
@@ -188,7 +192,7 @@ class WatchDaemon:
         if self.executor.trust_level == TrustLevel.PROPOSE:
             self.executor.settle()  # carry out what a human approved since last time
         self.stats.events += cs.raw_count
-        self.journal.append_many(cs.events)
+        self.journal.append_many(cs.events, repo=self.repo)
         rescan = cs.rescan or self._rescan_next
         paths = listed_paths(cs.paths, rescan)
         if paths is not None and cs.transient:
@@ -238,13 +242,10 @@ class WatchDaemon:
         A "created" event can be an editor's save-by-rename of a file that existed all
         along; if such a file then disappears, the run must still hear about it.
         """
+        if self.repo is None:
+            return paths
         with self.journal.store.connect() as conn:
-            known = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT path FROM hub_files WHERE path = ANY(%s)", (list(transient),)
-                )
-            }
+            known = indexed_paths(conn, self.repo, list(transient))
         gone = set(transient) - known
         return [p for p in paths if p not in gone]
 
@@ -293,13 +294,14 @@ def _describe(cs: ChangeSet, paths: Sequence[str] | None) -> str:
 # --- the real refresh: the lead's in-process runner --------------------------------
 
 
-def dagster_refresh(root: Path, instance: Any) -> Refresh:
-    """Run ``code_refresh_job`` in-process against ``instance`` (history in the UI)."""
+def dagster_refresh(repo: str, instance: Any) -> Refresh:
+    """Run ``code_refresh_job`` for ``repo``'s partition in-process against ``instance``
+    (history in the UI)."""
     from kgents_assets.runner import materialize_code
 
     def refresh(paths: Sequence[str] | None, tags: Mapping[str, str]) -> RunOutcome:
         result = materialize_code(
-            root, paths, instance=instance, tags=tags, raise_on_error=False, log_level="ERROR"
+            repo, paths, instance=instance, tags=tags, raise_on_error=False, log_level="ERROR"
         )
         return RunOutcome(result.run_id, result.success, _run_summary(result))
 
@@ -332,12 +334,17 @@ def run_watch(
     console: Console,
     debounce_ms: int = 200,
     trust_level: int | None = None,
+    name: str | None = None,
 ) -> int:
     """The ``kg hub --watch`` entry point; returns the process exit code.
 
     ``trust_level`` unset means ``$KGENTS_TRUST_LEVEL``, else 1 (write under .agentfs/).
+    The repository is registered under ``name`` (else its directory's name) first.
     """
-    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.instance import get_instance
+    from kgents_assets.repos.names import InvalidRepoName
+    from kgents_assets.repos.registration import register_local_path
+    from kgents_assets.repos.registry import RepositoryConflict
     from kgents_assets.store import DatabaseUnavailable, open_store
 
     root = repo_root.resolve()
@@ -358,15 +365,20 @@ def run_watch(
         return 2
     try:
         try:
-            store = open_store(None, agentfs_dir=root / ".agentfs")
+            store = open_store(None)
+            repository = register_local_path(store, root, name)
         except DatabaseUnavailable as exc:
             console.print(f"[red]{exc}[/red]")
             return 1
-        instance = get_instance(root)
+        except (RepositoryConflict, InvalidRepoName) as exc:
+            console.print(f"[red]{exc}[/red]")
+            return 2
+        instance = get_instance()
         daemon = WatchDaemon(
             root,
             store=store,
-            refresh=dagster_refresh(root, instance),
+            repo=repository.name,
+            refresh=dagster_refresh(repository.name, instance),
             status=console.print,
             debounce_ms=debounce_ms,
             trust_level=level,

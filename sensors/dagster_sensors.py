@@ -10,10 +10,15 @@ All three are RUNNING by default and keep cursors, so a restarted daemon resumes
   webhook) -> a ``failure_context_job`` run at the highest priority, which records the
   failing test's node and the nodes it exercises.
 
+Every sensor works per repository partition: the local repositories of the store (a git
+URL repository has ``git_remote_sensor`` instead), one run request per repository that
+changed, its cursor a JSON object keyed by repository name.
+
 Dagster wiring only: the logic lives in the modules they call.
 """
 
 import json
+import warnings
 
 from dagster import (
     Config,
@@ -28,45 +33,74 @@ from dagster import (
     op,
     sensor,
 )
+from dagster._utils.warnings import BetaWarning
 
-from resources.repo import RepoResource
+from kgents_assets.assets.code import CODE_JOB, code_run_config
+from kgents_assets.repos.models import Repository, RepoSource
+from kgents_assets.repos.registry import list_repositories
 from resources.store import StoreResource
 from sensors.change_index import detect_changes
 from sensors.events import Priority
 from sensors.failure_context import record_failure_contexts
+from sensors.git_remote import git_remote_sensor
 from sensors.git_source import GitError, GitRepo, GitWatcher
 from sensors.journal import EventJournal
-from sensors.run_spec import CODE_JOB, code_run_config, listed_paths, run_tags
+from sensors.run_spec import listed_paths, run_tags
+
+# `owners` on sensors is beta in Dagster 1.13 and warns at every definition load: noise
+# for a user of `kg`, who cannot act on it.
+warnings.filterwarnings("ignore", message=r".*`owners`.*", category=BetaWarning)
 
 #: The daemon ticks every ~5 s; asking more often than that buys nothing.
 INTERVAL_S = 5
 FAILURES_PER_RUN = 100
 
 
+def _cursor(raw: str | None) -> dict[str, object]:
+    """A per-repository cursor; an old single-repository cursor (or garbage) starts over."""
+    try:
+        loaded = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _local_repositories(store: StoreResource) -> list[Repository]:
+    return [r for r in list_repositories(store.open()) if r.source == RepoSource.LOCAL]
+
+
 @sensor(
     job_name=CODE_JOB,
     minimum_interval_seconds=INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Requests an incremental code refresh when files differ from the index "
-    "(mtime + size; nothing is parsed). The run gets the change set and does not rescan.",
+    description="Requests an incremental code refresh of each local repository whose files "
+    "differ from its index (mtime + size; nothing is parsed). The run gets the change set "
+    "and does not rescan.",
 )
 def code_file_change_sensor(
-    context: SensorEvaluationContext, repo: RepoResource, store: StoreResource
+    context: SensorEvaluationContext, store: StoreResource
 ) -> SensorResult | SkipReason:
-    root = repo.root()
-    changes = detect_changes(root, store.open(repo.agentfs()))
-    if not changes:
-        return SkipReason(f"no changes: {changes.checked} files match the index")
-    if context.cursor == changes.fingerprint:
-        return SkipReason(
-            f"{len(changes.paths)} changed files already requested; waiting for that run"
-        )
-    paths = listed_paths(changes.paths)
-    return SensorResult(
-        run_requests=[
+    cursor = _cursor(context.cursor)
+    requests, quiet = [], []
+    opened = store.open()
+    for repository in _local_repositories(store):
+        root = repository.local_path
+        if root is None or not root.is_dir():
+            quiet.append(f"{repository.name}: checkout missing")
+            continue
+        changes = detect_changes(root, opened, repository.name)
+        if not changes:
+            quiet.append(f"{repository.name}: {changes.checked} files match")
+            continue
+        if cursor.get(repository.name) == changes.fingerprint:
+            quiet.append(f"{repository.name}: {len(changes.paths)} changes already requested")
+            continue
+        cursor[repository.name] = changes.fingerprint
+        requests.append(
             RunRequest(
-                run_key=f"files:{changes.fingerprint}",
-                run_config=code_run_config(paths),
+                run_key=f"files:{repository.name}:{changes.fingerprint}",
+                partition_key=repository.name,
+                run_config=code_run_config(listed_paths(changes.paths)),
                 tags=run_tags(
                     "file-change-sensor",
                     priority=Priority.NORMAL,
@@ -74,37 +108,19 @@ def code_file_change_sensor(
                     n_paths=len(changes.paths),
                 ),
             )
-        ],
-        cursor=changes.fingerprint,
-    )
-
-
-@sensor(
-    job_name=CODE_JOB,
-    minimum_interval_seconds=INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Requests a code refresh for each HEAD move (commit, pull, checkout, "
-    "rebase) with the files it changed; runs are tagged with sha and message.",
-)
-def code_git_commit_sensor(
-    context: SensorEvaluationContext, repo: RepoResource, store: StoreResource
-) -> SensorResult | SkipReason:
-    root = repo.root()
-    try:
-        git = GitRepo.open(root)
-    except GitError as exc:
-        return SkipReason(str(exc))
-    if not context.cursor:
-        watcher = GitWatcher(git, source="git-sensor")
-        return SensorResult(
-            skip_reason=f"baseline recorded: {watcher.state.describe()}",
-            cursor=json.dumps(watcher.cursor()),
         )
-    watcher = GitWatcher.from_cursor(git, json.loads(context.cursor), source="git-sensor")
+    if not requests:
+        return SkipReason("no changes: " + ("; ".join(quiet) or "no local repositories"))
+    return SensorResult(run_requests=requests, cursor=json.dumps(cursor, sort_keys=True))
+
+
+def _git_requests(
+    repository: Repository, watcher: GitWatcher, store: StoreResource
+) -> list[RunRequest]:
     events = watcher.check()
     if not events:
-        return SkipReason(f"HEAD unchanged: {watcher.state.describe()}")
-    EventJournal(store.open(repo.agentfs())).append_many(events)
+        return []
+    EventJournal(store.open()).append_many(events, repo=repository.name)
     # The old commit may be gone (gc after a rewrite): then the run detects changes itself.
     rescan = any(e.kind == "rescan" for e in events)
     requests = []
@@ -115,7 +131,8 @@ def code_git_commit_sensor(
         requests.append(
             RunRequest(
                 # Unique per move: checking out the same commit again must refresh again.
-                run_key=f"{event.key}@{event.at.isoformat()}",
+                run_key=f"{repository.name}:{event.key}@{event.at.isoformat()}",
+                partition_key=repository.name,
                 run_config=code_run_config(paths),
                 tags=run_tags(
                     "git-commit-sensor",
@@ -125,7 +142,47 @@ def code_git_commit_sensor(
                 ),
             )
         )
-    return SensorResult(run_requests=requests, cursor=json.dumps(watcher.cursor()))
+    return requests
+
+
+@sensor(
+    job_name=CODE_JOB,
+    minimum_interval_seconds=INTERVAL_S,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Requests a code refresh of a local repository for each HEAD move (commit, "
+    "pull, checkout, rebase) with the files it changed; runs are tagged with sha and message.",
+)
+def code_git_commit_sensor(
+    context: SensorEvaluationContext, store: StoreResource
+) -> SensorResult | SkipReason:
+    cursor = _cursor(context.cursor)
+    requests: list[RunRequest] = []
+    notes: list[str] = []
+    for repository in _local_repositories(store):
+        root = repository.local_path
+        try:
+            git = GitRepo.open(root) if root is not None else None
+        except GitError as exc:
+            notes.append(f"{repository.name}: {exc}")
+            continue
+        if git is None:
+            continue
+        saved = cursor.get(repository.name)
+        if not isinstance(saved, dict):
+            watcher = GitWatcher(git, source="git-sensor")
+            notes.append(f"{repository.name}: baseline recorded: {watcher.state.describe()}")
+        else:
+            watcher = GitWatcher.from_cursor(git, saved, source="git-sensor")
+            found = _git_requests(repository, watcher, store)
+            if not found:
+                notes.append(f"{repository.name}: HEAD unchanged")
+            requests.extend(found)
+        cursor[repository.name] = watcher.cursor()
+    return SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(cursor, sort_keys=True),
+        skip_reason=None if requests else ("; ".join(notes) or "no local repositories"),
+    )
 
 
 class FailureContextConfig(Config):
@@ -138,10 +195,9 @@ class FailureContextConfig(Config):
 def record_failure_context(
     context: OpExecutionContext,
     config: FailureContextConfig,
-    repo: RepoResource,
     store: StoreResource,
 ) -> None:
-    contexts = record_failure_contexts(store.open(repo.agentfs()), config.event_seqs)
+    contexts = record_failure_contexts(store.open(), config.event_seqs)
     for ctx in contexts:
         found = ctx.test_node_id or "not in the code model (run the code refresh first?)"
         context.log.info(f"{ctx.test_nodeid}: test node {found}; {len(ctx.nodes)} nodes")
@@ -163,10 +219,10 @@ def failure_context_job() -> None:
     "CI webhook) become failure-context records for the failing test's nodes.",
 )
 def test_failure_sensor(
-    context: SensorEvaluationContext, repo: RepoResource, store: StoreResource
+    context: SensorEvaluationContext, store: StoreResource
 ) -> SensorResult | SkipReason:
     cursor = int(context.cursor or 0)
-    entries = EventJournal(store.open(repo.agentfs())).read_after(
+    entries = EventJournal(store.open()).read_after(
         cursor, kinds=["test_failed"], limit=FAILURES_PER_RUN
     )
     if not entries:
@@ -190,5 +246,10 @@ def test_failure_sensor(
 # The code location merges these; the code job and resources come from the other defs.
 defs = Definitions(
     jobs=[failure_context_job],
-    sensors=[code_file_change_sensor, code_git_commit_sensor, test_failure_sensor],
+    sensors=[
+        code_file_change_sensor,
+        code_git_commit_sensor,
+        test_failure_sensor,
+        git_remote_sensor,
+    ],
 )

@@ -47,20 +47,25 @@ def split_nodeid(nodeid: str) -> tuple[str, str]:
     return file_path, ".".join(parts)
 
 
-def _find_test_node(conn: psycopg.Connection[Any], file_path: str, qualname: str) -> NodeRef | None:
+def _find_test_node(
+    conn: psycopg.Connection[Any], file_path: str, qualname: str, repo: str | None
+) -> NodeRef | None:
+    """The test's node, in ``repo`` when the event says which repository ran it."""
     cols = "node_id, full_name, file_path, kind"
+    scope = "(%s::text IS NULL OR repo = %s)"
     row = conn.execute(
-        f"SELECT {cols} FROM hub_nodes WHERE is_test AND file_path = %s AND qualname = %s",
-        (file_path, qualname),
+        f"SELECT {cols} FROM hub_nodes WHERE {scope} AND is_test AND file_path = %s "
+        "AND qualname = %s ORDER BY node_id LIMIT 1",
+        (repo, repo, file_path, qualname),
     ).fetchone()
     if row is None and qualname:
         name = qualname.rsplit(".", 1)[-1]
         # pytest's rootdir may not be the repository root: match the path's tail instead.
         row = conn.execute(
-            f"SELECT {cols} FROM hub_nodes WHERE is_test AND name = %s "
+            f"SELECT {cols} FROM hub_nodes WHERE {scope} AND is_test AND name = %s "
             "AND (full_name LIKE %s OR %s LIKE '%%' || file_path) ORDER BY length(file_path) "
             "LIMIT 1",
-            (name, f"%.{qualname}", file_path),
+            (repo, repo, name, f"%.{qualname}", file_path),
         ).fetchone()
     return NodeRef(node_id=row[0], full_name=row[1], file_path=row[2], kind=row[3]) if row else None
 
@@ -79,10 +84,10 @@ def _nodes_under_test(conn: psycopg.Connection[Any], test_node_id: str) -> list[
 
 
 def build_failure_context(
-    conn: psycopg.Connection[Any], seq: int, event: TestFailed
+    conn: psycopg.Connection[Any], seq: int, event: TestFailed, repo: str | None = None
 ) -> FailureContext:
     file_path, qualname = split_nodeid(event.nodeid)
-    test_node = _find_test_node(conn, file_path, qualname)
+    test_node = _find_test_node(conn, file_path, qualname, repo)
     return FailureContext(
         event_seq=seq,
         test_nodeid=event.nodeid,
@@ -98,7 +103,7 @@ def record_failure_contexts(store: Store, seqs: Sequence[int]) -> list[FailureCo
     if not seqs:
         return []
     entries = {
-        e.seq: e.event
+        e.seq: e
         for e in EventJournal(store).read_after(
             min(seqs) - 1, kinds=["test_failed"], limit=max(seqs) - min(seqs) + 1
         )
@@ -106,16 +111,17 @@ def record_failure_contexts(store: Store, seqs: Sequence[int]) -> list[FailureCo
     out: list[FailureContext] = []
     with store.transaction() as conn:
         for seq in seqs:
-            event = entries.get(seq)
-            if not isinstance(event, TestFailed):
+            entry = entries.get(seq)
+            if entry is None or not isinstance(entry.event, TestFailed):
                 continue
-            ctx = build_failure_context(conn, seq, event)
+            ctx = build_failure_context(conn, seq, entry.event, entry.repo)
             conn.execute(
-                "INSERT INTO sensor_failure_contexts (event_seq, test_nodeid, test_node_id, "
-                "file_path, message, nodes) VALUES (%s,%s,%s,%s,%s,%s) "
+                "INSERT INTO sensor_failure_contexts (repo, event_seq, test_nodeid, "
+                "test_node_id, file_path, message, nodes) VALUES (%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (event_seq) DO UPDATE SET test_node_id = EXCLUDED.test_node_id, "
                 "nodes = EXCLUDED.nodes, created_at = now()",
                 (
+                    entry.repo,
                     seq,
                     ctx.test_nodeid,
                     ctx.test_node_id,

@@ -70,9 +70,7 @@ class TestEventRecorder:
             from sensors.journal import EventJournal
 
             try:
-                self.journal = EventJournal(
-                    open_store(None, agentfs_dir=self.rootpath / ".agentfs")
-                )
+                self.journal = EventJournal(open_store(None))
             except DatabaseUnavailable as exc:
                 self.problem = str(exc)
         return self.journal

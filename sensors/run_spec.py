@@ -7,11 +7,9 @@ triggers hand the job the same thing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from sensors.events import Event, GitCommit, Priority
 
-CODE_JOB = "code_refresh_job"
 #: Above this many paths the run detects changes itself (one stat walk) instead of
 #: carrying thousands of paths in its run config.
 MAX_LISTED_PATHS = 2000
@@ -36,12 +34,6 @@ def listed_paths(paths: Sequence[str] | None, rescan: bool = False) -> list[str]
     if rescan or paths is None or len(paths) > MAX_LISTED_PATHS:
         return None
     return sorted(set(paths))
-
-
-def code_run_config(paths: Sequence[str] | None) -> dict[str, Any]:
-    return {
-        "ops": {"code_nodes": {"config": {"changed_paths": list(paths or []), "full_scan": False}}}
-    }
 
 
 def run_tags(

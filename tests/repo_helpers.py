@@ -23,16 +23,29 @@ def write_files(root: Path, files: Files) -> None:
             path.write_text(textwrap.dedent(content).lstrip("\n"))
 
 
-def snapshot(store: Store, root: Path) -> dict[str, Any]:
-    """Everything the pipeline produced, minus timestamps: states, edges, markdown."""
+def snapshot(store: Store, root: Path, repo: str | None = None) -> dict[str, Any]:
+    """Everything the pipeline produced (for ``repo``, else every repository), minus
+    timestamps: states, edges, nodes, markdown and pending work."""
+    scope = {"r": repo}
+    where = "(%(r)s::text IS NULL OR repo = %(r)s)"
     with store.connect() as conn:
         states = {
             k: {f: v for f, v in value.items() if f != "updated"}
-            for k, value in conn.execute("SELECT key, value FROM kv WHERE key LIKE 'node:%'")
+            for k, value in conn.execute(
+                f"SELECT key, value FROM kv WHERE key LIKE 'node:%%' AND {where}", scope
+            )
         }
-        edges = sorted(conn.execute("SELECT src_id, dst_id, confidence FROM hub_edges").fetchall())
-        nodes = sorted(r[0] for r in conn.execute("SELECT node_id FROM hub_nodes"))
-        pending = conn.execute("SELECT count(*) FROM hub_dirty WHERE stage <> 'catalog'").fetchone()
+        edges = sorted(
+            conn.execute(
+                f"SELECT src_id, dst_id, confidence FROM hub_edges WHERE {where}", scope
+            ).fetchall()
+        )
+        nodes = sorted(
+            r[0] for r in conn.execute(f"SELECT node_id FROM hub_nodes WHERE {where}", scope)
+        )
+        pending = conn.execute(
+            f"SELECT count(*) FROM hub_dirty WHERE stage <> 'catalog' AND {where}", scope
+        ).fetchone()
     nodes_dir = root / NODES_DIR
     markdown = (
         {

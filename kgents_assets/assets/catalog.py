@@ -15,6 +15,7 @@ from datetime import timedelta
 import dagster as dg
 
 from kgents_assets.assets.hotdata import fixture_asset_key
+from kgents_assets.assets.partitions import REPOSITORIES
 from kgents_assets.catalog import storage
 from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV
 from kgents_assets.catalog.embedders.registry import parse_spec
@@ -23,7 +24,6 @@ from kgents_assets.catalog.fixtures import fixture_entries
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.hotdata.catalog import load_specs
 from resources.embedder import EmbedderResource
-from resources.repo import RepoResource
 from resources.store import StoreResource
 
 GROUP = "catalog"
@@ -55,15 +55,15 @@ class CatalogConfig(dg.Config):
     deps=[dg.AssetKey("node_state"), *(fixture_asset_key(s.name) for s in load_specs())],
     code_version=embedder_code_version(),
     freshness_policy=CATALOG_FRESHNESS,
-    automation_condition=dg.AutomationCondition.eager()
-    | dg.AutomationCondition.code_version_changed(),
+    partitions_def=REPOSITORIES,
+    # a new embedder re-embeds every repository; a code refresh's own job carries the rest
+    automation_condition=dg.AutomationCondition.code_version_changed(),
     description="L-gent catalog entries (code nodes, fixture specs, registered artifacts) "
     "with their vectors in pgvector behind an HNSW index; re-embeds only changed text.",
 )
 def catalog_embeddings(
     context: dg.AssetExecutionContext,
     config: CatalogConfig,
-    repo: RepoResource,
     store: StoreResource,
     embedder: EmbedderResource,
 ) -> dg.MaterializeResult[None]:
@@ -85,8 +85,9 @@ def catalog_embeddings(
 
     specs = load_specs()
     report = sync_catalog(
-        store.open(repo.agentfs()),
+        store.open(),
         model,
+        repo=context.partition_key,
         full=config.full_reconcile,
         fixture_entries=fixture_entries(specs),
         progress=progress,
@@ -98,6 +99,7 @@ def catalog_embeddings(
     )
     return dg.MaterializeResult(
         metadata={
+            "repository": context.partition_key,
             "mode": report.mode,
             "reason": report.reason,
             "embedder": report.embedder,
@@ -119,24 +121,16 @@ def catalog_embeddings(
 
 @dg.asset_check(
     asset=catalog_embeddings,
-    description="Every catalog entry has exactly one vector, computed from its current text.",
+    partitions_def=REPOSITORIES,
+    description="Every catalog entry of the repository (and every fixture entry) has exactly "
+    "one vector, computed from its current text.",
 )
-def one_embedding_per_entry(repo: RepoResource, store: StoreResource) -> dg.AssetCheckResult:
-    with store.open(repo.agentfs()).connect() as conn:
-        row = conn.execute(
-            "SELECT count(*), count(v.entry_id), "
-            "count(*) FILTER (WHERE v.entry_id IS NOT NULL AND v.text_hash <> e.text_hash) "
-            "FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id"
-        ).fetchone()
-        missing = [
-            r[0]
-            for r in conn.execute(
-                "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v "
-                "ON v.entry_id = e.id WHERE v.entry_id IS NULL OR v.text_hash <> e.text_hash "
-                "ORDER BY e.id LIMIT 20"
-            ).fetchall()
-        ]
-    entries, with_vector, outdated = row if row else (0, 0, 0)
+def one_embedding_per_entry(
+    context: dg.AssetCheckExecutionContext, store: StoreResource
+) -> dg.AssetCheckResult:
+    with store.open().connect() as conn:
+        coverage = storage.vector_coverage(conn, context.partition_key)
+    entries, with_vector, outdated, missing = coverage
     return dg.AssetCheckResult(
         passed=entries == with_vector and outdated == 0,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -151,14 +145,15 @@ def one_embedding_per_entry(repo: RepoResource, store: StoreResource) -> dg.Asse
 
 @dg.asset_check(
     asset=catalog_embeddings,
+    partitions_def=REPOSITORIES,
     description="Every vector comes from the configured embedder, with its dimension, and "
     "that dimension has its HNSW index.",
 )
 def embedding_dimension_matches(
-    repo: RepoResource, store: StoreResource, embedder: EmbedderResource
+    store: StoreResource, embedder: EmbedderResource
 ) -> dg.AssetCheckResult:
     model = embedder.get()
-    with store.open(repo.agentfs()).connect() as conn:
+    with store.open().connect() as conn:
         rows = conn.execute(
             "SELECT embedder, dim, count(*) FROM catalog_embeddings GROUP BY 1, 2 ORDER BY 1"
         ).fetchall()

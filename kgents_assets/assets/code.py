@@ -1,10 +1,15 @@
-"""The code-node assets: code_nodes -> node_state -> node_markdown.
+"""The code-node assets: code_nodes -> node_state -> node_markdown, one partition per
+repository.
 
-Unpartitioned on purpose: each materialization is incremental inside (see DESIGN.md §2),
-taking a change set from run config when a sensor already knows what changed.
+Each materialization of a partition is incremental inside (see DESIGN.md §2), taking a
+change set (or a commit) from run config when a sensor already knows what changed.
+
+No ``from __future__ import annotations`` here: Dagster reads the Config annotation.
 """
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dagster import (
     AssetCheckExecutionContext,
@@ -22,11 +27,14 @@ from dagster import (
     define_asset_job,
 )
 
+from kgents_assets.assets.partitions import REPOSITORIES
 from kgents_assets.hub import dirty
+from kgents_assets.hub.integrity import expected_markdown, files_with_problems, state_consistency
 from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.refresh_files import refresh_files
 from kgents_assets.hub.refresh_markdown import refresh_markdown
 from kgents_assets.hub.refresh_states import refresh_states
+from kgents_assets.repos.registry import record_refresh
 from resources.llm import LLMResource
 from resources.repo import RepoResource
 from resources.store import StoreResource
@@ -42,10 +50,38 @@ MAX_LISTED = 50
 
 
 class CodeScanConfig(Config):
-    """``changed_paths`` (repo-relative) skips the scan; empty means detect changes."""
+    """``changed_paths`` (repo-relative) skips the scan; empty means detect changes.
+    ``git_sha``: the commit a git repository is checked out at (None: its branch tip)."""
 
     changed_paths: list[str] = []
     full_scan: bool = False
+    git_sha: str | None = None
+
+
+CODE_JOB = "code_refresh_job"
+
+
+def code_run_config(
+    changed_paths: Sequence[str] | None = None,
+    *,
+    git_sha: str | None = None,
+    log_level: str | None = None,
+) -> dict[str, Any]:
+    """Run config of a code refresh: a change set, a commit, a quieter console logger."""
+    config: dict[str, Any] = {
+        "ops": {
+            "code_nodes": {
+                "config": {
+                    "changed_paths": list(changed_paths or []),
+                    "full_scan": False,
+                    "git_sha": git_sha,
+                }
+            }
+        }
+    }
+    if log_level:
+        config["loggers"] = {"console": {"config": {"log_level": log_level}}}
+    return config
 
 
 def _listing(items: dict[str, str]) -> str:
@@ -62,9 +98,11 @@ def _listing(items: dict[str, str]) -> str:
     group_name=GROUP,
     kinds={"python", "postgres"},
     owners=OWNERS,
+    partitions_def=REPOSITORIES,
     freshness_policy=CODE_FRESHNESS,
     description="Every module, class, function and method of the repository, discovered "
-    "with tree-sitter; re-parses only files whose content changed.",
+    "with tree-sitter; re-parses only files whose content changed. A git repository is "
+    "fetched and checked out by the run itself.",
 )
 def code_nodes(
     context: AssetExecutionContext,
@@ -72,18 +110,25 @@ def code_nodes(
     repo: RepoResource,
     store: StoreResource,
 ) -> MaterializeResult[None]:
-    root = repo.root()
+    name = context.partition_key
+    opened = store.open()
+    repository = repo.repository(opened, name)
+    tree = repo.checkout(repository, config.git_sha)
     changed = None if config.full_scan or not config.changed_paths else config.changed_paths
-    report = refresh_files(store.open(repo.agentfs()), root, changed_paths=changed)
+    report = refresh_files(opened, tree.root, repo=name, changed_paths=changed)
+    with opened.transaction() as conn:
+        record_refresh(conn, name, run_id=context.run.run_id, sha=tree.sha, at=datetime.now(UTC))
     context.log.info(
-        f"scanned {report.files_scanned} files, parsed {report.files_parsed}, "
+        f"{name}: scanned {report.files_scanned} files, parsed {report.files_parsed}, "
         f"nodes +{report.nodes_added} ~{report.nodes_changed} -{report.nodes_removed}"
     )
     for path, problem in sorted(report.problems.items()):
         context.log.warning(f"{path}: {problem}")
     return MaterializeResult(
         metadata={
-            "repository": str(root),
+            "repository": name,
+            "checkout": str(tree.root),
+            "commit": tree.sha or "",
             "mode": "change set" if changed is not None else "scan",
             "files_scanned": report.files_scanned,
             "files_changed": report.files_parsed,
@@ -108,19 +153,21 @@ def code_nodes(
     kinds={"postgres"},
     owners=OWNERS,
     deps=[code_nodes],
+    partitions_def=REPOSITORIES,
     freshness_policy=CODE_FRESHNESS,
     description="Per-node state (signature, complexity, callers/callees, related tests, "
     "summary) in KV node:{id}:state, re-derived only for nodes that changed.",
 )
 def node_state(
     context: AssetExecutionContext,
-    repo: RepoResource,
     store: StoreResource,
     triage: TriageResource,
     llm: LLMResource,
 ) -> MaterializeResult[None]:
     backend = triage.get_backend(llm)
-    report = refresh_states(store.open(repo.agentfs()), triage=backend, run_id=context.run.run_id)
+    report = refresh_states(
+        store.open(), repo=context.partition_key, triage=backend, run_id=context.run.run_id
+    )
     context.log.info(
         f"processed {report.nodes_processed} nodes: +{report.states_added} "
         f"~{report.states_changed} -{report.states_removed}"
@@ -146,14 +193,16 @@ def node_state(
     kinds={"markdown"},
     owners=OWNERS,
     deps=[node_state],
+    partitions_def=REPOSITORIES,
     freshness_policy=CODE_FRESHNESS,
     description="One markdown file per node under .agentfs/nodes/, mirroring the repo.",
 )
 def node_markdown(
     context: AssetExecutionContext, repo: RepoResource, store: StoreResource
 ) -> MaterializeResult[None]:
-    root = repo.root()
-    report = refresh_markdown(store.open(repo.agentfs()), root)
+    opened = store.open()
+    root = repo.root(repo.repository(opened, context.partition_key))
+    report = refresh_markdown(opened, root, repo=context.partition_key)
     context.log.info(f"markdown: {report.written} written, {report.removed} removed")
     return MaterializeResult(
         metadata={
@@ -169,18 +218,15 @@ def node_markdown(
 
 @asset_check(
     asset=code_nodes,
+    partitions_def=REPOSITORIES,
     description="Files that could not be modelled: binary, "
     "invalid UTF-8, too large, unreadable, or parsed with syntax errors.",
 )
 def every_source_file_parsed(
-    context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
+    context: AssetCheckExecutionContext, store: StoreResource
 ) -> AssetCheckResult:
-    with store.open(repo.agentfs()).connect() as conn:
-        rows = conn.execute(
-            "SELECT path, status, coalesce(error, '') FROM hub_files "
-            "WHERE status NOT IN ('ok', 'empty') ORDER BY path"
-        ).fetchall()
-    problems = {path: f"{status}: {error}" for path, status, error in rows}
+    with store.open().connect() as conn:
+        problems = files_with_problems(conn, context.partition_key)
     return AssetCheckResult(
         passed=not problems,
         severity=AssetCheckSeverity.WARN,
@@ -193,47 +239,40 @@ def every_source_file_parsed(
 
 @asset_check(
     asset=node_state,
+    partitions_def=REPOSITORIES,
     description="Every indexed node has a state, no state is "
     "orphaned, and no work is left pending.",
 )
 def states_match_nodes(
-    context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
+    context: AssetCheckExecutionContext, store: StoreResource
 ) -> AssetCheckResult:
-    with store.open(repo.agentfs()).connect() as conn:
-        missing, orphaned, pending = conn.execute(
-            "SELECT "
-            " (SELECT count(*) FROM hub_nodes n WHERE NOT EXISTS "
-            "   (SELECT 1 FROM kv WHERE kv.key = 'node:' || n.node_id || ':state')),"
-            " (SELECT count(*) FROM kv WHERE kv.key LIKE 'node:%%:state' AND NOT EXISTS "
-            "   (SELECT 1 FROM hub_nodes n WHERE kv.key = 'node:' || n.node_id || ':state')),"
-            " (SELECT count(*) FROM hub_dirty WHERE stage = %s)",
-            (dirty.STATE,),
-        ).fetchone() or (0, 0, 0)
+    with store.open().connect() as conn:
+        found = state_consistency(conn, context.partition_key)
     return AssetCheckResult(
-        passed=missing == 0 and orphaned == 0 and pending == 0,
-        metadata={"nodes_without_state": missing, "orphaned_states": orphaned, "pending": pending},
+        passed=found.ok,
+        metadata={
+            "nodes_without_state": found.nodes_without_state,
+            "orphaned_states": found.orphaned_states,
+            "pending": found.pending,
+        },
     )
 
 
 @asset_check(
     asset=node_markdown,
+    partitions_def=REPOSITORIES,
     description="The markdown files on disk are exactly the "
     "ones the node states name, and none is waiting to be written.",
 )
 def markdown_in_sync(
     context: AssetCheckExecutionContext, repo: RepoResource, store: StoreResource
 ) -> AssetCheckResult:
-    root = repo.root()
-    with store.open(repo.agentfs()).connect() as conn:
-        expected = {
-            r[0]
-            for r in conn.execute(
-                "SELECT value->>'markdown_path' FROM kv WHERE key LIKE 'node:%%:state'"
-            )
-        }
-        pending = conn.execute(
-            "SELECT count(*) FROM hub_dirty WHERE stage = %s", (dirty.MARKDOWN,)
-        ).fetchone()
+    name = context.partition_key
+    opened = store.open()
+    root = repo.root(repo.repository(opened, name))
+    with opened.connect() as conn:
+        expected = expected_markdown(conn, name)
+        pending = dirty.pending_count(conn, name, dirty.MARKDOWN)
     nodes_dir = root / NODES_DIR
     on_disk = (
         {p.relative_to(root).as_posix() for p in nodes_dir.rglob("*.md")}
@@ -242,21 +281,23 @@ def markdown_in_sync(
     )
     missing, stray = expected - on_disk, on_disk - expected
     return AssetCheckResult(
-        passed=not missing and not stray and not (pending and pending[0]),
+        passed=not missing and not stray and not pending,
         metadata={
             "expected": len(expected),
             "missing": len(missing),
             "stray": len(stray),
-            "pending": pending[0] if pending else 0,
+            "pending": pending,
             "examples": MetadataValue.json(sorted(missing | stray)[:10]),
         },
     )
 
 
 code_refresh_job = define_asset_job(
-    "code_refresh_job",
+    CODE_JOB,
     selection=AssetSelection.assets(code_nodes).downstream(),
-    description="Incremental refresh of the code model; sensors pass the change set.",
+    partitions_def=REPOSITORIES,
+    description="Incremental refresh of one repository's code model; sensors pass the "
+    "change set (or the commit of a git repository).",
 )
 
 defs = Definitions(

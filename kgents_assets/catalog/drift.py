@@ -7,7 +7,6 @@ their threshold to ``search_similar``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ import psycopg
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.errors import EmbedderMismatch
 from kgents_assets.hub.models import NodeState
+from kgents_assets.hub.traces import write_trace
 
 
 def embedding_drift(old: Sequence[float] | np.ndarray, new: Sequence[float] | np.ndarray) -> float:
@@ -103,9 +103,12 @@ def trace_drift(
             "verdict": "rejected",
             "reason": f"rule: embedding drift {drift:.3f} < {DRIFT_THRESHOLD} (cosmetic)",
         }
-    conn.execute(
-        "INSERT INTO hub_traces (run_id, node_id, backend, signals, decisions) "
-        "VALUES (%s, %s, 'rules', %s, %s)",
-        (run_id, node_id, json.dumps([f"embedding_drift:{drift:.4f}"]), json.dumps([decision])),
+    write_trace(
+        conn,
+        run_id=run_id,
+        node_id=node_id,
+        backend="rules",
+        signals=[f"embedding_drift:{drift:.4f}"],
+        decisions=[decision],
     )
     return decision["verdict"] == "approved"

@@ -96,6 +96,8 @@ class CatalogEntry(BaseModel):
     origin: Origin = "registered"
     author: str | None = None
     node_id: str | None = None
+    #: the repository a code node's entry belongs to (None: fixtures, registered entries)
+    repo: str | None = None
     path: str | None = None  # a repository-relative file, when the entry has one
     #: More text to embed and to match by keyword than the description (source code,
     #: file content); bounded by MAX_BODY_CHARS.

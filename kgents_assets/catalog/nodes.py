@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kgents_assets.catalog.models import CatalogEntry, EntityType, RelationKind
 from kgents_assets.hub.models import NodeState
+from kgents_assets.hub.node_ids import repo_of_node_id
 
 
 def node_entity_type(state: NodeState) -> EntityType:
@@ -21,7 +22,9 @@ def node_description(state: NodeState) -> str:
     return f"{state.kind} {state.full_name}: {state.signature or state.qualname}"
 
 
-def node_entry(state: NodeState, source: str = "", tested_by: tuple[str, ...] = ()) -> CatalogEntry:
+def node_entry(
+    state: NodeState, source: str = "", tested_by: tuple[str, ...] = (), repo: str | None = None
+) -> CatalogEntry:
     """``source`` is the node's code (from ``hub_nodes``): embedding it is what lets a
     question in words find a function whose docstring says little."""
     body = f"{state.signature}\n{source}" if source else state.signature
@@ -38,6 +41,7 @@ def node_entry(state: NodeState, source: str = "", tested_by: tuple[str, ...] = 
         keywords=tuple(keywords),
         origin="node",
         node_id=state.node_id,
+        repo=repo if repo is not None else repo_of_node_id(state.node_id),
         path=state.file_path,
         body=body,
         relationships={RelationKind.TESTED_BY: tested_by}

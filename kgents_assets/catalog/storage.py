@@ -27,14 +27,14 @@ HNSW_EF_CONSTRUCTION = 128
 _ENTRY_COLUMNS = (
     "id", "entity_type", "name", "version", "description", "keywords", "status", "origin",
     "author", "node_id", "path", "body", "deprecation_reason", "metadata", "text_hash",
-    "fingerprint",
+    "fingerprint", "repo",
 )  # fmt: skip
 _SELECT_ENTRY = (
     "SELECT id, entity_type, name, version, description, keywords, status, origin, author, "
     "node_id, path, body, deprecation_reason, metadata, created_at, updated_at, "
     "(SELECT coalesce(jsonb_object_agg(kind, dsts), '{}'::jsonb) FROM ("
     "  SELECT kind, jsonb_agg(dst ORDER BY dst) AS dsts FROM catalog_relationships r"
-    "  WHERE r.src = e.id GROUP BY kind) k) AS relationships "
+    "  WHERE r.src = e.id GROUP BY kind) k) AS relationships, repo "
     "FROM catalog_entries e"
 )
 
@@ -57,9 +57,15 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
     register_vector_info(conn, info)
 
 
-def catalog_lock(conn: psycopg.Connection[Any]) -> None:
-    """Serialise catalog writers (the asset and ``kg library register``) for a transaction."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog'))")
+def catalog_lock(conn: psycopg.Connection[Any], repo: str | None = None) -> None:
+    """Serialise catalog writers for a transaction: one repository's sync waits only for
+    another sync of the same repository; ``repo=None`` (registering, a store-wide
+    reindex, an embedder change) waits for every writer and they for it."""
+    if repo is None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog'))")
+    else:
+        conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('kgents:catalog'))")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kgents:catalog:{repo}",))
 
 
 def embedding_text(entry: CatalogEntry) -> str:
@@ -155,7 +161,8 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry
         "CREATE TEMP TABLE IF NOT EXISTS _catalog_in (id text, entity_type text, name text, "
         "version text, description text, keywords text[], status text, origin text, "
         "author text, node_id text, path text, body text, deprecation_reason text, "
-        "metadata jsonb, text_hash text, fingerprint text, search_a text, search_b text, "
+        "metadata jsonb, text_hash text, fingerprint text, repo text, search_a text, "
+        "search_b text, "
         "search_c text) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE _catalog_in")
@@ -170,7 +177,7 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry
                     e.id, e.entity_type.value, e.name, e.version, e.description,
                     list(e.keywords), e.status.value, e.origin, e.author, e.node_id, e.path,
                     e.body, e.deprecation_reason, Jsonb(e.metadata),
-                    text_hash(embedding_text(e)), entry_fingerprint(e),
+                    text_hash(embedding_text(e)), entry_fingerprint(e), e.repo,
                     expand_identifiers(e.name),
                     expand_identifiers(f"{e.description} {' '.join(e.keywords)}"),
                     expand_identifiers(f"{e.path or ''} {e.body}"),
@@ -299,13 +306,15 @@ def add_relationship(conn: psycopg.Connection[Any], src: str, kind: RelationKind
 
 def row_to_entry(row: Sequence[Any]) -> CatalogEntry:
     (id_, etype, name, version, description, keywords, status, origin, author, node_id, path,
-     body, deprecation_reason, metadata, created_at, updated_at, relationships) = row  # fmt: skip
+     body, deprecation_reason, metadata, created_at, updated_at, relationships,
+     repo) = row  # fmt: skip
     return CatalogEntry(
         id=id_, entity_type=etype, name=name, version=version, description=description,
         keywords=tuple(keywords), status=status, origin=origin, author=author,
         node_id=node_id, path=path, body=body, deprecation_reason=deprecation_reason,
         metadata=metadata, created_at=created_at, updated_at=updated_at,
         relationships={RelationKind(k): tuple(v) for k, v in (relationships or {}).items()},
+        repo=repo,
     )  # fmt: skip
 
 
@@ -332,10 +341,11 @@ def list_entries(
     entity_type: str | None = None,
     status: str | None = None,
     origin: str | None = None,
+    repo: str | None = None,
     limit: int | None = None,
     offset: int = 0,
 ) -> list[CatalogEntry]:
-    where, params = _filters(entity_type=entity_type, status=status, origin=origin)
+    where, params = _filters(entity_type=entity_type, status=status, origin=origin, repo=repo)
     query = _SELECT_ENTRY + where + " ORDER BY e.entity_type, e.name, e.id"
     if limit is not None:
         query += " LIMIT %s OFFSET %s"
@@ -360,6 +370,31 @@ def entry_vector(conn: psycopg.Connection[Any], entry_id: str) -> tuple[str, Vec
     if row is None:
         return None
     return row[0], np.asarray(row[1].to_numpy(), dtype=np.float32)
+
+
+def vector_coverage(
+    conn: psycopg.Connection[Any], repo: str | None
+) -> tuple[int, int, int, list[str]]:
+    """(entries, with a vector, with an outdated vector, up to 20 ids lacking one) over the
+    entries of ``repo`` and those of no repository (fixtures, registered)."""
+    scope = "(e.repo = %(r)s OR e.repo IS NULL)" if repo is not None else "true"
+    row = conn.execute(
+        "SELECT count(*), count(v.entry_id), "
+        "count(*) FILTER (WHERE v.entry_id IS NOT NULL AND v.text_hash <> e.text_hash) "
+        f"FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
+        f"WHERE {scope}",
+        {"r": repo},
+    ).fetchone() or (0, 0, 0)
+    missing = [
+        r[0]
+        for r in conn.execute(
+            "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v "
+            "ON v.entry_id = e.id WHERE (v.entry_id IS NULL OR v.text_hash <> e.text_hash) "
+            f"AND {scope} ORDER BY e.id LIMIT 20",
+            {"r": repo},
+        ).fetchall()
+    ]
+    return int(row[0]), int(row[1]), int(row[2]), missing
 
 
 def catalog_stats(conn: psycopg.Connection[Any]) -> dict[str, Any]:

@@ -20,12 +20,14 @@ import numpy as np
 import psycopg
 from pydantic import ValidationError
 
-from kgents_assets.catalog import storage
+from kgents_assets.catalog import metrics, storage
 from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.nodes import node_entry
+from kgents_assets.hub import dirty
 from kgents_assets.hub.models import NodeState
+from kgents_assets.hub.state_store import node_id_of_key, state_key
 from kgents_assets.store import Store
 
 CATALOG_STAGE = "catalog"  # the hub_dirty stage this consumer owns
@@ -57,8 +59,8 @@ class SyncReport:
         return asdict(self)
 
 
-def _state_key(node_id: str) -> str:
-    return f"node:{node_id}:state"
+def repo_of(node_id: str) -> str:
+    return node_id.partition(":")[0]
 
 
 def _load_node_entries(
@@ -67,10 +69,10 @@ def _load_node_entries(
     """(entries for the ids that have a state, ids that have none)."""
     states: dict[str, NodeState] = {}
     rows = conn.execute(
-        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([_state_key(i) for i in node_ids],)
+        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in node_ids],)
     ).fetchall()
     for key, value in rows:
-        node_id = key[len("node:") : -len(":state")]
+        node_id = node_id_of_key(key)
         try:
             states[node_id] = NodeState.model_validate(value)
         except ValidationError as exc:
@@ -81,18 +83,23 @@ def _load_node_entries(
             "SELECT node_id, source FROM hub_nodes WHERE node_id = ANY(%s)", (list(states),)
         ).fetchall()
     )
-    wanted_tests = sorted({t for s in states.values() if not s.is_test for t in s.related_tests})
-    test_ids: dict[str, list[str]] = {}
-    for node_id, full_name in conn.execute(
-        "SELECT node_id, full_name FROM hub_nodes WHERE full_name = ANY(%s) ORDER BY node_id",
-        (wanted_tests,),
+    wanted_tests = sorted(
+        {(repo_of(i), t) for i, s in states.items() if not s.is_test for t in s.related_tests}
+    )
+    test_ids: dict[tuple[str, str], list[str]] = {}
+    for repo, node_id, full_name in conn.execute(
+        "SELECT n.repo, n.node_id, n.full_name FROM hub_nodes n "
+        "JOIN unnest(%s::text[], %s::text[]) AS w(repo, full_name) "
+        "ON n.repo = w.repo AND n.full_name = w.full_name ORDER BY n.node_id",
+        ([w[0] for w in wanted_tests], [w[1] for w in wanted_tests]),
     ).fetchall():
-        test_ids.setdefault(full_name, []).append(node_id)
+        test_ids.setdefault((repo, full_name), []).append(node_id)
     entries = []
     for node_id in sorted(states):
         state = states[node_id]
+        repo = repo_of(node_id)
         tested_by = tuple(
-            sorted({tid for name in state.related_tests for tid in test_ids.get(name, [])})
+            sorted({tid for name in state.related_tests for tid in test_ids.get((repo, name), [])})
         )
         entries.append(node_entry(state, sources.get(node_id) or "", tested_by))
     invalid = set(report.invalid_states)
@@ -186,23 +193,57 @@ def _drop_other_dimension_indexes(conn: psycopg.Connection[Any], dim: int) -> No
             conn.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
+def _node_ids_to_sync(
+    conn: psycopg.Connection[Any], repo: str | None, full: bool, marks: list[tuple[str, Any]]
+) -> list[str]:
+    if not full:
+        return sorted({m[0] for m in marks})
+    where, params = ("WHERE repo = %s", [repo]) if repo is not None else ("", [])
+    node_where = f"{where} AND origin = 'node'" if where else "WHERE origin = 'node'"
+    return sorted(
+        {r[0] for r in conn.execute(f"SELECT node_id FROM hub_nodes {where}", params)}
+        | {r[0] for r in conn.execute(f"SELECT id FROM catalog_entries {node_where}", params)}
+        | {m[0] for m in marks}
+    )
+
+
+def _all_marks(conn: psycopg.Connection[Any], repo: str | None) -> list[tuple[str, Any]]:
+    if repo is not None:
+        return dirty.dirty_marks_with_times(conn, repo, CATALOG_STAGE)
+    rows = conn.execute(
+        "SELECT node_id, marked_at FROM hub_dirty WHERE stage = %s", (CATALOG_STAGE,)
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+@metrics.counted("sync")
 def sync_catalog(
     store: Store,
     embedder: Embedder,
     *,
+    repo: str | None,
     full: bool = False,
     fixture_entries: Sequence[CatalogEntry] | None = None,
     progress: Progress | None = None,
     batch_size: int = EMBED_BATCH,
     run_id: str = "catalog",
 ) -> SyncReport:
-    """Bring the catalog in step with node states (and ``fixture_entries`` when given:
-    those then replace every ``fixture`` entry). All writes commit together."""
+    """Bring the catalog in step with ``repo``'s node states (every repository's when None)
+    and with ``fixture_entries`` when given (those then replace every ``fixture`` entry).
+    All writes commit together. A changed embedder re-embeds the whole store: vectors of
+    two embedders can never be compared, whatever repository they belong to."""
     started = time.perf_counter()
     with store.transaction() as conn:
         storage.prepare(conn)
-        storage.catalog_lock(conn)
         meta = storage.read_embedder_meta(conn)
+        embedder_changed = meta is not None and (meta["id"], meta["dimension"]) != (
+            embedder.id,
+            embedder.dimension,
+        )
+        scope = None if embedder_changed else repo
+        storage.catalog_lock(conn, scope)
+        if repo is not None and scope is not None:
+            dirty.stage_lock(conn, repo)
         had_index = storage.has_vector_index(conn, embedder.dimension)
         report = SyncReport(
             mode="full" if full else "incremental",
@@ -210,25 +251,13 @@ def sync_catalog(
             embedder=embedder.id,
             dimension=embedder.dimension,
         )
-        if meta is not None and (meta["id"], meta["dimension"]) != (
-            embedder.id,
-            embedder.dimension,
-        ):
+        if embedder_changed:
+            assert meta is not None
             full = True
             report.mode = "full"
             report.reason = f"embedder changed from {meta['id']} to {embedder.id}"
-        marks = conn.execute(
-            "SELECT node_id, marked_at FROM hub_dirty WHERE stage = %s", (CATALOG_STAGE,)
-        ).fetchall()
-        if full:
-            node_ids = sorted(
-                {r[0] for r in conn.execute("SELECT node_id FROM hub_nodes").fetchall()}
-                | {r[0] for r in conn.execute(
-                    "SELECT id FROM catalog_entries WHERE origin = 'node'").fetchall()}
-                | {r[0] for r in marks}
-            )  # fmt: skip
-        else:
-            node_ids = sorted({r[0] for r in marks})
+        marks = _all_marks(conn, scope)
+        node_ids = _node_ids_to_sync(conn, scope, full, marks)
         report.considered = len(node_ids)
         entries, missing = _load_node_entries(conn, node_ids, report)
         if full:
@@ -248,7 +277,7 @@ def sync_catalog(
             missing = [*missing, *stale_fixtures]
         _write_entries(conn, entries, report)
         report.removed = storage.delete_entries(conn, missing)
-        touched = None if full else [e.id for e in entries]
+        touched = None if full and scope is None else [e.id for e in entries]
         to_embed = _stale_vector_ids(conn, embedder, touched)
         if to_embed:
             log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
@@ -260,17 +289,15 @@ def sync_catalog(
             batch_size,
             drift_run_id=None if full else run_id,  # after an embedder change: no fair "before"
         )
-        if full:
+        if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)
         report.index_created = not had_index and storage.has_vector_index(conn, embedder.dimension)
         invalid = set(report.invalid_states)
-        consumed = [(r[0], r[1]) for r in marks if r[0] not in invalid]
-        if consumed:
-            conn.execute(
-                "DELETE FROM hub_dirty d USING unnest(%s::text[], %s::timestamptz[]) AS c(id, at) "
-                "WHERE d.stage = %s AND d.node_id = c.id AND d.marked_at = c.at",
-                ([c[0] for c in consumed], [c[1] for c in consumed], CATALOG_STAGE),
+        consumed = [(m[0], m[1]) for m in marks if m[0] not in invalid]
+        for owner in sorted({repo_of(m[0]) for m in consumed}):
+            dirty.clear_marks_at(
+                conn, owner, CATALOG_STAGE, [m for m in consumed if repo_of(m[0]) == owner]
             )
         report.marks_consumed = len(consumed)
         storage.write_embedder_meta(conn, embedder)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
 console = Console(stderr=True)
 
@@ -42,31 +43,41 @@ def _metadata_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _run_once(root: Path, as_json: bool) -> int:
+def _run_once(root: Path, as_json: bool, name: str | None) -> int:
     from dagster import DagsterEventType
 
     from kgents_assets.cli._instance import get_instance
+    from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
+    from kgents_assets.repos.registration import register_local_path
+    from kgents_assets.repos.registry import RepositoryConflict
     from kgents_assets.runner import materialize_everything, step_count
     from kgents_assets.store import DatabaseUnavailable, open_store
+    from kgents_assets.store.migrations import LegacyRepository
 
     try:  # a database that is down is a one-line answer, not a failed run's traceback
-        open_store(None, agentfs_dir=root / ".agentfs")
+        # a database built before repositories existed: its rows become this repository's
+        legacy = LegacyRepository(name or derive_repo_name(str(root)), str(root))
+        store = open_store(None, legacy=legacy)
+        repository = register_local_path(store, root, name)
     except DatabaseUnavailable as exc:
         console.print(f"[red]database unavailable:[/red] {exc}")
         return 3
-    instance = get_instance(root)
+    except (RepositoryConflict, InvalidRepoName) as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    instance = get_instance()
     run_id = str(uuid.uuid4())
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
             outcome["result"] = materialize_everything(
-                root, instance=instance, run_id=run_id, log_level="WARNING"
+                repository.name, instance=instance, run_id=run_id, log_level="WARNING"
             )
         except BaseException as exc:  # reported below, in the main thread
             outcome["error"] = exc
 
-    total = step_count(root)
+    total = step_count()
     worker = threading.Thread(target=work, name="kg-hub-run", daemon=True)
     started = time.perf_counter()
     with Progress(
@@ -128,7 +139,8 @@ def _run_once(root: Path, as_json: bool) -> int:
         typer.echo(
             json.dumps(
                 {
-                    "repository": str(root),
+                    "repository": repository.name,
+                    "path": str(root),
                     "run_id": run_id,
                     "success": result.success,
                     "duration_s": round(elapsed, 3),
@@ -141,7 +153,10 @@ def _run_once(root: Path, as_json: bool) -> int:
             )
         )
     else:
-        table = Table(title=f"kg hub --once {root}  ({elapsed:.1f} s, run {run_id[:8]})")
+        table = Table(
+            title=f"kg hub --once {root} as {repository.name!r}  "
+            f"({elapsed:.1f} s, run {run_id[:8]})"
+        )
         table.add_column("asset")
         table.add_column("what happened")
         grouped: dict[str, int] = {}
@@ -162,6 +177,29 @@ def _run_once(root: Path, as_json: bool) -> int:
     return 0 if result.success else 1
 
 
+class HubGroup(TyperGroup):
+    """``kg hub PATH --once`` and ``kg hub context|failure|impact ...`` side by side: a first
+    argument that is not a sub-command is the repository path of the default command."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        names = set(self.list_commands(ctx))
+        first = next((a for a in args if not a.startswith("-")), None)
+        wants_help = any(a in ("--help", "-h") for a in args) and first is None
+        if not wants_help and (first is None or first not in names):
+            args = [DEFAULT_COMMAND, *args]
+        return super().parse_args(ctx, args)
+
+
+DEFAULT_COMMAND = "run"
+hub_app = typer.Typer(
+    cls=HubGroup,
+    help="The code-node hub: node state and markdown for repositories, once or kept fresh; "
+    "context for coding agents.",
+    no_args_is_help=False,
+)
+
+
+@hub_app.command(DEFAULT_COMMAND, hidden=True)
 def hub(
     path: Annotated[
         Path, typer.Argument(help="Repository to model (default: $KGENTS_REPO or .)")
@@ -172,11 +210,17 @@ def hub(
     watch: Annotated[
         bool, typer.Option("--watch", help="Stay running; refresh on every change.")
     ] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Repository name (default: the directory's name); its partition."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a JSON summary (with --once).")
     ] = False,
 ) -> None:
-    """The code-node hub: node state and markdown for a repository, once or kept fresh."""
+    """kg hub PATH --once | --watch: model a repository once, or keep it fresh."""
     from kgents_assets.repo_root import resolve_repo_root
 
     if once == watch:
@@ -188,7 +232,7 @@ def hub(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     if once:
-        raise typer.Exit(_run_once(root, as_json))
+        raise typer.Exit(_run_once(root, as_json, name))
     from sensors.daemon import run_watch
 
-    raise typer.Exit(run_watch(root, console=console))
+    raise typer.Exit(run_watch(root, console=console, name=name))

@@ -12,14 +12,14 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from kgents_assets.cli.hub import hub
-
 #: group name -> "module:attribute" of its Typer app
 LAZY_GROUPS = {
     "admin": "kgents_assets.cli.admin:admin_app",
     "fixture": "kgents_assets.cli.fixture:fixture_app",
     "gateway": "kgents_assets.cli.gateway:gateway_app",
+    "hub": "kgents_assets.cli.hub:hub_app",
     "library": "kgents_assets.cli.library:library_app",
+    "repo": "kgents_assets.cli.repo:repo_app",
     "world": "kgents_assets.cli.world:world_app",
 }
 
@@ -47,7 +47,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.command("hub")(hub)
 
 
 @app.callback()

@@ -1,15 +1,19 @@
-"""Work marks handed from one stage to the next (table ``hub_dirty``).
+"""Work marks handed from one stage to the next (table ``hub_dirty``, its only owner).
 
 A stage reads its marks and deletes them in the same transaction as its writes, so a run
-killed midway leaves them in place and the next run finishes the job.
+killed midway leaves them in place and the next run finishes the job. Marks carry their
+repository; a stage only ever sees its own repository's marks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import psycopg
+
+from kgents_assets.repos.registry import find_repository, repository_lock_key
 
 STATE = "state"
 MARKDOWN = "markdown"
@@ -17,46 +21,91 @@ CATALOG = "catalog"
 REMOVED_PREFIX = "removed:"
 
 
+class RepositoryGone(RuntimeError):
+    """The repository was removed while a run of it was under way."""
+
+
 def mark_dirty(
-    conn: psycopg.Connection[Any], stage: str, node_ids: Iterable[str], reason: str = ""
+    conn: psycopg.Connection[Any],
+    repo: str,
+    stage: str,
+    node_ids: Iterable[str],
+    reason: str = "",
 ) -> None:
     ids = list(dict.fromkeys(node_ids))
     if ids:
-        conn.execute(
-            "INSERT INTO hub_dirty (node_id, stage, reason) "
-            "SELECT unnest(%s::text[]), %s, %s "
-            "ON CONFLICT (node_id, stage) DO UPDATE SET reason = EXCLUDED.reason, "
-            "marked_at = now()",
-            (ids, stage, reason),
-        )
+        mark_dirty_with_reasons(conn, repo, stage, dict.fromkeys(ids, reason))
 
 
 def mark_dirty_with_reasons(
-    conn: psycopg.Connection[Any], stage: str, reasons: dict[str, str]
+    conn: psycopg.Connection[Any], repo: str, stage: str, reasons: Mapping[str, str]
 ) -> None:
     if reasons:
         conn.execute(
-            "INSERT INTO hub_dirty (node_id, stage, reason) "
-            "SELECT unnest(%s::text[]), %s, unnest(%s::text[]) "
+            "INSERT INTO hub_dirty (repo, node_id, stage, reason) "
+            "SELECT %s, unnest(%s::text[]), %s, unnest(%s::text[]) "
             "ON CONFLICT (node_id, stage) DO UPDATE SET reason = EXCLUDED.reason, "
             "marked_at = now()",
-            (list(reasons), stage, list(reasons.values())),
+            (repo, list(reasons), stage, list(reasons.values())),
         )
 
 
-def dirty_marks(conn: psycopg.Connection[Any], stage: str) -> dict[str, str]:
+def dirty_marks(conn: psycopg.Connection[Any], repo: str, stage: str) -> dict[str, str]:
     rows = conn.execute(
-        "SELECT node_id, reason FROM hub_dirty WHERE stage = %s", (stage,)
+        "SELECT node_id, reason FROM hub_dirty WHERE repo = %s AND stage = %s", (repo, stage)
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
-def clear_marks(conn: psycopg.Connection[Any], stage: str, node_ids: Iterable[str]) -> None:
+def dirty_marks_with_times(
+    conn: psycopg.Connection[Any], repo: str, stage: str
+) -> list[tuple[str, datetime]]:
+    """(node id, marked at): a consumer that works outside the marking transaction clears
+    only marks that were not renewed meanwhile (see clear_marks_at)."""
+    rows = conn.execute(
+        "SELECT node_id, marked_at FROM hub_dirty WHERE repo = %s AND stage = %s",
+        (repo, stage),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def pending_count(conn: psycopg.Connection[Any], repo: str, stage: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM hub_dirty WHERE repo = %s AND stage = %s", (repo, stage)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def clear_marks(
+    conn: psycopg.Connection[Any], repo: str, stage: str, node_ids: Iterable[str]
+) -> None:
     conn.execute(
-        "DELETE FROM hub_dirty WHERE stage = %s AND node_id = ANY(%s)", (stage, list(node_ids))
+        "DELETE FROM hub_dirty WHERE repo = %s AND stage = %s AND node_id = ANY(%s)",
+        (repo, stage, list(node_ids)),
     )
 
 
-def stage_lock(conn: psycopg.Connection[Any], stage: str) -> None:
-    """Serialise two runs of one stage (a sensor run and ``kg hub`` at once)."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"hub_dirty:{stage}",))
+def clear_marks_at(
+    conn: psycopg.Connection[Any], repo: str, stage: str, marks: Iterable[tuple[str, datetime]]
+) -> int:
+    consumed = list(marks)
+    if consumed:
+        conn.execute(
+            "DELETE FROM hub_dirty d USING unnest(%s::text[], %s::timestamptz[]) AS c(id, at) "
+            "WHERE d.repo = %s AND d.stage = %s AND d.node_id = c.id AND d.marked_at = c.at",
+            ([c[0] for c in consumed], [c[1] for c in consumed], repo, stage),
+        )
+    return len(consumed)
+
+
+def stage_lock(conn: psycopg.Connection[Any], repo: str) -> None:
+    """Serialise writers of one repository (a sensor run and ``kg hub`` at once; a
+    ``kg repo remove``) for the current transaction, and refuse to write for a repository
+    that was removed meanwhile: its rows must not come back.
+
+    Runs of different repositories never wait on each other here; two runs of one
+    repository are also kept apart by the run queue (one run per partition).
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (repository_lock_key(repo),))
+    if find_repository(conn, repo) is None:
+        raise RepositoryGone(f"repository {repo!r} is not registered (removed during the run?)")

@@ -20,3 +20,18 @@ def make_node_id(file_path: str, kind: str, qualname: str, ordinal: int = 0) -> 
 
 def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+#: separates the repository from the hash in a node id; repository names cannot contain it
+REPO_SEPARATOR = ":"
+
+
+def qualify_node_id(repo: str, local_id: str) -> str:
+    """``{repo}:{hash}``: discovery hashes what is in a file; the repository makes the id
+    unique in a store that models many repositories (two forks share every hash)."""
+    return f"{repo}{REPO_SEPARATOR}{local_id}"
+
+
+def repo_of_node_id(node_id: str) -> str | None:
+    repo, sep, _ = node_id.partition(REPO_SEPARATOR)
+    return repo if sep else None

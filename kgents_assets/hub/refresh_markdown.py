@@ -15,6 +15,7 @@ from kgents_assets.fs.atomic import atomic_write_text
 from kgents_assets.hub import dirty
 from kgents_assets.hub.markdown import remove_markdown, render_markdown
 from kgents_assets.hub.models import trusted_node_state
+from kgents_assets.hub.state_store import node_id_of_key, state_key
 from kgents_assets.store import Store
 
 BATCH = 2000
@@ -38,14 +39,15 @@ def _sweep_stale_temp_files(directories: set[Path]) -> None:
             stale.unlink(missing_ok=True)
 
 
-def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
+def refresh_markdown(store: Store, root: Path, *, repo: str) -> MarkdownReport:
+    """Write ``repo``'s changed markdown under ``root`` (its checkout)."""
     started = time.perf_counter()
     report = MarkdownReport()
     with store.connect() as conn:
-        marks = dirty.dirty_marks(conn, dirty.MARKDOWN)
+        marks = dirty.dirty_marks(conn, repo, dirty.MARKDOWN)
     ids = sorted(marks)
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        _write_batches(store, root, marks, ids, pool, report)
+        _write_batches(store, root, repo, marks, ids, pool, report)
     report.duration_s = time.perf_counter() - started
     return report
 
@@ -53,6 +55,7 @@ def refresh_markdown(store: Store, root: Path) -> MarkdownReport:
 def _write_batches(
     store: Store,
     root: Path,
+    repo: str,
     marks: dict[str, str],
     ids: list[str],
     pool: ThreadPoolExecutor,
@@ -61,11 +64,12 @@ def _write_batches(
     for start in range(0, len(ids), BATCH):
         batch = ids[start : start + BATCH]
         with store.transaction() as conn:
+            dirty.stage_lock(conn, repo)
             states = {
-                key.split(":")[1]: value
+                node_id_of_key(key): value
                 for key, value in conn.execute(
                     "SELECT key, value FROM kv WHERE key = ANY(%s)",
-                    ([f"node:{i}:state" for i in batch],),
+                    ([state_key(i) for i in batch],),
                 )
             }
             _sweep_stale_temp_files({(root / v["markdown_path"]).parent for v in states.values()})
@@ -86,4 +90,4 @@ def _write_batches(
                     report.removed += 1
             for write in writes:
                 write.result()  # a failed write keeps the batch's marks for the next run
-            dirty.clear_marks(conn, dirty.MARKDOWN, batch)
+            dirty.clear_marks(conn, repo, dirty.MARKDOWN, batch)

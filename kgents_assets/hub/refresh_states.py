@@ -25,22 +25,19 @@ from kgents_assets.hub.models import (
     Edge,
     NodeState,
     trusted_code_node,
-    trusted_node_state,
 )
 from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
 from kgents_assets.hub.rules import candidates_for
+from kgents_assets.hub.state_store import delete_states, load_states, state_key
 from kgents_assets.hub.test_files import tested_names
 from kgents_assets.hub.tools import apply_tools, suggest_test_skeleton, summarize
+from kgents_assets.hub.traces import write_traces
 from kgents_assets.hub.triage import RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
-
-
-def state_key(node_id: str) -> str:
-    return f"node:{node_id}:state"
 
 
 @dataclass
@@ -64,11 +61,12 @@ class _Row:
     imports: dict[str, str]
 
 
-def _load_rows(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, _Row]:
+def _load_rows(conn: psycopg.Connection[Any], repo: str, ids: list[str]) -> dict[str, _Row]:
     rows = conn.execute(
         "SELECT n.extract, n.source, n.state_source, f.imports FROM hub_nodes n "
-        "JOIN hub_files f ON f.path = n.file_path WHERE n.node_id = ANY(%s)",
-        (ids,),
+        "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path "
+        "WHERE n.repo = %s AND n.node_id = ANY(%s)",
+        (repo, ids),
     )
     out: dict[str, _Row] = {}
     for extract, source, state_source, imports in rows:
@@ -77,25 +75,22 @@ def _load_rows(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, _Row]
     return out
 
 
-def _load_states(conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, NodeState]:
-    rows = conn.execute(
-        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in ids],)
-    )
-    return {key.split(":")[1]: trusted_node_state(value) for key, value in rows}
-
-
-def _load_symbols(conn: psycopg.Connection[Any], names: set[str], everything: bool) -> SymbolTable:
+def _load_symbols(
+    conn: psycopg.Connection[Any], repo: str, names: set[str], everything: bool
+) -> SymbolTable:
+    """The definitions calls may resolve to: only the repository's own. Resolution never
+    crosses repositories, even when two of them define the same names."""
     query = (
         "SELECT n.node_id, n.name, n.full_name, n.kind, f.module FROM hub_nodes n "
-        "JOIN hub_files f ON f.path = n.file_path"
+        "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path WHERE n.repo = %s"
     )
     if everything:
-        rows = conn.execute(query)
+        rows = conn.execute(query, (repo,))
     else:
         # A module's own name may be the target of ``import x; x()``-style lookups too.
         rows = conn.execute(
-            query + " WHERE n.name = ANY(%s) OR n.full_name = ANY(%s)",
-            (sorted(names), sorted(names)),
+            query + " AND (n.name = ANY(%s) OR n.full_name = ANY(%s))",
+            (repo, sorted(names), sorted(names)),
         )
     return SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
 
@@ -127,14 +122,17 @@ def _edges_by(
 
 
 def _tests_by_target(
-    conn: psycopg.Connection[Any], names: set[str], everything: bool
+    conn: psycopg.Connection[Any], repo: str, names: set[str], everything: bool
 ) -> dict[str, set[str]]:
     """Node name -> full names of tests that name it by convention."""
-    query = "SELECT tested_names, full_name FROM hub_nodes WHERE cardinality(tested_names) > 0"
+    query = (
+        "SELECT tested_names, full_name FROM hub_nodes "
+        "WHERE repo = %s AND cardinality(tested_names) > 0"
+    )
     rows = (
-        conn.execute(query)
+        conn.execute(query, (repo,))
         if everything
-        else conn.execute(query + " AND tested_names && %s::text[]", (sorted(names),))
+        else conn.execute(query + " AND tested_names && %s::text[]", (repo, sorted(names)))
     )
     out: dict[str, set[str]] = {}
     for targets, full_name in rows:
@@ -150,175 +148,234 @@ def _edge_list(items: list[tuple[str, str, float, bool]]) -> list[Edge]:
     ]
 
 
+def _rewrite_edges(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    rows: dict[str, _Row],
+    marked: list[str],
+    removed: list[str],
+) -> tuple[set[str], int]:
+    """1. Re-resolve the marked nodes' calls and rewrite their outgoing edges; returns the
+    nodes whose edges changed at either end, and how many edges were written."""
+    table = _load_symbols(conn, repo, _needed_names(rows.values()), len(marked) > BULK_THRESHOLD)
+    new_edges: dict[str, dict[str, float]] = {}
+    for node_id, row in rows.items():
+        ctx = CallerContext(node_id, row.node.module, row.node.class_name, row.imports)
+        new_edges[node_id] = resolve_node_calls(row.node.calls, ctx, table)
+    old_edges: dict[str, dict[str, float]] = {}
+    for src, dst, conf in conn.execute(
+        "SELECT src_id, dst_id, confidence FROM hub_edges "
+        "WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
+        (marked, removed),
+    ):
+        old_edges.setdefault(src, {})[dst] = round(float(conf), 3)
+    affected = set(rows)
+    gone_set = set(removed)
+    for src in set(old_edges) | set(new_edges):
+        before = old_edges.get(src, {})
+        if src in new_edges or src in gone_set:
+            after = new_edges.get(src, {})
+        else:  # an unmarked caller only loses its edges to removed nodes
+            after = {d: c for d, c in before.items() if d not in gone_set}
+        if before != after:
+            affected.add(src)
+            affected |= {d for d in set(before) | set(after) if before.get(d) != after.get(d)}
+    conn.execute(
+        "DELETE FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)", (marked, removed)
+    )
+    # Every edge of these sources was just deleted: plain COPY, no conflicts possible.
+    written = bulk_insert(
+        conn,
+        "hub_edges",
+        ["repo", "src_id", "dst_id", "confidence"],
+        ((repo, s, d, c) for s, dsts in new_edges.items() for d, c in dsts.items()),
+    )
+    return affected, written
+
+
+def _renamed_neighbours(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    rows: dict[str, _Row],
+    old_states: dict[str, NodeState],
+) -> set[str]:
+    """A node whose full name changed (its package was renamed) shows under the old name
+    in its neighbours' states: they are affected too."""
+    renamed = [
+        node_id
+        for node_id, row in rows.items()
+        if node_id in old_states and old_states[node_id].full_name != row.node.full_name
+    ]
+    if not renamed:
+        return set()
+    affected: set[str] = set()
+    for src, dst in conn.execute(
+        "SELECT src_id, dst_id FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
+        (renamed, renamed),
+    ):
+        affected |= {src, dst}
+    targets = sorted(
+        {t for i in renamed if rows[i].node.is_test for t in tested_names(rows[i].node.name)}
+    )
+    if targets:
+        affected |= {
+            r[0]
+            for r in conn.execute(
+                "SELECT node_id FROM hub_nodes WHERE repo = %s AND name = ANY(%s) AND NOT is_test",
+                (repo, targets),
+            )
+        }
+    return affected
+
+
+@dataclass
+class _Derived:
+    """3's outcome: states to write, traces to keep, and which nodes moved on."""
+
+    writes: list[tuple[str, str]]
+    new_keys: set[str]  # states that did not exist before
+    changed_ids: list[str]
+    diffed: list[str]  # kept nodes whose source moved on from their "before"
+    traces: list[tuple[str, str, str, str, str, str]]
+
+
+def _derive_states(
+    repo: str,
+    rows: dict[str, _Row],
+    old_states: dict[str, NodeState],
+    edges: tuple[dict[str, list[tuple[str, str, float, bool]]], ...],
+    tests: dict[str, set[str]],
+    triage: TriageBackend,
+    run_id: str,
+    now: datetime,
+    report: StatesReport,
+) -> _Derived:
+    """3. Fresh facts -> diff bundle -> rules -> triage -> tools, for every affected node."""
+    callers, callees = edges
+    out = _Derived([], set(), [], [], [])
+    for node_id in sorted(rows):
+        row = rows[node_id]
+        fresh = _fresh_state(row.node, callers.get(node_id, []), callees.get(node_id, []), tests)
+        old = old_states.get(node_id)
+        bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
+        if row.state_source != row.source:
+            out.diffed.append(node_id)
+        candidates = candidates_for(bundle)
+        decisions = triage.decide(bundle, candidates) if candidates else []
+        approved = [d.tool for d in decisions if d.verdict == "approved"]
+        state = apply_tools(old, fresh, approved, now)
+        report.nodes_processed += 1
+        report.decisions += len(decisions)
+        report.deferred += sum(1 for d in decisions if d.verdict == "deferred")
+        if decisions:
+            out.traces.append(
+                (
+                    repo,
+                    run_id,
+                    node_id,
+                    triage.name,
+                    json.dumps(bundle.signals()),
+                    json.dumps([asdict(d) for d in decisions]),
+                )
+            )
+        if old is not None and state.content() == old.content():
+            report.states_unchanged += 1
+            continue
+        if old is None:
+            report.states_added += 1
+            out.new_keys.add(state_key(node_id))
+        else:
+            report.states_changed += 1
+        out.changed_ids.append(node_id)
+        out.writes.append((state_key(node_id), state.model_dump_json()))
+    return out
+
+
+def _store_states(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    derived: _Derived,
+    removed: list[str],
+    old_states: dict[str, NodeState],
+    marked: list[str],
+    report: StatesReport,
+) -> None:
+    """4. Write what changed, drop removed nodes' states, hand the work to stage 3 and
+    the catalog, and consume this stage's marks — all in the caller's transaction."""
+    writes = derived.writes
+    bulk_insert(
+        conn,
+        "kv",
+        ["repo", "key", "value"],
+        ((repo, k, v) for k, v in writes if k in derived.new_keys),
+    )
+    bulk_upsert(
+        conn,
+        "kv",
+        ["repo", "key", "value"],
+        ((repo, k, v) for k, v in writes if k not in derived.new_keys),
+        key=["key"],
+    )
+    if derived.traces:
+        write_traces(conn, derived.traces)
+    if derived.diffed:
+        conn.execute(
+            "UPDATE hub_nodes SET state_source = source WHERE repo = %s AND node_id = ANY(%s)",
+            (repo, derived.diffed),
+        )
+    gone = {i: old_states[i].markdown_path for i in removed if i in old_states}
+    if removed:
+        delete_states(conn, removed)
+    report.states_removed = len(gone)
+    changed = derived.changed_ids
+    dirty.mark_dirty(conn, repo, dirty.MARKDOWN, changed, "state changed")
+    dirty.mark_dirty(conn, repo, dirty.CATALOG, changed, "state changed")
+    dirty.mark_dirty_with_reasons(
+        conn, repo, dirty.MARKDOWN, {i: dirty.REMOVED_PREFIX + p for i, p in gone.items()}
+    )
+    dirty.mark_dirty(conn, repo, dirty.CATALOG, gone, "removed")
+    dirty.clear_marks(conn, repo, dirty.STATE, marked)
+
+
 def refresh_states(
     store: Store,
     *,
+    repo: str,
     triage: TriageBackend | None = None,
     run_id: str = "local",
     now: datetime | None = None,
 ) -> StatesReport:
+    """Re-derive the state of every node of ``repo`` that stage 1 marked."""
     started = time.perf_counter()
     triage = triage or RulesTriage()
     now = now or datetime.now(UTC)
     report = StatesReport()
     with store.transaction() as conn:
-        dirty.stage_lock(conn, dirty.STATE)
-        marks = dirty.dirty_marks(conn, dirty.STATE)
+        dirty.stage_lock(conn, repo)
+        marks = dirty.dirty_marks(conn, repo, dirty.STATE)
         if not marks:
             report.duration_s = time.perf_counter() - started
             return report
         marked = sorted(marks)
-        bulk = len(marked) > BULK_THRESHOLD
-        rows = _load_rows(conn, marked)
+        rows = _load_rows(conn, repo, marked)
         removed = [i for i in marked if i not in rows]
 
-        # 1. Re-resolve the marked nodes' calls and rewrite their outgoing edges.
-        table = _load_symbols(conn, _needed_names(rows.values()), bulk)
-        new_edges: dict[str, dict[str, float]] = {}
-        for node_id, row in rows.items():
-            ctx = CallerContext(node_id, row.node.module, row.node.class_name, row.imports)
-            new_edges[node_id] = resolve_node_calls(row.node.calls, ctx, table)
-        old_edges: dict[str, dict[str, float]] = {}
-        for src, dst, conf in conn.execute(
-            "SELECT src_id, dst_id, confidence FROM hub_edges "
-            "WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
-            (marked, removed),
-        ):
-            old_edges.setdefault(src, {})[dst] = round(float(conf), 3)
-        affected = set(rows)
-        gone_set = set(removed)
-        for src in set(old_edges) | set(new_edges):
-            before = old_edges.get(src, {})
-            if src in new_edges or src in gone_set:
-                after = new_edges.get(src, {})
-            else:  # an unmarked caller only loses its edges to removed nodes
-                after = {d: c for d, c in before.items() if d not in gone_set}
-            if before != after:
-                affected.add(src)
-                affected |= {d for d in set(before) | set(after) if before.get(d) != after.get(d)}
-        conn.execute(
-            "DELETE FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)", (marked, removed)
-        )
-        # Every edge of these sources was just deleted: plain COPY, no conflicts possible.
-        report.edges_written = bulk_insert(
-            conn,
-            "hub_edges",
-            ["src_id", "dst_id", "confidence"],
-            ((s, d, c) for s, dsts in new_edges.items() for d, c in dsts.items()),
-        )
-
-        # A node whose full name changed (its package was renamed) shows under the old
-        # name in its neighbours' states: they are affected too.
-        old_states = _load_states(conn, [*rows, *removed])
-        renamed = [
-            node_id
-            for node_id, row in rows.items()
-            if node_id in old_states and old_states[node_id].full_name != row.node.full_name
-        ]
-        if renamed:
-            for src, dst in conn.execute(
-                "SELECT src_id, dst_id FROM hub_edges WHERE src_id = ANY(%s) OR dst_id = ANY(%s)",
-                (renamed, renamed),
-            ):
-                affected |= {src, dst}
-            targets = sorted(
-                {
-                    t
-                    for i in renamed
-                    if rows[i].node.is_test
-                    for t in tested_names(rows[i].node.name)
-                }
-            )
-            if targets:
-                affected |= {
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT node_id FROM hub_nodes WHERE name = ANY(%s) AND NOT is_test",
-                        (targets,),
-                    )
-                }
+        affected, report.edges_written = _rewrite_edges(conn, repo, rows, marked, removed)
+        old_states = load_states(conn, [*rows, *removed])
+        affected |= _renamed_neighbours(conn, repo, rows, old_states)
 
         # 2. Everything whose facts may differ: marked nodes and the far ends of changed edges.
         extra = sorted(affected - set(rows) - set(removed))
         if extra:
-            rows.update(_load_rows(conn, extra))
-            old_states.update(_load_states(conn, extra))
+            rows.update(_load_rows(conn, repo, extra))
+            old_states.update(load_states(conn, extra))
         ids = sorted(rows)
-        bulk = len(ids) > BULK_THRESHOLD
-        callers = _edges_by(conn, "dst_id", ids)
-        callees = _edges_by(conn, "src_id", ids)
-        tests = _tests_by_target(conn, {r.node.name for r in rows.values()}, bulk)
-
-        # 3. Fresh facts -> diff bundle -> rules -> triage -> tools.
-        writes: list[tuple[str, str]] = []
-        traces: list[tuple[str, str, str, str, str]] = []
-        changed_ids: list[str] = []
-        diffed: list[str] = []
-        new_keys: set[str] = set()  # kept nodes whose source moved on from their "before"
-        for node_id in ids:
-            row = rows[node_id]
-            fresh = _fresh_state(
-                row.node, callers.get(node_id, []), callees.get(node_id, []), tests
-            )
-            old = old_states.get(node_id)
-            bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
-            if row.state_source != row.source:
-                diffed.append(node_id)
-            candidates = candidates_for(bundle)
-            decisions = triage.decide(bundle, candidates) if candidates else []
-            approved = [d.tool for d in decisions if d.verdict == "approved"]
-            state = apply_tools(old, fresh, approved, now)
-            report.nodes_processed += 1
-            report.decisions += len(decisions)
-            report.deferred += sum(1 for d in decisions if d.verdict == "deferred")
-            if decisions:
-                traces.append(
-                    (
-                        run_id,
-                        node_id,
-                        triage.name,
-                        json.dumps(bundle.signals()),
-                        json.dumps([asdict(d) for d in decisions]),
-                    )
-                )
-            if old is not None and state.content() == old.content():
-                report.states_unchanged += 1
-                continue
-            if old is None:
-                report.states_added += 1
-                new_keys.add(state_key(node_id))
-            else:
-                report.states_changed += 1
-            changed_ids.append(node_id)
-            writes.append((state_key(node_id), state.model_dump_json()))
-
-        bulk_insert(conn, "kv", ["key", "value"], (w for w in writes if w[0] in new_keys))
-        bulk_upsert(
-            conn, "kv", ["key", "value"], (w for w in writes if w[0] not in new_keys), key=["key"]
+        edges = (_edges_by(conn, "dst_id", ids), _edges_by(conn, "src_id", ids))
+        tests = _tests_by_target(
+            conn, repo, {r.node.name for r in rows.values()}, len(ids) > BULK_THRESHOLD
         )
-        if traces:
-            with conn.cursor().copy(
-                "COPY hub_traces (run_id, node_id, backend, signals, decisions) FROM STDIN"
-            ) as copy:
-                for trace in traces:
-                    copy.write_row(trace)
-        if diffed:
-            conn.execute(
-                "UPDATE hub_nodes SET state_source = source WHERE node_id = ANY(%s)", (diffed,)
-            )
-
-        # 4. Removed nodes: drop their state, hand their markdown path to stage 3.
-        gone = {i: old_states[i].markdown_path for i in removed if i in old_states}
-        if removed:
-            conn.execute("DELETE FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in removed],))
-        report.states_removed = len(gone)
-        dirty.mark_dirty(conn, dirty.MARKDOWN, changed_ids, "state changed")
-        dirty.mark_dirty(conn, dirty.CATALOG, changed_ids, "state changed")
-        dirty.mark_dirty_with_reasons(
-            conn, dirty.MARKDOWN, {i: dirty.REMOVED_PREFIX + p for i, p in gone.items()}
-        )
-        dirty.mark_dirty(conn, dirty.CATALOG, gone, "removed")
-        dirty.clear_marks(conn, dirty.STATE, marked)
+        derived = _derive_states(repo, rows, old_states, edges, tests, triage, run_id, now, report)
+        _store_states(conn, repo, derived, removed, old_states, marked, report)
     report.duration_s = time.perf_counter() - started
     return report
 

@@ -15,6 +15,15 @@ from pathlib import Path
 from kgents_assets.hub.ignore import IgnoreRules
 from kgents_assets.hub.languages import language_for_path
 
+#: a file symlink whose target lies outside the repository is never read: a repository from
+#: a URL is untrusted, and a link to a token or key file would leak it into the store
+OUTSIDE_ROOT = "symlink resolves outside the repository"
+
+
+def _escapes(base_real: str, path: str) -> bool:
+    target = os.path.realpath(path)
+    return target != base_real and not target.startswith(base_real + os.sep)
+
 
 @dataclass(frozen=True)
 class FileStat:
@@ -51,6 +60,7 @@ def walk_source_files(root: Path, rules: IgnoreRules) -> Iterator[FileStat | tup
     reachable through a link is already scanned where it really lives.
     """
     base = str(root)
+    base_real = os.path.realpath(base)
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -72,6 +82,9 @@ def walk_source_files(root: Path, rules: IgnoreRules) -> Iterator[FileStat | tup
                 continue
             if language_for_path(rel) is None or rules.is_ignored(rel, parents_checked=True):
                 continue
+            if entry.is_symlink() and _escapes(base_real, entry.path):
+                yield rel, OUTSIDE_ROOT
+                continue
             try:
                 st = entry.stat()  # follows a file symlink to what it names
             except OSError as exc:
@@ -85,14 +98,23 @@ def walk_source_files(root: Path, rules: IgnoreRules) -> Iterator[FileStat | tup
                 yield rel, "not a regular file"
 
 
-def stat_paths(root: Path, paths: Iterable[str], rules: IgnoreRules) -> Iterator[FileStat | str]:
-    """FileStats for an explicit change set; a path that no longer exists comes back as str."""
+def stat_paths(
+    root: Path, paths: Iterable[str], rules: IgnoreRules
+) -> Iterator[FileStat | str | tuple[str, str]]:
+    """FileStats for an explicit change set; a path that no longer exists comes back as
+    str, a symlink out of the repository as (path, problem)."""
+    base_real = os.path.realpath(root)
     for rel in dict.fromkeys(p.strip("/") for p in paths):
         if not rel or language_for_path(rel) is None or rules.is_ignored(rel):
             continue
-        candidate = (root / rel).resolve()
-        if not candidate.is_relative_to(root):
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
             continue  # ../ tricks in a change set never read outside the repository
+        if _escapes(base_real, str(root / rel)):
+            if (root / rel).is_symlink() or any(
+                (root / p).is_symlink() for p in Path(rel).parents if str(p) != "."
+            ):
+                yield rel, OUTSIDE_ROOT
+            continue
         try:
             st = (root / rel).stat()
         except FileNotFoundError:
@@ -120,7 +142,11 @@ def compare_with_index(
             continue
         if isinstance(item, tuple):
             result.problems[item[0]] = item[1]
-            seen.add(item[0])
+            if item[1] == OUTSIDE_ROOT:
+                if item[0] in index and not full_scan:  # indexed before it became a link out
+                    result.deleted.append(item[0])
+            else:
+                seen.add(item[0])  # a passing problem (unreadable) keeps what we knew
             continue
         seen.add(item.path)
         known = index.get(item.path)

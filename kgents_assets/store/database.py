@@ -16,7 +16,9 @@ from typing import Any
 
 import psycopg
 
-from kgents_assets.store.migrations import apply_migrations
+from kgents_assets.home import embedded_store_dir
+from kgents_assets.store.conninfo import redact, scrub
+from kgents_assets.store.migrations import LegacyRepository, apply_migrations
 
 DATABASE_URL_ENV = "KGENTS_DATABASE_URL"
 CONNECT_TIMEOUT_S = 5
@@ -24,16 +26,6 @@ CONNECT_TIMEOUT_S = 5
 
 class DatabaseUnavailable(RuntimeError):
     """The configured database cannot be reached; the message says which and why."""
-
-
-def _redact(url: str) -> str:
-    """Hide the password of a URL so it never reaches a log or an error message."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
 
 
 def start_embedded_server(data_dir: Path) -> str:
@@ -68,15 +60,23 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        return _redact(self.url)
+        return redact(self.url)
 
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(
-                f"cannot reach the database at {self.display_url}: {str(exc).strip()}"
-            ) from exc
+                f"cannot reach the database at {self.display_url}: {self.reason(exc)}"
+            ) from None  # the reason above is the driver's message, password hidden
+        except psycopg.ProgrammingError as exc:  # a malformed string, e.g. a bad keyword
+            raise DatabaseUnavailable(
+                f"the database URL {self.display_url} is not valid: {self.reason(exc)}"
+            ) from None
+
+    def reason(self, exc: BaseException) -> str:
+        """The driver's message for ``exc`` with the password hidden."""
+        return scrub(str(exc).strip(), self.url)
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[Any]]:
@@ -87,15 +87,18 @@ class Store:
                 yield conn
         except psycopg.OperationalError as exc:
             raise DatabaseUnavailable(
-                f"lost the database at {self.display_url}: {str(exc).strip()}"
+                f"lost the database at {self.display_url}: {self.reason(exc)}"
             ) from exc
         finally:
             conn.close()
 
-    def migrate(self) -> list[str]:
-        """Apply pending migrations; returns the names applied (empty when up to date)."""
+    def migrate(self, legacy: LegacyRepository | None = None) -> list[str]:
+        """Apply pending migrations; returns the names applied (empty when up to date).
+
+        ``legacy`` names the repository that rows of a database built before repositories
+        existed belong to (see migration 0005)."""
         with self.connect(autocommit=True) as conn:
-            applied = apply_migrations(conn)
+            applied = apply_migrations(conn, legacy=legacy)
         self._migrated = True
         return applied
 
@@ -103,23 +106,25 @@ class Store:
 def open_store(
     database_url: str | None = None,
     *,
-    agentfs_dir: Path | None = None,
+    data_dir: Path | None = None,
     migrate: bool = True,
+    legacy: LegacyRepository | None = None,
 ) -> Store:
     """Open the store the configuration names.
 
-    ``database_url`` (or ``$KGENTS_DATABASE_URL``) wins; otherwise an embedded server under
-    ``{agentfs_dir}/pg``. The connection is checked here so a down server fails at start,
-    with the URL (password hidden) in the message.
+    ``database_url`` (or ``$KGENTS_DATABASE_URL``) wins; otherwise the embedded server in
+    ``data_dir`` (default ``$KGENTS_HOME/pg``, shared by every repository). The connection
+    is checked here so a down server fails at start, with the URL (password hidden) in the
+    message.
     """
     url = database_url or os.environ.get(DATABASE_URL_ENV) or None
     if url:
         store = Store(url=url)
     else:
-        root = agentfs_dir if agentfs_dir is not None else Path.cwd() / ".agentfs"
-        store = Store(url=start_embedded_server(root / "pg"), embedded=True)
+        directory = data_dir if data_dir is not None else embedded_store_dir()
+        store = Store(url=start_embedded_server(directory), embedded=True)
     with store.connect() as conn:
         conn.execute("SELECT 1")
     if migrate:
-        store.migrate()
+        store.migrate(legacy)
     return store

@@ -41,8 +41,26 @@ def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def apply_migrations(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> list[str]:
+@dataclass(frozen=True)
+class LegacyRepository:
+    """The repository a database built before repositories existed was built from: its
+    rows are assigned to this name when the repository migrations run (else 'default')."""
+
+    name: str
+    location: str = ""
+
+
+def apply_migrations(
+    conn: psycopg.Connection[Any],
+    directory: Path = MIGRATIONS_DIR,
+    *,
+    legacy: LegacyRepository | None = None,
+) -> list[str]:
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    if legacy is not None:
+        # read by the repository migrations (0005, 0101, 0201) through current_setting()
+        conn.execute("SELECT set_config('kgents.legacy_repo', %s, false)", (legacy.name,))
+        conn.execute("SELECT set_config('kgents.legacy_repo_path', %s, false)", (legacy.location,))
     try:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -14,6 +14,8 @@ from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.hub.refresh import refresh_repository
 from kgents_assets.store import Store
 
+REPO = "shop"
+
 FILES = {
     "shop/__init__.py": "",
     "tests/__init__.py": "",
@@ -58,7 +60,7 @@ def write_repo(root: Path) -> None:
 def test_one_function_edit_reembeds_only_its_file(store: Store, tmp_path: Path) -> None:
     write_repo(tmp_path)
     embedder = HashingEmbedder(128)
-    refresh_repository(store, tmp_path, workers=1)
+    refresh_repository(store, tmp_path, repo=REPO, workers=1)
     cold = sync_catalog(store, embedder)
     with store.connect() as conn:
         entries = {e.name: e for e in storage.list_entries(conn)}
@@ -75,7 +77,7 @@ def test_one_function_edit_reembeds_only_its_file(store: Store, tmp_path: Path) 
 
     cart = tmp_path / "shop/cart.py"
     cart.write_text(cart.read_text().replace("* (1 - discount)", "* (1 - discount / 100)"))
-    refresh_repository(store, tmp_path, changed_paths=["shop/cart.py"], workers=1)
+    refresh_repository(store, tmp_path, repo=REPO, changed_paths=["shop/cart.py"], workers=1)
     warm = sync_catalog(store, embedder)
     with store.connect() as conn:
         vectors = dict(

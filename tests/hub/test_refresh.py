@@ -20,6 +20,8 @@ from kgents_assets.hub.refresh import refresh_repository
 from kgents_assets.store import Store
 from tests.repo_helpers import Files, snapshot, write_files
 
+REPO = "shop"
+
 BASE: Files = {
     "shop/__init__.py": "",
     "shop/pricing.py": '''
@@ -77,7 +79,7 @@ def test_cold_build_derives_state_edges_tests_and_markdown(
     store: Store, repo: Callable[[Files], Path]
 ) -> None:
     root = repo(BASE)
-    report = refresh_repository(store, root, workers=1)
+    report = refresh_repository(store, root, repo=REPO, workers=1)
     assert report.files.files_scanned == 5 and report.files.files_parsed == 5
     by = states(store)
     price = by["price"]
@@ -103,14 +105,14 @@ def test_cold_build_derives_state_edges_tests_and_markdown(
 
 def test_noop_refresh_touches_nothing(store: Store, repo: Callable[[Files], Path]) -> None:
     root = repo(BASE)
-    refresh_repository(store, root, workers=1)
+    refresh_repository(store, root, repo=REPO, workers=1)
     md = root / ".agentfs/nodes/shop/pricing.py/price.md"
     mtime = md.stat().st_mtime_ns
-    again = refresh_repository(store, root, workers=1)
+    again = refresh_repository(store, root, repo=REPO, workers=1)
     assert again.files.files_parsed == 0 and again.files.files_unchanged == 5
     assert again.states.nodes_processed == 0 and again.markdown.written == 0
     os.utime(root / "shop/cart.py")  # touched, content identical: hashed, not parsed
-    touched = refresh_repository(store, root, workers=1)
+    touched = refresh_repository(store, root, repo=REPO, workers=1)
     assert touched.files.files_touched == 1 and touched.files.files_parsed == 0
     assert md.stat().st_mtime_ns == mtime
 
@@ -119,7 +121,7 @@ def test_one_edit_rederives_only_what_it_affects(
     store: Store, repo: Callable[[Files], Path]
 ) -> None:
     root = repo(BASE)
-    refresh_repository(store, root, workers=1)
+    refresh_repository(store, root, repo=REPO, workers=1)
     before = states(store)
     (root / "shop/pricing.py").write_text(
         (root / "shop/pricing.py")
@@ -129,7 +131,7 @@ def test_one_edit_rederives_only_what_it_affects(
             "if item.taxed:\n        return 1.2\n    return 1.0",
         )
     )
-    report = refresh_repository(store, root, changed_paths=["shop/pricing.py"], workers=1)
+    report = refresh_repository(store, root, repo=REPO, changed_paths=["shop/pricing.py"], workers=1)
     assert report.files.files_parsed == 1
     assert report.files.nodes_changed == 2  # the module and rate() (price() moved lines only)
     after = states(store)
@@ -202,7 +204,7 @@ def test_incremental_result_equals_a_cold_rebuild(
     """After any sequence of edits, the incremental model is exactly the cold one."""
     root = repo(BASE)
     rng = random.Random(seed)
-    refresh_repository(store, root, workers=1)
+    refresh_repository(store, root, repo=REPO, workers=1)
     seen: set[str] = set()
     for step in range(12):
         before = {p.relative_to(root).as_posix() for p in root.rglob("*.py")}
@@ -212,11 +214,11 @@ def test_incremental_result_equals_a_cold_rebuild(
         # Half the runs get a change set as a sensor would send it (every path that may
         # have changed, deleted ones included); the others detect changes themselves.
         changed = sorted(seen) if rng.random() < 0.5 else None
-        refresh_repository(store, root, changed_paths=changed, workers=1)
+        refresh_repository(store, root, repo=REPO, changed_paths=changed, workers=1)
     cold_root = tmp_path / "cold"
     shutil.copytree(root, cold_root, ignore=shutil.ignore_patterns(".agentfs"))
     cold = fresh_store()
-    refresh_repository(cold, cold_root, workers=1)
+    refresh_repository(cold, cold_root, repo=REPO, workers=1)
     incremental_snap, cold_snap = snapshot(store, root), snapshot(cold, cold_root)
     assert incremental_snap["pending"] == 0
     assert incremental_snap["nodes"] == cold_snap["nodes"]
@@ -243,7 +245,7 @@ def test_bad_files_are_reported_and_never_stop_the_scan(
     (root / "bad/looped.py").symlink_to(root / "bad/looped.py")
     (root / "bad/dirloop").symlink_to(root)  # a directory cycle back to the root
     os.mkfifo(root / "bad/pipe.py")
-    report = refresh_repository(store, root, workers=1)
+    report = refresh_repository(store, root, repo=REPO, workers=1)
     problems = report.files.problems
     assert problems["bad/blob.py"].startswith("binary")
     assert problems["bad/latin1.py"].startswith("invalid_utf8")
@@ -268,7 +270,7 @@ def test_a_file_deleted_during_the_scan_is_reported(
         return listed
 
     monkeypatch.setattr(refresh_files_mod, "walk_source_files", walk_then_delete)
-    report = refresh_repository(store, root, workers=1)
+    report = refresh_repository(store, root, repo=REPO, workers=1)
     assert report.files.problems["shop/cart.py"].startswith("vanished")
     assert "Cart.total" not in states(store)
 
@@ -279,7 +281,7 @@ def test_change_set_paths_outside_the_repository_are_ignored(
     root = repo(BASE)
     (tmp_path / "outside.py").write_text("def secret():\n    pass\n")
     report = refresh_repository(
-        store, root, changed_paths=["../outside.py", "/etc/passwd"], workers=1
+        store, root, repo=REPO, changed_paths=["../outside.py", "/etc/passwd"], workers=1
     )
     assert report.files.files_parsed == 0 and "secret" not in states(store)
 
@@ -296,10 +298,10 @@ def test_parallel_parse_gives_the_same_model(
     )
     root = repo(files)
     monkeypatch.setattr(refresh_files_mod, "PARALLEL_THRESHOLD", 10)
-    refresh_repository(store, root, workers=2)
+    refresh_repository(store, root, repo=REPO, workers=2)
     other = fresh_store()
     monkeypatch.setattr(refresh_files_mod, "PARALLEL_THRESHOLD", 10_000)
-    refresh_repository(other, root, workers=1)
+    refresh_repository(other, root, repo=REPO, workers=1)
     a, b = snapshot(store, root), snapshot(other, root)
     assert (a["states"], a["edges"]) == (b["states"], b["edges"])
 
@@ -310,7 +312,7 @@ KILL_SCRIPT = textwrap.dedent("""
     from kgents_assets.hub.refresh import refresh_repository
     from kgents_assets.store import Store
     print("started", flush=True)
-    refresh_repository(Store(url=sys.argv[1]), Path(sys.argv[2]), workers=1)
+    refresh_repository(Store(url=sys.argv[1]), Path(sys.argv[2]), repo="shop", workers=1)
 """)
 
 
@@ -340,11 +342,11 @@ def test_a_killed_materialization_is_repaired_by_the_next_run(
             proc.wait()
         for md in (root / ".agentfs/nodes").rglob("*.md"):
             assert md.read_text().startswith("# ")  # never a torn file
-    refresh_repository(store, root, workers=1)
+    refresh_repository(store, root, repo=REPO, workers=1)
     cold_root = tmp_path / "cold"
     shutil.copytree(root, cold_root, ignore=shutil.ignore_patterns(".agentfs"))
     cold = fresh_store()
-    refresh_repository(cold, cold_root, workers=1)
+    refresh_repository(cold, cold_root, repo=REPO, workers=1)
     a, b = snapshot(store, root), snapshot(cold, cold_root)
     assert a["pending"] == 0
     assert (a["nodes"], a["edges"], a["states"], a["markdown"]) == (
@@ -359,11 +361,11 @@ def test_removed_nodes_lose_their_state_and_markdown(
     store: Store, repo: Callable[[Files], Path]
 ) -> None:
     root = repo(BASE)
-    refresh_repository(store, root, workers=1)
+    refresh_repository(store, root, repo=REPO, workers=1)
     md = root / ".agentfs/nodes/shop/cart.py/Cart.add.md"
     assert md.exists()
     (root / "shop/cart.py").unlink()
-    report = refresh_repository(store, root, workers=1)
+    report = refresh_repository(store, root, repo=REPO, workers=1)
     # the module, the class and its three methods
     assert report.files.files_deleted == 1 and report.states.states_removed == 5
     assert not md.exists() and not md.parent.exists()

@@ -28,8 +28,8 @@ def _free_port() -> int:
 def test_configured_url_that_is_down_fails_clearly_without_fallback(tmp_path: Path) -> None:
     url = f"postgresql://kg:secret@127.0.0.1:{_free_port()}/kgents"
     with pytest.raises(DatabaseUnavailable) as err:
-        open_store(url, agentfs_dir=tmp_path / ".agentfs")
+        open_store(url, data_dir=tmp_path / "pg")
     message = str(err.value)
     assert "127.0.0.1" in message
     assert "secret" not in message  # the password never reaches the user's terminal
-    assert not (tmp_path / ".agentfs" / "pg").exists()  # no silent embedded fallback
+    assert not (tmp_path / "pg").exists()  # no silent embedded fallback

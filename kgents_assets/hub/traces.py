@@ -1,0 +1,58 @@
+"""Decision traces (table ``hub_traces``, its only owner): for every node a run decided
+about, the signals seen and each candidate update's fate, with the repository it is in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+
+from kgents_assets.hub.node_ids import repo_of_node_id
+
+#: (repo, run_id, node_id, backend, signals JSON, decisions JSON)
+TraceRow = tuple[str, str, str, str, str, str]
+
+
+def write_traces(conn: psycopg.Connection[Any], rows: Iterable[TraceRow]) -> None:
+    with conn.cursor().copy(
+        "COPY hub_traces (repo, run_id, node_id, backend, signals, decisions) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def write_trace(
+    conn: psycopg.Connection[Any],
+    *,
+    run_id: str,
+    node_id: str,
+    backend: str,
+    signals: Sequence[str],
+    decisions: Sequence[dict[str, Any]],
+) -> None:
+    conn.execute(
+        "INSERT INTO hub_traces (repo, run_id, node_id, backend, signals, decisions) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (
+            repo_of_node_id(node_id),
+            run_id,
+            node_id,
+            backend,
+            json.dumps(list(signals)),
+            json.dumps(list(decisions)),
+        ),
+    )
+
+
+def traces_for_node(conn: psycopg.Connection[Any], node_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT run_id, at, backend, signals, decisions FROM hub_traces "
+        "WHERE node_id = %s ORDER BY id",
+        (node_id,),
+    ).fetchall()
+    return [
+        {"run_id": r[0], "at": r[1], "backend": r[2], "signals": r[3], "decisions": r[4]}
+        for r in rows
+    ]
