@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
 from kgents_assets.hub.triage import LLMTriage, RulesTriage, TriageBackend
-from resources.llm import LLMResource
+from resources.llm import BASE_URL_ENV, MODEL_ENV, LLMResource
 
 TRIAGE_ENV = "KGENTS_TRIAGE"
 
@@ -16,18 +17,25 @@ class TriageResource(ConfigurableResource["TriageResource"]):
     """``llm`` uses the OpenAI-compatible endpoint of the ``llm`` resource's settings and
     fails the run with a clear message when none is configured (no silent fallback)."""
 
-    backend: str | None = None  # "rules" or "llm"; unset means $KGENTS_TRIAGE, else rules
+    backend: str = "rules"  # or "llm"
 
     def get_backend(self, llm: LLMResource) -> TriageBackend:
-        name = self.backend or os.environ.get(TRIAGE_ENV) or "rules"
-        if name == "rules":
+        if self.backend == "rules":
             return RulesTriage()
-        if name != "llm":
-            raise ValueError(f"unknown triage backend {name!r}: use 'rules' or 'llm'")
+        if self.backend != "llm":
+            raise ValueError(f"unknown triage backend {self.backend!r}: use 'rules' or 'llm'")
         endpoint = llm.endpoint()
         if endpoint is None:
             raise ValueError(
-                "triage backend 'llm' needs KGENTS_LLM_BASE_URL and KGENTS_LLM_MODEL "
+                f"triage backend 'llm' needs {BASE_URL_ENV} and {MODEL_ENV} "
                 "(an OpenAI-compatible endpoint)"
             )
         return LLMTriage(endpoint.base_url, endpoint.model, endpoint.api_key)
+
+
+def triage_resource_from_env() -> TriageResource:
+    """Bound to ``$KGENTS_TRIAGE`` when it is set (shown as such in the UI)."""
+    if os.environ.get(TRIAGE_ENV):
+        backend: Any = EnvVar(TRIAGE_ENV)
+        return TriageResource(backend=backend)
+    return TriageResource()

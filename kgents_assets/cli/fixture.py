@@ -143,7 +143,7 @@ def _materialize(registry: HotDataRegistry, names: list[str]) -> tuple[bool, str
     from kgents_assets.hotdata.catalog import load_specs
     from kgents_assets.hotdata.names import asset_key_parts
     from resources.fixtures import FixturesResource
-    from resources.llm import LLMResource
+    from resources.llm import llm_resource_from_env
 
     defs = build_hotdata_defs(load_specs())
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
@@ -153,7 +153,10 @@ def _materialize(registry: HotDataRegistry, names: list[str]) -> tuple[bool, str
         [*assets, *checks],
         selection=dg.AssetSelection.assets(*(fixture_asset_key(n) for n in names)),
         instance=instance,
-        resources={"fixtures": FixturesResource(path=str(registry.root)), "llm": LLMResource()},
+        resources={
+            "fixtures": FixturesResource(path=str(registry.root)),
+            "llm": llm_resource_from_env(),
+        },
         raise_on_error=False,
         # The run's event log (stack traces included) lands in the instance; the terminal
         # gets one line per failed fixture below.

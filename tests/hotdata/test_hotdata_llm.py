@@ -21,7 +21,7 @@ from kgents_assets.hotdata.errors import GeneratorError
 from kgents_assets.hotdata.generators.llm import ChatEndpoint
 from kgents_assets.hotdata.models import ThoughtStream
 from kgents_assets.hotdata.registry import HotDataRegistry
-from resources.llm import LLMResource
+from resources.llm import LLMResource, llm_resource_from_env
 
 GOOD = [
     {
@@ -124,7 +124,8 @@ def test_unreachable_endpoint_is_a_clear_error(fixtures_dir: Path) -> None:
 def test_no_endpoint_configured_means_no_llm(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("KGENTS_LLM_BASE_URL", "KGENTS_LLM_MODEL", "KGENTS_LLM_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    assert LLMResource().endpoint() is None
+    assert llm_resource_from_env().process_config_and_initialize().endpoint() is None
     monkeypatch.setenv("KGENTS_LLM_BASE_URL", "http://localhost:8000/v1")
     monkeypatch.setenv("KGENTS_LLM_MODEL", "functiongemma")
-    assert LLMResource().endpoint() == ChatEndpoint("http://localhost:8000/v1", "functiongemma")
+    resource = llm_resource_from_env().process_config_and_initialize()
+    assert resource.endpoint() == ChatEndpoint("http://localhost:8000/v1", "functiongemma")
