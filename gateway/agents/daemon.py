@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from gateway.agents.narrated import NarratedAgent
 from kgents_assets.flux import (
     FluxAgent,
     FluxConfig,
@@ -54,7 +55,7 @@ def make_daemon_agent(mirror: HolographicBuffer, purgatory: Purgatory | None) ->
             deadline_s=proposal.deadline_s,
         )
 
-    return FluxAgent(
+    return NarratedAgent(
         "daemon",
         handler,
         config=FluxConfig(buffer_size=100),
