@@ -37,6 +37,12 @@ def serve(
         bool, typer.Option("--no-dagster", help="do not host the pipeline and hub agents")
     ] = False,
     reload: Annotated[bool, typer.Option(help="reload on code changes (development)")] = False,
+    dev: Annotated[
+        bool,
+        typer.Option(
+            "--dev", help="hot-reload the demo world when fixture files change ($KGENTS_DEV_MODE)"
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Serve the gateway. Without KGENTS_GATEWAY_TOKEN a one-off token is generated and
@@ -45,7 +51,10 @@ def serve(
 
     from gateway.app import create_app
     from gateway.server import uvicorn_config
-    from gateway.settings import TOKEN_ENV, GatewaySettings
+    from gateway.settings import DEV_MODE_ENV, TOKEN_ENV, GatewaySettings
+
+    if dev:  # through the environment, so that --reload's fresh processes see it too
+        os.environ[DEV_MODE_ENV] = "1"
 
     if not os.environ.get(TOKEN_ENV):
         os.environ[TOKEN_ENV] = secrets.token_urlsafe(24)
