@@ -41,7 +41,7 @@ def test_kg_gateway_serves_and_generates_a_token_when_none_is_set(
         assert health.json() == {"status": "ok"}
         assert httpx.get(f"http://127.0.0.1:{port}/ready").json()["ready"] is True
         agents = httpx.get(f"http://127.0.0.1:{port}/api/agents").json()
-        assert [a["id"] for a in agents] == ["daemon"]
+        assert [a["id"] for a in agents] == ["daemon", "world"]
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
