@@ -12,13 +12,12 @@
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from kgents_assets.queues import KeyedPriorityQueue
 from sensors.coalesce import coalesce
 from sensors.events import FILE_EVENT_TYPES, Event, RescanRequested
 
@@ -27,12 +26,6 @@ DEFAULT_CAPACITY = 10_000
 
 class BusClosed(Exception):
     """The bus was closed; no more events will come."""
-
-
-@dataclass
-class _Entry:
-    event: Event
-    seq: int
 
 
 @dataclass
@@ -49,15 +42,13 @@ class EventBus:
             raise ValueError("capacity must be at least 2 (one slot is the rescan event)")
         self.capacity = capacity
         self.stats = BusStats()
-        self._entries: dict[str, _Entry] = {}
-        self._heap: list[tuple[int, int, str]] = []  # (-priority, seq, key), lazily pruned
-        self._seq = itertools.count()
+        self._queue: KeyedPriorityQueue[str, Event] = KeyedPriorityQueue()
         self._cond = threading.Condition()
         self._closed = False
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._entries)
+            return len(self._queue)
 
     @property
     def closed(self) -> bool:
@@ -82,53 +73,49 @@ class EventBus:
 
     def _put_locked(self, event: Event) -> None:
         key = event.key
-        entry = self._entries.get(key)
-        if entry is not None:
-            merged = coalesce(entry.event, event)
+        waiting = self._queue.get(key)
+        if waiting is not None:
+            merged = coalesce(waiting.value, event)
             self.stats.coalesced += 1
-            if merged.priority != entry.event.priority:  # re-queue at the new priority
-                self._push(key, merged, entry.seq)
-            entry.event = merged
+            self._queue.update(key, merged, int(merged.priority))
             return
-        if len(self._entries) >= self.capacity:
+        if len(self._queue) >= self.capacity:
             absorbed_new = self._overflow_locked(event)
             if absorbed_new:
                 return
-        self._push(key, event, next(self._seq))
-
-    def _push(self, key: str, event: Event, seq: int) -> None:
-        self._entries[key] = _Entry(event, seq)
-        heapq.heappush(self._heap, (-int(event.priority), seq, key))
+        self._queue.push(key, event, int(event.priority))
 
     def _overflow_locked(self, incoming: Event) -> bool:
         """Make room by folding events into the rescan; True if ``incoming`` was folded."""
         self.stats.overflows += 1
         absorbed: Counter[str] = Counter()
-        for key in [k for k, e in self._entries.items() if isinstance(e.event, FILE_EVENT_TYPES)]:
-            absorbed[self._entries.pop(key).event.kind] += 1
+        for entry in self._queue.entries():
+            if isinstance(entry.value, FILE_EVENT_TYPES):
+                absorbed[self._queue.remove(entry.key).value.kind] += 1
         folded_incoming = isinstance(incoming, FILE_EVENT_TYPES)
         if folded_incoming:
             absorbed[incoming.kind] += 1
         # Still full of non-file events: fold the oldest, least urgent ones as well.
-        room_needed = len(self._entries) + 1 + (0 if folded_incoming else 1) - self.capacity
+        room_needed = len(self._queue) + 1 + (0 if folded_incoming else 1) - self.capacity
         if room_needed > 0:
             victims = sorted(
-                (k for k in self._entries if k != "rescan"),
-                key=lambda k: (self._entries[k].event.priority, self._entries[k].seq),
+                (e for e in self._queue.entries() if e.key != "rescan"),
+                key=lambda e: (e.priority, e.order),
             )[:room_needed]
-            for key in victims:
-                absorbed[self._entries.pop(key).event.kind] += 1
+            for victim in victims:
+                absorbed[self._queue.remove(victim.key).value.kind] += 1
         self.stats.absorbed.update(absorbed)
         rescan = RescanRequested(
             reason=f"event queue full ({self.capacity} waiting)",
             absorbed=dict(absorbed),
             source="bus",
         )
-        existing = self._entries.get("rescan")
+        existing = self._queue.get("rescan")
         if existing is not None:
-            existing.event = coalesce(existing.event, rescan)
+            merged = coalesce(existing.value, rescan)
+            self._queue.update("rescan", merged, int(merged.priority))
         else:
-            self._push("rescan", rescan, next(self._seq))
+            self._queue.push("rescan", rescan, int(rescan.priority))
         return folded_incoming
 
     def get(self, timeout: float | None = None) -> Event | None:
@@ -161,15 +148,8 @@ class EventBus:
         return out
 
     def _pop_locked(self) -> Event | None:
-        while self._heap:
-            neg_priority, seq, key = heapq.heappop(self._heap)
-            entry = self._entries.get(key)
-            # A stale heap row: the key was re-queued at another priority, or folded away.
-            if entry is None or entry.seq != seq or -neg_priority != int(entry.event.priority):
-                continue
-            del self._entries[key]
-            return entry.event
-        return None
+        entry = self._queue.pop()
+        return None if entry is None else entry.value
 
     def close(self) -> None:
         with self._cond:
