@@ -105,5 +105,5 @@ async def node_markdown(
     """The node's markdown alone (``text/markdown``), byte for byte what the asset writes."""
     markdown, error = _markdown(await _state_or_404(store, node_id, repo))
     if markdown is None:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, error)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, error)
     return PlainTextResponse(markdown, media_type="text/markdown; charset=utf-8")
