@@ -293,9 +293,10 @@ class HelmValues(Values):
 
 
 def values_schema() -> dict[str, Any]:
-    """The JSON schema Helm checks values against (draft 2020-12, as Helm 3.17 reads)."""
+    """The JSON schema Helm checks values against. Helm 3 validates with a draft-07
+    validator; pydantic's ``$defs`` are reached by JSON pointer, which draft-07 resolves."""
     schema = HelmValues.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
 
 
 def render_schema() -> str:
