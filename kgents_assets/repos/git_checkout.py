@@ -63,6 +63,7 @@ CHECKOUT_TIMEOUT_S = 900.0
 #: only after the holder has certainly finished or died.
 _MAX_COMMANDS = 8
 AGENTFS = ".agentfs"
+_SYMLINK_MODE = "120000"
 INCOMING = ".incoming"
 
 
@@ -117,7 +118,8 @@ def checkout(
     followed = branch_name(branch) if branch is not None else None
     wanted = commit_id(sha) if sha is not None else None
     workspace.mkdir(parents=True, exist_ok=True)
-    with _clone_lock(workspace, name, lock_timeout_s or timeout_s * _MAX_COMMANDS):
+    lock_wait = lock_timeout_s if lock_timeout_s is not None else timeout_s * _MAX_COMMANDS
+    with _clone_lock(workspace, name, lock_wait):
         incoming = workspace / INCOMING / name
         shutil.rmtree(incoming, ignore_errors=True)  # a killed attempt's; nobody else's
         if not final.exists():
@@ -203,7 +205,9 @@ def _fetch(
     )
     if not result.ok:
         message = describe_failure(result)
-        if branch is not None and "couldn't find remote ref" in message:
+        if "couldn't find remote ref" in message:
+            if branch is None:
+                raise GitSourceError(f"{source} has no default branch (HEAD): an empty repository?")
             raise missing_branch(source, branch, _branches_or_none(source, timeout_s))
         raise GitSourceError(f"{what} failed: {message}")
     if wanted is None:
@@ -228,12 +232,35 @@ def _fetch_args(source: str, refspec: str) -> list[str]:
 
 def _place_tree(repo: Path, sha: str, timeout_s: float) -> None:
     """The working tree becomes exactly ``sha``; ``.agentfs/`` at the root is kept."""
+    _refuse_agentfs_links(repo, sha, timeout_s)
     for args in (
         ["checkout", "--quiet", "--force", "--detach", sha],
         ["reset", "--quiet", "--hard", sha],
         ["clean", "-ffdxq", "-e", f"/{AGENTFS}"],
     ):
         run_git(args, cwd=repo, what=f"git {args[0]} of {sha[:12]} in {repo}", timeout_s=timeout_s)
+
+
+def _refuse_agentfs_links(repo: Path, sha: str, timeout_s: float) -> None:
+    """The pipeline writes markdown under ``<clone>/.agentfs/``: a commit that tracks a
+    symlink there (``.agentfs -> /somewhere``) would have it write outside the clone. Such a
+    commit is refused before the working tree is touched."""
+    listing = run_git(
+        ["ls-tree", "-r", "--full-tree", sha, "--", AGENTFS],
+        cwd=repo,
+        what=f"git ls-tree {sha[:12]} {AGENTFS}",
+        timeout_s=timeout_s,
+    ).stdout
+    for line in listing.splitlines():
+        meta, _, path = line.partition("\t")
+        mode = meta.split(" ", 1)[0]
+        if mode == _SYMLINK_MODE or path == AGENTFS:
+            kind = "a symlink" if mode == _SYMLINK_MODE else "a file"
+            raise GitSourceError(
+                f"commit {sha[:12]} tracks {path} as {kind}; kgents writes its markdown under "
+                f"{AGENTFS}/ and does not follow links out of a clone, so it will not check "
+                "this commit out"
+            )
 
 
 def _has_commit(repo: Path, sha: str, timeout_s: float) -> bool:

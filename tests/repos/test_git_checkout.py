@@ -252,3 +252,33 @@ def test_remove_clone(upstream: Upstream, workspace: Path) -> None:
     checkout("proj", upstream.url, branch=None, sha=None, workspace=workspace)
     assert remove_clone("proj", workspace) is True
     assert not clone_path(workspace, "proj").exists()
+
+
+@pytest.mark.parametrize("link", [".agentfs", ".agentfs/nodes"])
+def test_a_commit_linking_agentfs_out_of_the_clone_is_refused(
+    upstream: Upstream, workspace: Path, tmp_path: Path, link: str
+) -> None:
+    clone = checkout("proj", upstream.url, branch=None, sha=None, workspace=workspace).path
+    before = _state(clone)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target = upstream.author / link
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(outside)
+    bad = upstream.commit({}, msg="link .agentfs out")
+
+    with pytest.raises(GitSourceError, match=f"tracks {link} as a symlink"):
+        checkout("proj", upstream.url, branch=None, sha=None, workspace=workspace)
+    assert _state(clone) == before
+    with pytest.raises(GitSourceError, match=f"tracks {link} as a symlink"):
+        checkout("other", upstream.url, branch=None, sha=bad, workspace=workspace)
+    assert not (workspace / "other").exists()
+    assert list(outside.iterdir()) == []
+
+
+def test_an_empty_remote_is_named_as_such(tmp_path: Path, workspace: Path) -> None:
+    empty = Upstream.create(tmp_path / "empty")
+    with pytest.raises(GitSourceError, match="has no default branch"):
+        checkout("proj", empty.url, branch=None, sha=None, workspace=workspace)
+    with pytest.raises(GitSourceError, match=r"branch 'main' does not exist.*no branches"):
+        checkout("proj", empty.url, branch="main", sha=None, workspace=workspace)
