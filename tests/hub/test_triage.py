@@ -146,4 +146,4 @@ def test_llm_triage_rejects_an_answer_outside_the_contract(
     handler.reply = "{not json"
     bundle = build_diff_bundle(None, None, state(), "x")
     with pytest.raises(TriageError, match="LLM triage at"):
-        LLMTriage(url, "m").decide(bundle, candidates_for(bundle))
+        LLMTriage(url, "m", use_fallback=False).decide(bundle, candidates_for(bundle))
