@@ -11,7 +11,10 @@
   working tree is touched: an unreachable remote, a refused login, a missing branch or
   commit, a timeout, all leave the previous checkout as it was. Only then a detached
   checkout, ``reset --hard`` and ``clean -ffdx`` make the tree that commit exactly, sparing
-  ``<clone>/.agentfs/`` (the markdown the pipeline writes there).
+  ``<clone>/.agentfs/`` (the markdown the pipeline writes there). Those steps are local
+  and short; a process killed during them leaves a tree the next checkout repairs (all
+  three are forced). A commit that tracks a symlink under ``.agentfs`` is refused: the
+  pipeline would write through it, out of the clone.
 - The clone is "init + fetch from the URL" rather than ``git clone``: the same fetch as
   every later update, and the URL (which may carry a token) is never written into
   ``.git/config``.

@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 #: ``scheme://user:secret@host`` -> ``scheme://user:***@host``; the user name stays (it
-#: tells which account failed), the secret never reaches a log or an error.
-_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
+#: tells which account failed), the secret never reaches a log or an error. The secret runs
+#: to the last ``@`` of the authority, so an unescaped ``@`` in it is hidden too.
+_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/\s]*@")
 #: Variables that point git at some other repository (set inside hooks, or by a user's
 #: shell); inherited, they would make our commands act on that repository instead.
 _LOCAL_REPO_ENV = (
