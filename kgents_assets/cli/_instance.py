@@ -1,35 +1,22 @@
-"""The local Dagster instance the CLI records runs in.
-
-``$DAGSTER_HOME`` when set (the same instance `dagster dev` and the daemon use), else a
-persistent instance under ``<cwd>/.agentfs/dagster`` so CLI runs keep their history and
-show up when the webserver is started with ``DAGSTER_HOME=.agentfs/dagster``.
-"""
+"""The Dagster instance the CLI records runs in: the one every kgents process shares
+(``kgents_assets.instance``), under ``$DAGSTER_HOME`` or ``$KGENTS_HOME/dagster``, so CLI
+runs show up in ``dagster dev`` and the daemon's runs in ``kg``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
-DEFAULT_DAGSTER_DIR = Path(".agentfs") / "dagster"
-
-
-def instance_dir(cwd: Path | None = None) -> Path:
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return Path(home)
-    return (cwd or Path.cwd()) / DEFAULT_DAGSTER_DIR
-
 
 def get_instance(cwd: Path | None = None) -> DagsterInstance:
-    """The Dagster instance for CLI-triggered materializations (imports Dagster lazily)."""
-    from dagster import DagsterInstance
+    """The shared instance (imports Dagster lazily, so light commands stay light).
 
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
-    directory = instance_dir(cwd)
-    directory.mkdir(parents=True, exist_ok=True)
-    return DagsterInstance.from_config(str(directory))
+    ``cwd`` no longer chooses anything: one instance serves every repository, each a
+    partition. It stays so the callers that pass their repository root need no change.
+    """
+    from kgents_assets.instance import get_instance as shared_instance
+
+    return shared_instance()

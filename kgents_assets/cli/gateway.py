@@ -31,7 +31,7 @@ def serve(
     ] = None,
     dagster_home: Annotated[
         Path | None,
-        typer.Option(help="Dagster instance (default $DAGSTER_HOME or .agentfs/dagster)"),
+        typer.Option(help="Dagster instance (default $DAGSTER_HOME or $KGENTS_HOME/dagster)"),
     ] = None,
     no_dagster: Annotated[
         bool, typer.Option("--no-dagster", help="do not host the pipeline and hub agents")

@@ -203,13 +203,15 @@ def test_list_stays_light(workdir: Path) -> None:
     assert proc.stdout.strip().splitlines()[-1] == "[] []"
 
 
-def test_instance_is_dagster_home_when_set(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kgents_assets.cli._instance import get_instance, instance_dir
+def test_instance_is_dagster_home_when_set(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    from kgents_assets.cli._instance import get_instance
 
-    assert instance_dir() == workdir / ".agentfs" / "dagster"
     home = workdir / "home"
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("KGENTS_DATABASE_URL", database_url)  # no embedded server left running
     instance = get_instance()
     try:
         assert Path(instance.root_directory) == home

@@ -1,0 +1,266 @@
+"""dagster.yaml written once into DAGSTER_HOME, and the instance it gives lives in Postgres."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+from sqlalchemy.engine import make_url
+
+from kgents_assets.instance import ensure_instance_config, get_instance
+from kgents_assets.instance.server import dagster_url
+from kgents_assets.store import DatabaseUnavailable, Store
+from kgents_assets.store.database import DATABASE_URL_ENV
+from tests.instance.conftest import embedded_dagster_url, event_types, run_tiny_job
+
+PASSWORD = "s3cret-Pw"  # the session server trusts local connections: any password works
+
+
+def _with_password(url: str, password: str = PASSWORD) -> str:
+    scheme, rest = url.split("://", 1)
+    userinfo, _, hostpart = rest.partition("@")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{password}@{hostpart}"
+
+
+def _storage_config(path: Path) -> dict[str, object]:
+    config = yaml.safe_load(path.read_text())
+    storage: dict[str, object] = config["storage"]["custom"]["config"]
+    return storage
+
+
+@pytest.fixture
+def dropped_after(pg_server_url: str) -> Iterator[list[str]]:
+    """Databases a test makes Dagster create; dropped when it ends."""
+    names: list[str] = []
+    yield names
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.slow
+def test_nothing_configured_runs_and_events_live_in_embedded_postgres(
+    embedded_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dagster_home = embedded_home / "dagster"
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))  # what makes Dagster warn if no file
+    records = _Records()
+    logging.getLogger("dagster").addHandler(records)
+    try:
+        with get_instance() as instance:
+            result = run_tiny_job(instance)
+            run = instance.get_run_by_id(result.run_id)
+    finally:
+        logging.getLogger("dagster").removeHandler(records)
+
+    assert result.success and run is not None and run.status == dg.DagsterRunStatus.SUCCESS
+    assert not [m for m in records.messages if "No dagster instance configuration" in m]
+    storage = _storage_config(dagster_home / "dagster.yaml")
+    assert storage == {"embedded_dir": str((embedded_home / "pg").resolve()), "database": "dagster"}
+    # The events are rows in PostgreSQL, in Dagster's own database on the embedded server.
+    assert {"PIPELINE_START", "ASSET_MATERIALIZATION", "PIPELINE_SUCCESS"} <= event_types(
+        embedded_dagster_url(embedded_home), result.run_id
+    )
+    assert not list(dagster_home.rglob("*.db")), "no SQLite storage beside the config"
+
+
+@pytest.mark.slow
+def test_event_watcher_sees_a_run_through_psycopg2(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dropped_after: list[str],
+) -> None:
+    """The regression the psycopg2 scheme prevents: under SQLAlchemy 2.1 a bare
+    ``postgresql://`` is psycopg 3, and dagster-postgres's ``NOTIFY run_events, $1`` after
+    every stored event fails, so no event reaches the log or a watcher."""
+    dropped_after.append(f"{psycopg.conninfo.conninfo_to_dict(database_url)['dbname']}_dagster")
+    monkeypatch.setenv(DATABASE_URL_ENV, database_url)
+    with get_instance(tmp_path) as instance:
+        seen: list[dg.EventLogEntry] = []
+        finished = threading.Event()
+
+        def on_event(entry: dg.EventLogEntry, cursor: str) -> None:
+            seen.append(entry)
+            if entry.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS:
+                finished.set()
+
+        run_id = str(uuid.uuid4())
+        instance.event_log_storage.watch(run_id, None, on_event)
+        try:
+            result = run_tiny_job(instance, run_id=run_id)
+            assert finished.wait(30), f"the watcher saw only {[e.dagster_event_type for e in seen]}"
+        finally:
+            instance.event_log_storage.end_watch(run_id, on_event)
+        engine = instance.event_log_storage._engine  # type: ignore[attr-defined]
+        assert engine.dialect.driver == "psycopg2"
+    assert result.success
+    assert dg.DagsterEventType.ASSET_MATERIALIZATION in {e.dagster_event_type for e in seen}
+
+
+@pytest.mark.slow
+def test_external_url_keeps_its_password_out_of_the_file(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    dropped_after: list[str],
+) -> None:
+    url = _with_password(database_url)
+    store_db = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    dropped_after.append(f"{store_db}_dagster")
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+    home = tmp_path / "dagster-home"
+
+    path = ensure_instance_config(home)
+
+    text = path.read_text()
+    assert PASSWORD not in text
+    storage = _storage_config(path)
+    assert storage == {"database_url": {"env": DATABASE_URL_ENV}, "database": f"{store_db}_dagster"}
+    with get_instance(home) as instance:
+        result = run_tiny_job(instance)
+    assert result.success
+    paired = psycopg.conninfo.make_conninfo(database_url, dbname=f"{store_db}_dagster")
+    assert "PIPELINE_SUCCESS" in event_types(paired, result.run_id)
+    assert PASSWORD not in path.read_text()
+
+
+def test_a_url_with_a_password_not_from_the_environment_is_refused(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    with pytest.raises(ValueError, match="must come from \\$KGENTS_DATABASE_URL"):
+        ensure_instance_config(tmp_path, database_url=_with_password(database_url))
+    assert not (tmp_path / "dagster.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_role_that_may_not_create_databases_shares_the_store_database(
+    pg_server_url: str,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A managed server's single database: Dagster's tables go beside ours, and both work."""
+    store_db = psycopg.conninfo.conninfo_to_dict(store.url)["dbname"]
+    role = f"r_{store_db}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        conn.execute(f'GRANT ALL ON DATABASE "{store_db}" TO "{role}"')
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        conn.execute(f'GRANT ALL ON SCHEMA public TO "{role}"')
+    url = psycopg.conninfo.make_conninfo(store.url, user=role)
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+    try:
+        path = ensure_instance_config(tmp_path)
+        assert _storage_config(path)["database"] == store_db
+        with get_instance(tmp_path) as instance:
+            result = run_tiny_job(instance)
+        assert result.success
+        assert "PIPELINE_SUCCESS" in event_types(url, result.run_id)
+        assert store.migrate() == []  # our schema is untouched by Dagster's tables
+        with store.connect() as conn:
+            assert conn.execute("SELECT count(*) FROM hub_nodes").fetchone() == (0,)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{store_db}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_an_existing_dagster_yaml_is_never_touched(
+    tmp_path: Path, kgents_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    users = f"# mine\nstorage:\n  sqlite:\n    base_dir: {tmp_path / 'history'}\n"
+    path = tmp_path / "dagster.yaml"
+    path.write_text(users)
+    before = path.stat()
+
+    assert ensure_instance_config(tmp_path) == path
+    with get_instance(tmp_path) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+
+    assert path.read_text() == users
+    assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert not (kgents_home / "pg").exists()  # the user's file names no server to start
+    assert not list(tmp_path.glob(".dagster.yaml.*.tmp"))
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_server_is_a_clear_error_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"postgresql://kg:{PASSWORD}@127.0.0.1:{_closed_port()}/kgents"
+    monkeypatch.setenv(DATABASE_URL_ENV, url)
+
+    with pytest.raises(DatabaseUnavailable, match="cannot reach the database at") as caught:
+        get_instance(tmp_path)
+
+    assert "127.0.0.1" in str(caught.value) and PASSWORD not in str(caught.value)
+    assert not (tmp_path / "dagster.yaml").exists()
+
+
+def test_a_server_gone_after_the_file_was_written_is_the_same_clear_error(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dropped_after: list[str],
+) -> None:
+    dropped_after.append(f"{psycopg.conninfo.conninfo_to_dict(database_url)['dbname']}_dagster")
+    monkeypatch.setenv(DATABASE_URL_ENV, database_url)
+    ensure_instance_config(tmp_path)
+    down = f"postgresql://kg:{PASSWORD}@127.0.0.1:{_closed_port()}/kgents"
+    monkeypatch.setenv(DATABASE_URL_ENV, down)
+
+    with pytest.raises(DatabaseUnavailable, match="cannot reach the database at") as caught:
+        get_instance(tmp_path).get_runs()
+
+    assert PASSWORD not in str(caught.value)
+
+
+def test_dagster_url_speaks_psycopg2_and_keeps_socket_hosts_in_the_query() -> None:
+    socket_url = make_url(dagster_url("postgresql://postgres:@/postgres?host=/tmp/pg%20s", "dg"))
+    assert (socket_url.drivername, socket_url.username, socket_url.password) == (
+        "postgresql+psycopg2",
+        "postgres",
+        None,
+    )
+    assert (socket_url.host, socket_url.database, dict(socket_url.query)) == (
+        None,
+        "dg",
+        {"host": "/tmp/pg s"},
+    )
+    tcp = make_url(dagster_url("postgres://u:p%40ss@db.example:6543/kg?sslmode=require", "kg_d"))
+    assert (tcp.drivername, tcp.username, tcp.password, tcp.host, tcp.port) == (
+        "postgresql+psycopg2",
+        "u",
+        "p@ss",
+        "db.example",
+        6543,
+    )
+    assert (tcp.database, dict(tcp.query)) == ("kg_d", {"sslmode": "require"})
+    keywords = make_url(dagster_url("host=db user=u password=pw dbname=kg", "kg_d"))
+    assert keywords.render_as_string(hide_password=False) == "postgresql+psycopg2://u:pw@db/kg_d"
