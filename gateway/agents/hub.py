@@ -8,7 +8,6 @@ nodes changed, ...) are the node-update stream.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,31 +15,13 @@ from dagster import DagsterInstance
 
 from gateway.agents.dagster_feed import MATERIALIZATION, DagsterEventFeed, FeedEvent, follow
 from gateway.agents.narrated import NarratedAgent
+from kgents_assets.code_asset_keys import CODE_ASSET_KEYS
 from kgents_assets.flux import FluxAgent, FluxConfig, HolographicBuffer
-
-log = logging.getLogger(__name__)
-
-CODE_GROUP = "code"
-FALLBACK_KEYS = ("code_nodes", "node_state", "node_markdown", "catalog_embeddings")
 
 
 def code_group_asset_keys() -> set[str]:
-    """Asset keys of group ``code`` in the project's Definitions (imported lazily)."""
-    try:
-        from kgents_assets import definitions
-    except Exception as exc:  # the code location failing to load must not stop the mirror
-        log.warning(
-            "hub agent: cannot load kgents_assets.definitions (%s); using %s",
-            exc,
-            ", ".join(FALLBACK_KEYS),
-        )
-        return set(FALLBACK_KEYS)
-    graph = definitions.defs.resolve_asset_graph()
-    return {
-        key.to_user_string()
-        for key in graph.get_all_asset_keys()
-        if graph.get(key).group_name == CODE_GROUP
-    }
+    """Asset keys of group ``code``: the shared constant, not the loaded code location."""
+    return set(CODE_ASSET_KEYS)
 
 
 def make_hub_agent(
@@ -53,7 +34,7 @@ def make_hub_agent(
 
     async def source(agent: FluxAgent) -> None:
         if asset_keys is None:
-            keys = await asyncio.to_thread(code_group_asset_keys)
+            keys = code_group_asset_keys()
         elif callable(asset_keys):
             keys = await asyncio.to_thread(asset_keys)
         else:
