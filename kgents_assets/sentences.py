@@ -142,10 +142,10 @@ def _catalog(meta: Data) -> list[str]:
     for key, word in (("entries_added", "added"), ("entries_updated", "updated")):
         if n := _int(meta, key):
             parts.append(f"{plural(n, 'entry', 'entries')} {word}")
-    if n := _int(meta, "entries_reembedded"):
-        parts.append(f"{n} re-embedded")
     if n := _int(meta, "entries_removed"):
         parts.append(f"{n} removed")
+    if not parts and (n := _int(meta, "entries_reembedded")):  # a new embedder: all of them
+        parts.append(f"{plural(n, 'entry', 'entries')} re-embedded")
     return parts
 
 
@@ -174,15 +174,14 @@ def materialization(data: Data) -> str:
     key = str(data.get("asset_key") or "?")
     meta = data.get("metadata") or {}
     change = asset_change(key, meta)
-    where = f" [{data['partition']}]" if data.get("partition") else ""
+    spent = meta.get("duration_s")
+    context = [str(data["partition"])] if data.get("partition") else []
+    if isinstance(spent, int | float):
+        context.append(seconds(spent))
+    aside = f" ({', '.join(context)})" if context else ""
     if change is None:
-        return f"{key}{where} materialized: nothing changed"
-    took = (
-        f", {seconds(meta['duration_s'])}"
-        if isinstance(meta.get("duration_s"), int | float)
-        else ""
-    )
-    return f"{change}{where}{took}" if change != key else f"{key}{where} materialized{took}"
+        return f"{key}: nothing changed{aside}"
+    return f"{change}{aside}" if change != key else f"{key} materialized{aside}"
 
 
 def run_summary_sentence(
@@ -192,6 +191,7 @@ def run_summary_sentence(
     duration_s: float | None = None,
     failed_steps: Iterable[str] = (),
     status: str | None = None,
+    repository: str | None = None,
 ) -> str:
     """``run 5a0d1c2e… succeeded: code_nodes +1 node, 1 file re-parsed, 1.2 s``.
 
@@ -212,11 +212,12 @@ def run_summary_sentence(
         parts.append("failed at " + ", ".join(failed))
     if changes:
         parts.append("; ".join(changes))
-    elif success:
+    elif verb == "succeeded":
         parts.append("nothing changed")
     if duration_s is not None:
         parts.append(seconds(duration_s))
-    return f"run {short_id(run_id)} {verb}" + (": " + ", ".join(parts) if parts else "")
+    of = f" of {repository}" if repository else ""
+    return f"run {short_id(run_id)}{of} {verb}" + (": " + ", ".join(parts) if parts else "")
 
 
 @dataclass
@@ -225,6 +226,7 @@ class RunTally:
 
     started: dict[str, float] = field(default_factory=dict)
     assets: dict[str, dict[str, Data]] = field(default_factory=dict)
+    partitions: dict[str, str] = field(default_factory=dict)
 
     def observe(self, event_type: str, data: Data) -> dict[str, Any]:
         """Record the event; return its data with a ``summary`` (runs: the whole run)."""
@@ -235,12 +237,16 @@ class RunTally:
         elif event_type == "asset_materialization":
             key = str(data.get("asset_key") or "?")
             self.assets.setdefault(run_id, {})[key] = data.get("metadata") or {}
+            if data.get("partition"):
+                self.partitions[run_id] = str(data["partition"])
         elif event_type in RUN_ENDS:
             start = self.started.pop(run_id, None)
             end = data.get("dagster_timestamp")
             if start and end:
                 out["duration_s"] = round(float(end) - start, 3)
             out["assets"] = {k: dict(v) for k, v in self.assets.pop(run_id, {}).items()}
+            if partition := self.partitions.pop(run_id, None):
+                out["partition"] = partition
         return with_summary(event_type, out)
 
 
@@ -255,6 +261,7 @@ def _run_end(verb: str, success: bool) -> Sentence:
             data.get("assets") or {},
             data.get("duration_s"),
             status=verb,
+            repository=data.get("partition"),
         )
 
     return run_end
