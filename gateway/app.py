@@ -21,6 +21,7 @@ from gateway.routes import agents as agent_routes
 from gateway.routes import ci, fixtures, health, library, metrics, nodes, purgatory, repos, world
 from gateway.settings import GatewaySettings
 from gateway.streams import StreamReplica
+from gateway.streams.leader import SourceLeadership
 from gateway.transport import CaptureTransport
 from kgents_assets.flux import FluxAgent, HolographicBuffer, Purgatory
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
@@ -85,6 +86,14 @@ def default_agents(context: GatewayContext) -> list[FluxAgent]:
     return hosted
 
 
+def _one_producer_per_source(registry: AgentRegistry, leadership: SourceLeadership) -> None:
+    """Replicas share streams: an agent's source (an outside feed) runs on one of them."""
+    for agent in registry:
+        source = agent._source  # the flux runtime starts whatever is set here
+        if source is not None:
+            agent._source = leadership.gate(agent.id, source)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """Any route whose store went away answers 503 with the reason, not a bare 500."""
     return JSONResponse({"detail": str(exc)}, status_code=503)
@@ -114,6 +123,7 @@ def create_app(
         for agent in await asyncio.to_thread(agents, context):
             registry.add(agent)
         if streams is not None:
+            _one_producer_per_source(registry, SourceLeadership(opened))
             await streams.start()
         await registry.start_all()
         log.info(

@@ -129,7 +129,9 @@ def serve_gateway(
         loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    # Generous: a Dagster instance on PostgreSQL creates its schema on first start, and
+    # the machine is shared; the loop ends as soon as the server is up.
+    deadline = time.monotonic() + 120
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("gateway did not start")

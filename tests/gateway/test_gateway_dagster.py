@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import httpx
 import pytest
 from gateway_testing import serve_gateway
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.settings import GatewaySettings
@@ -47,10 +49,24 @@ async def collect(ws: ClientConnection, want: set[str], within: float) -> dict[s
     return found
 
 
+def successful_runs(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "kgents_pipeline_run_seconds_count"
+        and sample.labels == {"status": "success"}
+    )
+
+
 @pytest.mark.slow
 def test_runs_and_materializations_reach_observers_within_2_s(
-    settings: GatewaySettings, store: Store, tmp_path: Path
+    settings: GatewaySettings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The instance lives on the test's server (the dagster.yaml written for this home
+    # refers to $KGENTS_DATABASE_URL), as it would in a deployment.
+    monkeypatch.setenv("KGENTS_DATABASE_URL", store.url)
     home = tmp_path / "dagster_home"
     home.mkdir()
     defs = dg.Definitions(assets=[code_nodes, unrelated])
@@ -71,6 +87,7 @@ def test_runs_and_materializations_reach_observers_within_2_s(
                 await pipeline.recv()
                 await hub.recv()
                 await asyncio.sleep(0.5)  # the feeds take their starting cursor
+                runs_before = successful_runs(gateway.url)
 
                 def run() -> float:
                     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -87,6 +104,8 @@ def test_runs_and_materializations_reach_observers_within_2_s(
                 run_success, arrived = seen["run_success"]
                 assert arrived - done_at <= 2.0
                 assert run_success["data"]["job_name"] == "__ephemeral_asset_job__"
+                # the pipeline agent timed the run for kgents_pipeline_run_seconds
+                assert successful_runs(gateway.url) == runs_before + 1
                 update, _ = hub_seen["node_update"]
                 assert update["data"]["asset_key"] == "code_nodes"
                 assert update["data"]["metadata"] == {"files_scanned": 3, "nodes_changed": 1}

@@ -7,17 +7,21 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from gateway_processes import gateway_process
-from gateway_testing import TOKEN, serve_gateway
+from gateway_testing import TOKEN, Controls, Gateway, serve_gateway
 from gateway_ws_helpers import parse, read_until
 from websockets.asyncio.client import connect
 
+from gateway.app import GatewayContext
 from gateway.settings import GatewaySettings
+from kgents_assets.flux import FluxAgent
 from kgents_assets.store import Store
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -149,3 +153,55 @@ def test_notice_payload_falls_back_to_the_header_when_too_big() -> None:
     big = journal.encode_notice("daemon", 7, [json.dumps({"pad": "x" * 9000})])
     assert len(big.encode()) < 8000
     assert journal.decode_notice(big) == journal.Notice("daemon", 7, 7, None)
+
+
+def _ticker(replica: str) -> Callable[[GatewayContext, Controls], list[FluxAgent]]:
+    def agents(context: GatewayContext, _: Controls) -> list[FluxAgent]:
+        async def tick(agent: FluxAgent) -> None:
+            n = 0
+            while True:
+                agent.emit("tick", {"replica": replica, "n": n})
+                n += 1
+                await asyncio.sleep(0.02)
+
+        return [FluxAgent("ticker", source=tick, mirror=context.mirror("ticker"))]
+
+    return agents
+
+
+def _ticks_held(gateway: Gateway) -> list[dict[str, Any]]:
+    events = gateway.call(lambda: gateway.agent("ticker").mirror.recent(4096))
+    return [e.model_dump() for e in events if e.type == "tick"]
+
+
+def _wait_for(condition: Callable[[], bool], within: float = 20.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_source_runs_on_one_replica_and_moves_when_that_replica_stops(
+    tmp_path: Path, store: Store
+) -> None:
+    settings = GatewaySettings(repo_root=tmp_path, dagster_agents=False, shared_streams=True)
+    first = serve_gateway(settings, store, _ticker("a"))
+    first.__enter__()
+    try:
+        with serve_gateway(settings, store, _ticker("b")) as b:
+            _wait_for(lambda: len(_ticks_held(b)) >= 30)
+            # One producer: every tick so far is a's, once each, though b hosts the agent too.
+            held = _ticks_held(b)
+            assert {t["data"]["replica"] for t in held} == {"a"}
+            assert [t["data"]["n"] for t in held] == list(range(len(held)))
+            first.__exit__(None, None, None)
+            first = None
+            _wait_for(lambda: any(t["data"]["replica"] == "b" for t in _ticks_held(b)))
+            held = _ticks_held(b)
+            seqs = [t["seq"] for t in held]
+            assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+            switch = next(i for i, t in enumerate(held) if t["data"]["replica"] == "b")
+            assert {t["data"]["replica"] for t in held[switch:]} == {"b"}
+    finally:
+        if first is not None:
+            first.__exit__(None, None, None)
