@@ -19,8 +19,9 @@ def event(n: int) -> TerrariumEvent:
 def test_reflect_queues_and_accept_places_in_seq_order_only() -> None:
     queued: list[tuple[str, TerrariumEvent]] = []
     mirror = SharedMirror("a", lambda agent, e: queued.append((agent, e)), capacity=16, history=8)
-    mirror.reflect(event(0))
-    assert queued == [("a", event(0))] and mirror.head == 0  # not numbered until written
+    first = event(0)
+    mirror.reflect(first)
+    assert queued == [("a", first)] and mirror.head == 0  # not numbered until written
     frames = encode_frames(1, [event(n) for n in range(5)])
     assert mirror.accept(3, frames[2:]) == 0  # a hole before 3: nothing placed
     assert mirror.accept(1, frames[:2]) == 2
