@@ -223,7 +223,7 @@ def node_context(
     """The context of the node ``target`` names (never raises; see the module docstring)."""
     blob = HubContextBlob(target=target, repo=repo)
     if store is None:
-        return _missing(target, repo, "the hub's store is not configured")
+        return missing_context(target, repo, "the hub's store is not configured")
     moment = now or datetime.now(UTC)
     try:
         with store.connect() as conn:
@@ -238,14 +238,15 @@ def node_context(
     except (DatabaseUnavailable, psycopg.Error) as exc:
         text = str(exc).strip()
         reason = text.splitlines()[0] if text else type(exc).__name__
-        blob = _missing(target, repo, f"the hub is down: {reason}")
+        blob = missing_context(target, repo, f"the hub is down: {reason}")
     except Exception as exc:  # an agent's editor must keep working: say what broke
         log.exception("hub context for %r failed", target)
-        blob = _missing(target, repo, f"the hub failed: {type(exc).__name__}: {exc}")
+        blob = missing_context(target, repo, f"the hub failed: {type(exc).__name__}: {exc}")
     return blob
 
 
-def _missing(target: str, repo: str | None, reason: str) -> HubContextBlob:
+def missing_context(target: str, repo: str | None, reason: str) -> HubContextBlob:
+    """A ``missing`` blob with its warning, for callers that cannot even reach the hub."""
     blob = HubContextBlob(target=target, repo=repo, freshness_reason=reason)
     blob.warning = _warning(blob)
     return blob
