@@ -19,6 +19,7 @@ from gateway.auth import require_read_token
 from gateway.prometheus import metrics_registry
 from gateway.routes import agents as agent_routes
 from gateway.routes import ci, fixtures, health, library, metrics, nodes, purgatory, repos, world
+from gateway.routes import context as context_routes
 from gateway.settings import GatewaySettings
 from gateway.streams import StreamReplica
 from gateway.streams.leader import SourceLeadership
@@ -164,6 +165,7 @@ def create_app(
     for router in (agent_routes.router, nodes.router, repos.router, fixtures.router, world.router):
         app.include_router(router, dependencies=reads)
     app.include_router(purgatory.router, dependencies=reads)
+    app.include_router(context_routes.router, dependencies=reads)
     app.include_router(ci.router)  # its own token check (bearer or GitHub signature)
     library.include_if_available(app, dependencies=reads)
     app.include_router(observe.router)
