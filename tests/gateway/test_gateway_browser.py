@@ -11,13 +11,9 @@ import httpx
 import pytest
 from gateway_testing import TOKEN, Gateway
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt)"
-    ),
-]
+from tests.browser_helpers import chromium_executable
+
+pytestmark = pytest.mark.slow
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -37,7 +33,7 @@ def test_page_shows_live_events_and_approves_a_semaphore(gateway: Gateway) -> No
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch_persistent_context(
-                str(profile), executable_path=str(CHROMIUM), args=FLAGS, headless=True
+                str(profile), executable_path=chromium_executable(), args=FLAGS, headless=True
             )
             try:
                 page = browser.new_page()
