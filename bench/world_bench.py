@@ -47,9 +47,9 @@ def start_gateway(fixtures: Path, home: Path, port: int) -> subprocess.Popen[str
     }
     env.pop("KGENTS_DATABASE_URL", None)  # the embedded server under KGENTS_HOME
     kg = Path(sys.executable).parent / "kg"
+    args = ["gateway", "--dev", "--no-dagster", "--port", str(port), "--repo", str(home)]
     process = subprocess.Popen(
-        [str(kg), "gateway", "--dev", "--no-dagster", "--port", str(port), "--repo", str(home)]
-        + ["--log-level", "warning"],
+        [str(kg), *args, "--log-level", "warning"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -63,7 +63,9 @@ def start_gateway(fixtures: Path, home: Path, port: int) -> subprocess.Popen[str
         except httpx.HTTPError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("gateway did not start:\n" + (process.stdout.read() if process.stdout else ""))
+            raise SystemExit(
+                "gateway did not start:\n" + (process.stdout.read() if process.stdout else "")
+            )
         time.sleep(0.1)
 
 
@@ -167,13 +169,19 @@ def main() -> None:
     def p(values: list[float], q: float) -> float:
         return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
-    print(f"edit -> page ({args.edits} edits): p50 {statistics.median(latencies):.0f} ms, "
-          f"max {max(latencies):.0f} ms  [{', '.join(f'{v:.0f}' for v in latencies)}]")
-    print(f"200 agents ({measured['agents']} tiles, {measured['lines']} lines), {args.renders} renders each:")
+    print(
+        f"edit -> page ({args.edits} edits): p50 {statistics.median(latencies):.0f} ms, "
+        f"max {max(latencies):.0f} ms  [{', '.join(f'{v:.0f}' for v in latencies)}]"
+    )
+    print(
+        f"200 agents ({measured['agents']} tiles, {measured['lines']} lines), {args.renders} renders each:"
+    )
     for label, key in (("cold render (all tiles new)", "cold"), ("one agent changed", "one")):
-        print(f"  {label}: render+layout p50 {statistics.median(measured[key]):.1f} ms "
-              f"(p90 {p(measured[key], 0.9):.1f}), to the 2nd frame p50 "
-              f"{statistics.median(measured[key + 'Frame']):.1f} ms")
+        print(
+            f"  {label}: render+layout p50 {statistics.median(measured[key]):.1f} ms "
+            f"(p90 {p(measured[key], 0.9):.1f}), to the 2nd frame p50 "
+            f"{statistics.median(measured[key + 'Frame']):.1f} ms"
+        )
     print(f"screenshot: {work / '200-agents.png'}")
 
 
