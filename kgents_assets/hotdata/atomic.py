@@ -12,8 +12,6 @@ import errno
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from filelock import AsyncFileLock, Timeout
-
 from kgents_assets.fs import atomic as fs_atomic
 from kgents_assets.hotdata.errors import FixturesNotWritableError, RefreshInProgressError
 
@@ -58,6 +56,10 @@ async def file_lock(
     ``wait_seconds``. The kernel drops the lock if the holder dies, so no stale-lock
     cleanup, and the lock file is left in place (unlinking it would split waiters).
     """
+    # filelock (and the asyncio it imports) only when a lock is taken: `kg fixture list`
+    # reads this module for LOCK_DIR_NAME and must start fast (tests/cli/test_cli_start.py)
+    from filelock import AsyncFileLock, Timeout
+
     path = lock_file or lock_path(target)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
