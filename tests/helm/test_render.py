@@ -230,3 +230,29 @@ def test_dashboard_config_map_is_labelled_for_grafana(
     dashboard = find(rendered["default"], "ConfigMap", "kg-kgents-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert '"uid": "kgents-overview"' in dashboard["data"]["kgents.json"]
+
+
+def test_only_pods_with_an_api_token_load_the_run_launcher(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """K8sRunLauncher loads the in-cluster config (a service-account token) as soon as the
+    instance builds it: a pod without a token must mount the storage-only instance."""
+    objects = rendered["prod"]
+    launcher_yaml = find(objects, "ConfigMap", "kg-kgents-instance")["data"]["dagster.yaml"]
+    storage_yaml = find(objects, "ConfigMap", "kg-kgents-instance-storage")["data"]["dagster.yaml"]
+    migrate_yaml = find(objects, "ConfigMap", "kg-kgents-migrate")["data"]["dagster.yaml"]
+    assert "K8sRunLauncher" in launcher_yaml
+    assert "K8sRunLauncher" not in storage_yaml and "K8sRunLauncher" not in migrate_yaml
+    assert launcher_yaml.startswith(storage_yaml.rstrip("\n").split("# Run pods")[0])
+    for obj in objects:
+        spec = pod_spec(obj)
+        if spec is None:
+            continue
+        instance = [v for v in spec["volumes"] if v["name"] == "dagster-instance"]
+        if not instance:
+            continue  # Postgres
+        loads_launcher = instance[0]["configMap"]["name"] == "kg-kgents-instance"
+        has_token = spec.get("automountServiceAccountToken", True) and spec.get(
+            "serviceAccountName"
+        )
+        assert bool(loads_launcher) == bool(has_token), obj["metadata"]["name"]

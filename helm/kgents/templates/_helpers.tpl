@@ -142,7 +142,9 @@ capabilities:
     name: {{ include "kgents.envConfigMapName" . }}
 {{- end -}}
 
-{{/* Usage: include "kgents.volumes" (dict "root" $ "workspace" true) */}}
+{{/* Usage: include "kgents.volumes" (dict "root" $ "workspace" true "launcher" true).
+     launcher=false mounts the storage-only dagster.yaml: a pod with no Kubernetes API
+     token must not load K8sRunLauncher, whose in-cluster config needs one. */}}
 {{- define "kgents.volumes" -}}
 - name: tmp
   emptyDir: {}
@@ -152,7 +154,11 @@ capabilities:
   emptyDir: {}
 - name: dagster-instance
   configMap:
+    {{- if .launcher }}
     name: {{ include "kgents.instanceConfigMapName" .root }}
+    {{- else }}
+    name: {{ include "kgents.instanceConfigMapName" .root }}-storage
+    {{- end }}
 {{- if and .workspace .root.Values.workspace.persistence.enabled }}
 - name: workspace
   persistentVolumeClaim:

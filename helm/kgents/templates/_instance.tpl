@@ -15,8 +15,9 @@ postgres_db:
     sslmode: {{ include "kgents.db.sslMode" . | quote }}
 {{- end -}}
 
-{{- define "kgents.instanceYaml" -}}
-{{- $sa := include "kgents.serviceAccountName" . -}}
+{{/* Storage only: what the migration Job needs. It launches no run, so it gets no
+     K8sRunLauncher (whose in-cluster config needs a service-account token). */}}
+{{- define "kgents.storageYaml" -}}
 run_storage:
   module: dagster_postgres.run_storage
   class: PostgresRunStorage
@@ -32,6 +33,17 @@ schedule_storage:
   class: PostgresScheduleStorage
   config:
     {{- include "kgents.postgresDb" . | nindent 4 }}
+# Run pods are gone when their Job is: their stdout goes to the cluster's log collection.
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
+telemetry:
+  enabled: false
+{{- end -}}
+
+{{- define "kgents.instanceYaml" -}}
+{{- $sa := include "kgents.serviceAccountName" . -}}
+{{ include "kgents.storageYaml" . }}
 # Every run is a Kubernetes Job, in its own pod: nothing assumes a disk shared with the
 # code server or the gateway.
 run_launcher:
@@ -72,12 +84,11 @@ run_launcher:
     security_context:
       {{- include "kgents.containerSecurityContext" . | nindent 6 }}
     volumes:
-      {{- include "kgents.volumes" (dict "root" $ "workspace" true) | nindent 6 }}
+      {{- include "kgents.volumes" (dict "root" $ "workspace" true "launcher" true) | nindent 6 }}
     volume_mounts:
       {{- include "kgents.volumeMounts" . | nindent 6 }}
     run_k8s_config:
       pod_spec_config:
-        automount_service_account_token: false
         security_context:
           {{- include "kgents.podSecurityContext" . | nindent 10 }}
       container_config:
@@ -97,10 +108,4 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
-# Run pods are gone when their Job is: their stdout goes to the cluster's log collection.
-compute_logs:
-  module: dagster._core.storage.noop_compute_log_manager
-  class: NoOpComputeLogManager
-telemetry:
-  enabled: false
 {{- end -}}
