@@ -58,9 +58,14 @@ def _check(query: str, mode: str, limit: int) -> list[str]:
     return terms
 
 
-def _filter_sql(entity_type: str | None, status: str | None) -> tuple[sql.Composable, list[Any]]:
+def _filter_sql(
+    entity_type: str | None, status: str | None, repo: str | None = None
+) -> tuple[sql.Composable, list[Any]]:
     clauses: list[sql.Composable] = []
     params: list[Any] = []
+    if repo is not None:
+        clauses.append(sql.SQL("e.repo = %s"))
+        params.append(repo)
     if entity_type is not None:
         clauses.append(sql.SQL("e.entity_type = %s"))
         params.append(entity_type)
@@ -78,6 +83,7 @@ def keyword_ranking(
     limit: int,
     entity_type: str | None = None,
     status: str | None = None,
+    repo: str | None = None,
 ) -> list[tuple[str, float]]:
     """(id, ts_rank) best first; any term may match (OR), rank rewards matching many."""
     tsquery = " | ".join(terms)
@@ -87,7 +93,7 @@ def keyword_ranking(
             f"the query terms {terms} are all stop words for full-text search; add a word "
             "that names what you are looking for"
         )
-    where, params = _filter_sql(entity_type, status)
+    where, params = _filter_sql(entity_type, status, repo)
     rows = conn.execute(
         sql.SQL(
             "SELECT e.id, ts_rank(e.tsv, q, 1) AS score "
@@ -108,13 +114,14 @@ def semantic_ranking(
     status: str | None = None,
     ef_search: int = EF_SEARCH,
     embedder_id: str | None = None,
+    repo: str | None = None,
 ) -> list[tuple[str, float]]:
     """(id, cosine similarity) best first. Sets ``hnsw.ef_search`` on the session.
 
     ``embedder_id`` keeps vectors of any other embedder out of the result (an empty result
     then tells the caller to check which embedder the catalog holds).
     """
-    where, params = _filter_sql(entity_type, status)
+    where, params = _filter_sql(entity_type, status, repo)
     own: sql.Composable = sql.SQL(" AND v.embedder = %s") if embedder_id else sql.SQL("")
     own_params = [embedder_id] if embedder_id else []
     distance = sql.SQL("v.embedding::vector({d}) <=> %s::vector({d})").format(d=sql.Literal(dim))
@@ -176,9 +183,11 @@ def discover(
     status: str | None = None,
     embedder: Embedder | None = None,
     ef_search: int = EF_SEARCH,
+    repo: str | None = None,
 ) -> list[SearchHit]:
-    """Search the catalog. ``embedder`` defaults to ``$KGENTS_EMBEDDER`` (else hashing) and
-    must be the one the catalog was embedded with (``EmbedderMismatch`` otherwise)."""
+    """Search the catalog: every repository's entries (and fixture and registered ones), or
+    only ``repo``'s. ``embedder`` defaults to ``$KGENTS_EMBEDDER`` (else hashing) and must
+    be the one the catalog was embedded with (``EmbedderMismatch`` otherwise)."""
     terms = _check(query, mode, limit)
     etype = parse_entity_type(entity_type).value if entity_type else None
     stat = parse_status(status).value if status else None
@@ -190,11 +199,11 @@ def discover(
         keyword: list[tuple[str, float]] = []
         semantic: list[tuple[str, float]] = []
         if mode in ("keyword", "hybrid"):
-            keyword = keyword_ranking(conn, terms, depth, etype, stat)
+            keyword = keyword_ranking(conn, terms, depth, etype, stat, repo)
         if model is not None:
             vector = model.embed([query])[0]
             semantic = semantic_ranking(
-                conn, vector, model.dimension, depth, etype, stat, ef_search, model.id
+                conn, vector, model.dimension, depth, etype, stat, ef_search, model.id, repo
             )
             if not semantic:  # empty catalog, filters matched nothing, or another embedder
                 storage.require_same_embedder(conn, model)

@@ -11,8 +11,11 @@ from psycopg.types.json import Jsonb
 
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.hub.models import NodeState
-from kgents_assets.hub.node_ids import make_node_id
+from kgents_assets.hub.node_ids import make_node_id, qualify_node_id
 from kgents_assets.store import Store
+
+#: the repository the test nodes belong to
+REPO = "pkg"
 
 
 @dataclass
@@ -39,7 +42,7 @@ def make_node(
 ) -> Node:
     module = file_path.removesuffix(".py").replace("/", ".")
     state = NodeState(
-        node_id=make_node_id(file_path, kind, qualname),
+        node_id=qualify_node_id(REPO, make_node_id(file_path, kind, qualname)),
         kind=kind,  # type: ignore[arg-type]
         name=qualname.rsplit(".", 1)[-1],
         qualname=qualname,
@@ -60,19 +63,25 @@ def make_node(
 def put_nodes(store: Store, nodes: Iterable[Node], *, mark: bool = True) -> None:
     """Write states + hub rows, and mark them for the catalog (as node_state does)."""
     with store.transaction() as conn:
+        conn.execute(
+            "INSERT INTO repositories (name, source, location) VALUES (%s, 'local', '/') "
+            "ON CONFLICT (name) DO NOTHING",
+            (REPO,),
+        )
         for node in nodes:
             s = node.state
             conn.execute(
-                "INSERT INTO kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
-                "SET value = EXCLUDED.value",
-                (f"node:{s.node_id}:state", Jsonb(s.model_dump(mode="json"))),
+                "INSERT INTO kv (repo, key, value) VALUES (%s, %s, %s) ON CONFLICT (key) "
+                "DO UPDATE SET value = EXCLUDED.value",
+                (REPO, f"node:{s.node_id}:state", Jsonb(s.model_dump(mode="json"))),
             )
             conn.execute(
-                "INSERT INTO hub_nodes (node_id, file_path, kind, name, qualname, full_name, "
-                "is_test, source, extract) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, '{}') "
+                "INSERT INTO hub_nodes (repo, node_id, file_path, kind, name, qualname, "
+                "full_name, is_test, source, extract) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '{}') "
                 "ON CONFLICT (node_id) DO UPDATE SET source = EXCLUDED.source",
-                (s.node_id, s.file_path, s.kind, s.name, s.qualname, s.full_name, s.is_test,
-                 node.source),
+                (REPO, s.node_id, s.file_path, s.kind, s.name, s.qualname, s.full_name,
+                 s.is_test, node.source),
             )  # fmt: skip
             if mark:
                 mark_catalog(conn, [s.node_id])
@@ -88,9 +97,10 @@ def remove_nodes(store: Store, nodes: Iterable[Node]) -> None:
 
 def mark_catalog(conn: object, ids: list[str]) -> None:
     conn.execute(  # type: ignore[attr-defined]
-        "INSERT INTO hub_dirty (node_id, stage) SELECT unnest(%s::text[]), 'catalog' "
+        "INSERT INTO hub_dirty (repo, node_id, stage) "
+        "SELECT %s, unnest(%s::text[]), 'catalog' "
         "ON CONFLICT (node_id, stage) DO UPDATE SET marked_at = now()",
-        (ids,),
+        (REPO, ids),
     )
 
 

@@ -12,11 +12,16 @@ from kgents_assets.assets import catalog as catalog_assets
 from kgents_assets.hotdata.catalog import load_specs
 from kgents_assets.store import Store
 from resources.embedder import EmbedderResource
-from resources.repo import RepoResource
 from resources.store import StoreResource
-from tests.catalog.conftest import CORPUS, make_node, put_nodes
+from tests.catalog.conftest import CORPUS, REPO, make_node, put_nodes
 
 pytestmark = pytest.mark.slow
+
+
+def _instance() -> dg.DagsterInstance:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("repositories", [REPO])
+    return instance
 
 
 def run(
@@ -24,13 +29,13 @@ def run(
 ) -> dg.ExecuteInProcessResult:
     resources = {
         "store": StoreResource(database_url=store.url),
-        "repo": RepoResource(path=str(tmp_path)),
         "embedder": EmbedderResource(backend=backend),
     }
     return dg.materialize(
         [catalog_assets.catalog_embeddings],
         resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=_instance(),
+        partition_key=REPO,
         run_config={"ops": {"catalog_embeddings": {"config": config}}} if config else None,
         selection=None,
     )
@@ -42,6 +47,7 @@ def metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 
 
 def checks(store: Store, tmp_path: Path, backend: str) -> dict[str, bool]:
+    """Only the checks (store-wide, unpartitioned): the asset is not re-materialized."""
     result = dg.materialize(
         [
             catalog_assets.catalog_embeddings,
@@ -50,10 +56,9 @@ def checks(store: Store, tmp_path: Path, backend: str) -> dict[str, bool]:
         ],
         resources={
             "store": StoreResource(database_url=store.url),
-            "repo": RepoResource(path=str(tmp_path)),
             "embedder": EmbedderResource(backend=backend),
         },
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=_instance(),
         selection=dg.AssetSelection.checks_for_assets(catalog_assets.catalog_embeddings),
         raise_on_error=False,
     )

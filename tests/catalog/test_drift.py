@@ -8,7 +8,7 @@ from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.errors import EmbedderMismatch
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import Store
-from tests.catalog.conftest import CORPUS, Node, make_node, put_nodes
+from tests.catalog.conftest import REPO, CORPUS, Node, make_node, put_nodes
 
 
 def test_drift_is_cosine_distance() -> None:
@@ -41,7 +41,7 @@ def test_node_drift_against_the_stored_vector(store: Store) -> None:
     node = CORPUS[0]
     assert node_embedding_drift_for(store, node, embedder) is None  # nothing stored yet
     put_nodes(store, [node])
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     assert node_embedding_drift_for(store, node, embedder) == pytest.approx(0.0, abs=1e-6)
     rewritten = make_node(
         "parse_config", "Send an email.", "def parse_config(to):\n    smtp.sendmail(to)",

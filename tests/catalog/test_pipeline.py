@@ -61,7 +61,7 @@ def test_one_function_edit_reembeds_only_its_file(store: Store, tmp_path: Path) 
     write_repo(tmp_path)
     embedder = HashingEmbedder(128)
     refresh_repository(store, tmp_path, repo=REPO, workers=1)
-    cold = sync_catalog(store, embedder)
+    cold = sync_catalog(store, embedder, repo=REPO)
     with store.connect() as conn:
         entries = {e.name: e for e in storage.list_entries(conn)}
     assert cold.added == len(entries) == cold.reembedded
@@ -78,7 +78,7 @@ def test_one_function_edit_reembeds_only_its_file(store: Store, tmp_path: Path) 
     cart = tmp_path / "shop/cart.py"
     cart.write_text(cart.read_text().replace("* (1 - discount)", "* (1 - discount / 100)"))
     refresh_repository(store, tmp_path, repo=REPO, changed_paths=["shop/cart.py"], workers=1)
-    warm = sync_catalog(store, embedder)
+    warm = sync_catalog(store, embedder, repo=REPO)
     with store.connect() as conn:
         vectors = dict(
             conn.execute(
@@ -90,5 +90,5 @@ def test_one_function_edit_reembeds_only_its_file(store: Store, tmp_path: Path) 
     assert warm.reembedded == 2 and warm.removed == 0 and warm.added == 0
     newest = max(vectors.values())
     assert {n for n, at in vectors.items() if at == newest} == {"shop.cart", "shop.cart.cart_total"}
-    full = sync_catalog(store, embedder, full=True)
+    full = sync_catalog(store, embedder, repo=REPO, full=True)
     assert (full.added, full.updated, full.removed, full.reembedded) == (0, 0, 0, 0)

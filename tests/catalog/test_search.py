@@ -16,13 +16,13 @@ from kgents_assets.catalog.errors import (
 from kgents_assets.catalog.search import discover, similar_to
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import DatabaseUnavailable, Store
-from tests.catalog.conftest import CORPUS, put_nodes
+from tests.catalog.conftest import REPO, CORPUS, put_nodes
 
 
 @pytest.fixture
 def catalog(store: Store, embedder: HashingEmbedder) -> Store:
     put_nodes(store, CORPUS)
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     return store
 
 

@@ -11,7 +11,7 @@ from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.models import EntityType, RelationKind
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import DatabaseUnavailable, Store
-from tests.catalog.conftest import CORPUS, catalog_marks, make_node, put_nodes, remove_nodes
+from tests.catalog.conftest import REPO, CORPUS, catalog_marks, make_node, put_nodes, remove_nodes
 
 
 def snapshot(store: Store) -> dict[str, tuple[object, ...]]:
@@ -30,7 +30,7 @@ def snapshot(store: Store) -> dict[str, tuple[object, ...]]:
 
 def test_first_sync_catalogs_every_marked_node(store: Store, embedder: HashingEmbedder) -> None:
     put_nodes(store, CORPUS)
-    report = sync_catalog(store, embedder)
+    report = sync_catalog(store, embedder, repo=REPO)
     assert (report.added, report.updated, report.removed) == (5, 0, 0)
     assert report.reembedded == 5 and report.marks_consumed == 5
     assert report.index_created
@@ -52,17 +52,17 @@ def test_unchanged_marks_cost_no_write_and_no_embedding(
     store: Store, embedder: HashingEmbedder
 ) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     before = snapshot(store)
     put_nodes(store, CORPUS)  # marked again, nothing changed
-    report = sync_catalog(store, embedder)
+    report = sync_catalog(store, embedder, repo=REPO)
     assert (report.added, report.updated, report.unchanged, report.reembedded) == (0, 0, 5, 0)
     assert snapshot(store) == before
 
 
 def test_editing_one_function_reembeds_only_it(store: Store, embedder: HashingEmbedder) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     before = snapshot(store)
     edited = make_node(
         "render_page",
@@ -71,7 +71,7 @@ def test_editing_one_function_reembeds_only_it(store: Store, embedder: HashingEm
         file_path="app/web.py",
     )
     put_nodes(store, [edited])
-    report = sync_catalog(store, embedder)
+    report = sync_catalog(store, embedder, repo=REPO)
     assert (report.considered, report.updated, report.reembedded) == (1, 1, 1)
     after = snapshot(store)
     assert {k for k in after if after[k] != before[k]} == {edited.id}
@@ -81,18 +81,18 @@ def test_moving_a_function_updates_the_entry_without_reembedding(
     store: Store, embedder: HashingEmbedder
 ) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     moved = CORPUS[0].state.model_copy(update={"start_line": 40, "end_line": 43})
     put_nodes(store, [type(CORPUS[0])(moved, CORPUS[0].source)])
-    report = sync_catalog(store, embedder)
+    report = sync_catalog(store, embedder, repo=REPO)
     assert (report.updated, report.reembedded) == (1, 0)
 
 
 def test_removed_node_leaves_the_catalog(store: Store, embedder: HashingEmbedder) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     remove_nodes(store, [CORPUS[4]])
-    report = sync_catalog(store, embedder)
+    report = sync_catalog(store, embedder, repo=REPO)
     assert report.removed == 1
     with store.connect() as conn:
         ids = {r[0] for r in conn.execute("SELECT id FROM catalog_entries").fetchall()}
@@ -106,12 +106,12 @@ def test_incremental_result_equals_a_full_reconcile(
     store: Store, embedder: HashingEmbedder
 ) -> None:
     put_nodes(store, CORPUS[:3])
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     put_nodes(store, CORPUS[3:])
     remove_nodes(store, [CORPUS[1]])
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     incremental = snapshot(store)
-    report = sync_catalog(store, embedder, full=True)
+    report = sync_catalog(store, embedder, repo=REPO, full=True)
     assert report.mode == "full"
     assert (report.added, report.updated, report.removed, report.reembedded) == (0, 0, 0, 0)
     assert snapshot(store) == incremental
@@ -119,15 +119,15 @@ def test_incremental_result_equals_a_full_reconcile(
 
 def test_full_reconcile_repairs_lost_marks(store: Store, embedder: HashingEmbedder) -> None:
     put_nodes(store, CORPUS, mark=False)  # e.g. a catalog created after the hub ran
-    assert sync_catalog(store, embedder).added == 0
-    report = sync_catalog(store, embedder, full=True)
+    assert sync_catalog(store, embedder, repo=REPO).added == 0
+    report = sync_catalog(store, embedder, repo=REPO, full=True)
     assert report.added == 5 and report.reembedded == 5
 
 
 def test_embedder_change_reembeds_everything_and_swaps_the_index(store: Store) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, HashingEmbedder(256))
-    report = sync_catalog(store, HashingEmbedder(128))
+    sync_catalog(store, HashingEmbedder(256), repo=REPO)
+    report = sync_catalog(store, HashingEmbedder(128), repo=REPO)
     assert report.mode == "full" and "embedder changed" in report.reason
     assert report.reembedded == 5 and report.added == 0
     with store.connect() as conn:
@@ -142,18 +142,23 @@ def test_invalid_state_is_skipped_and_its_mark_kept(
 ) -> None:
     put_nodes(store, CORPUS[:2])
     with store.transaction() as conn:
-        conn.execute("INSERT INTO kv (key, value) VALUES ('node:broken:state', '{\"kind\": 1}')")
-        conn.execute("INSERT INTO hub_dirty (node_id, stage) VALUES ('broken', 'catalog')")
-    report = sync_catalog(store, embedder)
-    assert report.invalid_states == ["broken"] and report.added == 2
-    assert catalog_marks(store) == {"broken"}
+        conn.execute(
+            "INSERT INTO kv (repo, key, value) VALUES "
+            "('pkg', 'node:pkg:broken:state', '{\"kind\": 1}')"
+        )
+        conn.execute(
+            "INSERT INTO hub_dirty (repo, node_id, stage) VALUES ('pkg', 'pkg:broken', 'catalog')"
+        )
+    report = sync_catalog(store, embedder, repo=REPO)
+    assert report.invalid_states == ["pkg:broken"] and report.added == 2
+    assert catalog_marks(store) == {"pkg:broken"}
 
 
 def test_database_down_mid_run_writes_nothing(
     store: Store, embedder: HashingEmbedder, pg_server_url: str
 ) -> None:
     put_nodes(store, CORPUS[:2])
-    sync_catalog(store, embedder)
+    sync_catalog(store, embedder, repo=REPO)
     before = snapshot(store)
     put_nodes(store, CORPUS[2:])
     dbname = store.url.split("?")[0].rsplit("/", 1)[1]
@@ -167,11 +172,11 @@ def test_database_down_mid_run_writes_nothing(
             )
 
     with pytest.raises(DatabaseUnavailable, match="lost the database"):
-        sync_catalog(store, embedder, progress=kill_connections, batch_size=1)
+        sync_catalog(store, embedder, repo=REPO, progress=kill_connections, batch_size=1)
     assert snapshot(store) == before
     assert catalog_marks(store) == {n.id for n in CORPUS[2:]}
     # and the next run finishes the job
-    assert sync_catalog(store, embedder).added == 3
+    assert sync_catalog(store, embedder, repo=REPO).added == 3
 
 
 def test_fixture_entries_replace_previous_fixture_entries(
@@ -181,9 +186,9 @@ def test_fixture_entries_replace_previous_fixture_entries(
     from kgents_assets.hotdata.catalog import BUILTIN_SPECS
 
     specs = list(BUILTIN_SPECS)
-    report = sync_catalog(store, embedder, fixture_entries=fixture_entries(specs))
+    report = sync_catalog(store, embedder, repo=None, fixture_entries=fixture_entries(specs))
     assert report.added == len(specs)
-    report = sync_catalog(store, embedder, fixture_entries=fixture_entries(specs[:2]))
+    report = sync_catalog(store, embedder, repo=None, fixture_entries=fixture_entries(specs[:2]))
     assert report.removed == len(specs) - 2 and report.unchanged == 2
     with store.connect() as conn:
         stats = storage.catalog_stats(conn)

@@ -12,7 +12,7 @@ from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.cli.main import app
 from kgents_assets.store import Store
-from tests.catalog.conftest import CORPUS, put_nodes
+from tests.catalog.conftest import CORPUS, REPO, put_nodes
 
 runner = CliRunner()
 
@@ -122,7 +122,7 @@ def test_relationship_cycle_is_refused_atomically(env: Path) -> None:
 
 def test_embedder_mismatch_names_the_fix(env: Path, store: Store) -> None:
     put_nodes(store, CORPUS)
-    sync_catalog(store, HashingEmbedder(64))
+    sync_catalog(store, HashingEmbedder(64), repo=REPO)
     code, _, stderr = kg("discover", "yaml", "--semantic", "--embedder", "hashing:32")
     assert code == 1 and "kg library reindex" in stderr
     code, _, stderr = kg("discover", "yaml", "--embedder", "bert:base")
