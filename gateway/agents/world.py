@@ -46,6 +46,12 @@ def make_world_agent(mirror: HolographicBuffer, fixtures_dir: Path, *, dev: bool
     world = WorldFixtures(registry)
 
     async def source(agent: Any) -> None:
+        # Watch first, then load: an edit made while the fixtures load is not lost. The
+        # generator's first step runs up to awatch's first wait, so after one turn of the
+        # loop the OS watch is in place.
+        batches = FixtureWatcher(registry, debounce_ms=WATCH_DEBOUNCE_MS).changes() if dev else None
+        pending = asyncio.ensure_future(anext(batches)) if batches is not None else None
+        await asyncio.sleep(0)
         changes = await world.load_all()
         troubled = [c for c in changes if c.change in ("invalid", "missing")]
         agent.ready.set()
@@ -62,16 +68,18 @@ def make_world_agent(mirror: HolographicBuffer, fixtures_dir: Path, *, dev: bool
         )
         for change in troubled:
             agent.emit(change.event_type, change.event_data())
-        if not dev:
+        if batches is None or pending is None:
             return
-        watcher = FixtureWatcher(registry, debounce_ms=WATCH_DEBOUNCE_MS)
-        async for names in watcher.changes():
-            for name in sorted(names):
-                if name not in world:
-                    continue
-                change = await world.reload(name)
-                if change.change != "unchanged":
-                    agent.emit(change.event_type, change.event_data())
+        try:
+            while True:
+                for name in sorted(await pending):
+                    if name in world:
+                        change = await world.reload(name)
+                        if change.change != "unchanged":
+                            agent.emit(change.event_type, change.event_data())
+                pending = asyncio.ensure_future(anext(batches))
+        finally:
+            pending.cancel()
 
     async def handler(data: Any) -> Any:
         op = data.get("op") if isinstance(data, dict) else data

@@ -131,76 +131,106 @@ function renderProblems(scene) {
 
 const PHASES = ["ACTIVE", "WAKING", "WANING", "DORMANT", "VOID"];
 
+// Tiles are kept by agent id and updated in place: a hot reload usually changes one agent,
+// and an untouched tile costs no DOM write and no relayout (200 agents: see world_bench).
+const tiles = new Map(); // agent id -> {el, name, label, fill, kids, key}
+
+function makeTile() {
+  const el = document.createElement("div");
+  const name = document.createElement("b");
+  name.className = "w-name";
+  const label = document.createElement("span");
+  label.className = "w-phase";
+  const bar = document.createElement("span");
+  bar.className = "w-activity";
+  const fill = document.createElement("i");
+  bar.appendChild(fill);
+  const kids = document.createElement("small");
+  kids.className = "w-children";
+  el.append(name, label, bar, kids);
+  return { el, name, label, bar, fill, kids, key: "" };
+}
+
 function renderGrid(grid) {
   const box = document.getElementById("world-grid");
-  const links = document.getElementById("world-links");
   box.style.aspectRatio = grid.width + " / " + (grid.height * 0.8);
+  box.style.setProperty("--cols", grid.width);
+  box.classList.toggle("dense", grid.width > 12 || grid.height > 9);
   box.dataset.width = grid.width;
   box.dataset.height = grid.height;
   const cellW = 100 / grid.width, cellH = 100 / grid.height;
-  const tiles = document.createDocumentFragment();
   const byId = new Map();
+  const fresh = document.createDocumentFragment();
   for (const agent of grid.agents) {
     byId.set(agent.id, agent);
-    const tile = document.createElement("div");
     const phase = PHASES.includes(agent.phase) ? agent.phase : "VOID";
-    tile.className = "w-agent phase-" + phase + (agent.featured ? " featured" : "") +
-      (agent.id === grid.focused_id ? " focused" : "");
-    tile.dataset.agent = agent.id;
-    tile.dataset.phase = phase;
-    tile.dataset.x = agent.x;
-    tile.dataset.y = agent.y;
-    tile.style.left = (agent.x * cellW) + "%";
-    tile.style.top = (agent.y * cellH) + "%";
-    tile.style.width = cellW + "%";
-    tile.style.height = cellH + "%";
-    tile.title = agent.summary;
-    const name = document.createElement("b");
-    name.className = "w-name";
-    name.textContent = (agent.featured ? "★ " : "") + (agent.id === grid.focused_id ? "◎ " : "") + agent.name;
-    const label = document.createElement("span");
-    label.className = "w-phase";
-    label.textContent = phase;
-    const bar = document.createElement("span");
-    bar.className = "w-activity";
-    bar.title = "activity " + Math.round(agent.activity * 100) + "%";
-    const fill = document.createElement("i");
-    fill.style.width = Math.round(agent.activity * 100) + "%";
-    bar.appendChild(fill);
-    tile.append(name, label, bar);
-    if (agent.children.length) {
-      const kids = document.createElement("small");
-      kids.className = "w-children";
-      kids.textContent = agent.children.length + (agent.children.length === 1 ? " child" : " children");
-      tile.appendChild(kids);
+    const focused = agent.id === grid.focused_id;
+    const key = [phase, agent.x, agent.y, grid.width, grid.height, agent.name, agent.activity,
+      agent.children.length, agent.featured, focused, agent.summary].join("|");
+    let tile = tiles.get(agent.id);
+    if (!tile) {
+      tile = makeTile();
+      tile.el.dataset.agent = agent.id;
+      tiles.set(agent.id, tile);
+      fresh.appendChild(tile.el);
     }
-    tiles.appendChild(tile);
+    if (tile.key === key) continue;
+    tile.key = key;
+    const el = tile.el;
+    el.className = "w-agent phase-" + phase + (agent.featured ? " featured" : "") + (focused ? " focused" : "");
+    el.dataset.phase = phase;
+    el.dataset.x = agent.x;
+    el.dataset.y = agent.y;
+    el.style.left = (agent.x * cellW) + "%";
+    el.style.top = (agent.y * cellH) + "%";
+    el.style.width = cellW + "%";
+    el.style.height = cellH + "%";
+    el.title = agent.name + " · " + phase + " · activity " + Math.round(agent.activity * 100) + "% — " + agent.summary;
+    tile.name.textContent = (agent.featured ? "★ " : "") + (focused ? "◎ " : "") + agent.name;
+    tile.label.textContent = phase;
+    tile.bar.title = "activity " + Math.round(agent.activity * 100) + "%";
+    tile.fill.style.width = Math.round(agent.activity * 100) + "%";
+    const n = agent.children.length;
+    tile.kids.textContent = n ? n + (n === 1 ? " child" : " children") : "";
   }
-  // Lines in a 0..width x 0..height box (one unit per cell), centre to centre.
+  for (const [id, tile] of tiles) {
+    if (!byId.has(id)) { tile.el.remove(); tiles.delete(id); }
+  }
+  box.appendChild(fresh);
+  renderLinks(grid, byId);
+}
+
+// Lines in a 0..width x 0..height box (one unit per cell), centre to centre; redrawn only
+// when some line moved (a phase change leaves them, and their paint, alone).
+let linksKey = "";
+function renderLinks(grid, byId) {
+  const specs = [];
+  for (const agent of grid.agents) {
+    for (const [peer, strength] of Object.entries(agent.connections)) {
+      const other = byId.get(peer);
+      if (other) specs.push([agent, other, "link", (0.25 + 0.75 * strength).toFixed(2)]);
+    }
+    for (const child of agent.children) {
+      const other = byId.get(child);
+      if (other) specs.push([agent, other, "child", ""]);
+    }
+  }
+  const key = grid.width + "x" + grid.height + ";" +
+    specs.map(([a, b, cls, o]) => a.x + "," + a.y + "," + b.x + "," + b.y + cls + o).join(";");
+  if (key === linksKey) return;
+  linksKey = key;
+  const links = document.getElementById("world-links");
   links.setAttribute("viewBox", "0 0 " + grid.width + " " + grid.height);
   const lines = document.createDocumentFragment();
-  const line = (a, b, cls, opacity) => {
+  for (const [a, b, cls, opacity] of specs) {
     const l = document.createElementNS(svgNS, "line");
     l.setAttribute("x1", a.x + 0.5); l.setAttribute("y1", a.y + 0.5);
     l.setAttribute("x2", b.x + 0.5); l.setAttribute("y2", b.y + 0.5);
     l.setAttribute("class", cls);
-    if (opacity !== undefined) l.setAttribute("stroke-opacity", (0.25 + 0.75 * opacity).toFixed(2));
-    l.dataset.from = a.id; l.dataset.to = b.id;
+    if (opacity) l.setAttribute("stroke-opacity", opacity);
     lines.appendChild(l);
-  };
-  for (const agent of grid.agents) {
-    for (const [peer, strength] of Object.entries(agent.connections)) {
-      const other = byId.get(peer);
-      if (other) line(agent, other, "link", strength);
-    }
-    for (const child of agent.children) {
-      const other = byId.get(child);
-      if (other) line(agent, other, "child");
-    }
   }
   links.replaceChildren(lines);
-  for (const old of box.querySelectorAll(".w-agent")) old.remove();
-  box.appendChild(tiles);
 }
 
 function renderSide(scene) {
