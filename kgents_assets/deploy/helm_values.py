@@ -28,6 +28,7 @@ K8sName = Annotated[str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$", m
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+AccessMode = Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]
 
 
 class Values(BaseModel):
@@ -97,9 +98,7 @@ class Postgresql(Values):
     )
     port: int = Field(default=5432, ge=1, le=65535)
     persistence: Persistence = Field(default_factory=Persistence)
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "256Mi", "1", "1Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "256Mi", "1", "1Gi"))
 
 
 class ExternalDatabase(Values):
@@ -119,8 +118,8 @@ class WorkspacePersistence(Values):
     enabled: bool = False
     size: Quantity = "20Gi"
     storage_class: K8sName = ""
-    access_modes: list[Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"]] = Field(
-        default_factory=lambda: ["ReadWriteMany"], min_length=1
+    access_modes: list[AccessMode] = Field(
+        default_factory=lambda: list[AccessMode](["ReadWriteMany"]), min_length=1
     )
     existing_claim: K8sName = Field(default="", description="use this PVC instead of a new one")
 
@@ -151,22 +150,16 @@ class Webserver(Values):
     replicas: int = Field(default=1, ge=1)
     port: int = Field(default=3000, ge=1, le=65535)
     service: ServiceSpec = Field(default_factory=lambda: ServiceSpec(port=80))
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi"))
 
 
 class Daemon(Values):
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi"))
 
 
 class CodeServer(Values):
     port: int = Field(default=4000, ge=1, le=65535)
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "512Mi", "1", "1536Mi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "512Mi", "1", "1536Mi"))
 
 
 class RunLauncher(Values):
@@ -177,9 +170,7 @@ class RunLauncher(Values):
     env_secrets: list[K8sName] = Field(
         default_factory=list, description="extra Secrets loaded as env into run Jobs"
     )
-    resources: Resources = Field(
-        default_factory=lambda: _resources("250m", "768Mi", "2", "2Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("250m", "768Mi", "2", "2Gi"))
 
 
 class RunCoordinator(Values):
@@ -191,9 +182,7 @@ class RunCoordinator(Values):
 class Migration(Values):
     backoff_limit: int = Field(default=6, ge=0)
     active_deadline_seconds: int = Field(default=900, ge=60)
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi"))
 
 
 class Dagster(Values):
@@ -240,9 +229,7 @@ class Gateway(Values):
     service: ServiceSpec = Field(default_factory=lambda: ServiceSpec(port=8765))
     ingress: Ingress = Field(default_factory=Ingress)
     pod_disruption_budget: DisruptionBudget = Field(default_factory=DisruptionBudget)
-    resources: Resources = Field(
-        default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi")
-    )
+    resources: Resources = Field(default_factory=lambda: _resources("100m", "384Mi", "1", "1Gi"))
 
 
 class ServiceMonitor(Values):

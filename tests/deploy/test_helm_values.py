@@ -46,7 +46,9 @@ def test_committed_schema_is_generated_from_the_models() -> None:
 def test_module_prints_the_schema() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "kgents_assets.deploy.helm_values"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert json.loads(out) == values_schema()
 

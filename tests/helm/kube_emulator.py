@@ -82,7 +82,9 @@ def kube_emulator(directory: Path, namespace: str) -> Iterator[Emulator]:
         raise holder["error"]
     try:
         url = holder["url"]
-        yield Emulator(holder["handler"], url, write_kubeconfig(directory / "kubeconfig", url, namespace))
+        yield Emulator(
+            holder["handler"], url, write_kubeconfig(directory / "kubeconfig", url, namespace)
+        )
     finally:
         assert stop is not None
         loop.call_soon_threadsafe(stop.set)

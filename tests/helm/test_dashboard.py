@@ -23,7 +23,10 @@ from tests.helm.test_run_launcher import free_port
 DASHBOARD = CHART / "dashboards" / "kgents.json"
 METRIC = re.compile(r"\b(kgents_[a-zA-Z0-9_]+)\b")
 #: what a family of each type exposes as sample names, beside its own name
-SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+}
 
 
 def dashboard() -> dict[str, Any]:
@@ -86,7 +89,9 @@ def live_gateway(database_url: str, tmp_path: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if process.poll() is not None:
-                pytest.fail(f"kg gateway exited:\n{process.stdout.read() if process.stdout else ''}")
+                pytest.fail(
+                    f"kg gateway exited:\n{process.stdout.read() if process.stdout else ''}"
+                )
             assert time.monotonic() < deadline, "kg gateway did not become ready"
             time.sleep(0.2)
         yield base

@@ -29,12 +29,26 @@ def test_lint_strict_passes(helm: Helm, args: list[str]) -> None:
     ("sets", "message"),
     [
         (["gateway.replicas=0"], "gateway.replicas: Must be greater than or equal to 1"),
-        (["gateway.replicas=two"], "gateway.replicas: Invalid type. Expected: integer, given: string"),
-        (["postgresql.persistance.enabled=false"], "postgresql: Additional property persistance is not allowed"),
-        (["image.pullPolicy=Sometimes"], 'image.pullPolicy must be one of the following: "Always", "IfNotPresent", "Never"'),
-        (["repositories[0].name=bad/name", "repositories[0].url=x"], "repositories.0.name: Does not match pattern"),
-        (["dagster.runLauncher.resources.limits.memory=lots"],
-         "dagster.runLauncher.resources.limits.memory: Does not match pattern"),
+        (
+            ["gateway.replicas=two"],
+            "gateway.replicas: Invalid type. Expected: integer, given: string",
+        ),
+        (
+            ["postgresql.persistance.enabled=false"],
+            "postgresql: Additional property persistance is not allowed",
+        ),
+        (
+            ["image.pullPolicy=Sometimes"],
+            'image.pullPolicy must be one of the following: "Always", "IfNotPresent", "Never"',
+        ),
+        (
+            ["repositories[0].name=bad/name", "repositories[0].url=x"],
+            "repositories.0.name: Does not match pattern",
+        ),
+        (
+            ["dagster.runLauncher.resources.limits.memory=lots"],
+            "dagster.runLauncher.resources.limits.memory: Does not match pattern",
+        ),
     ],
     ids=["replicas-min", "replicas-type", "typo", "pull-policy", "repo-name", "quantity"],
 )
@@ -51,8 +65,14 @@ def test_values_that_break_the_schema_fail_with_helms_message(
 def test_an_external_database_without_its_secret_is_refused(helm: Helm) -> None:
     # `helm lint` downgrades `required` to an INFO line; install and template refuse.
     result = helm.run(
-        "template", "kg", str(CHART), "--set", "postgresql.enabled=false",
-        "--set", "externalDatabase.host=db", check=False,
+        "template",
+        "kg",
+        str(CHART),
+        "--set",
+        "postgresql.enabled=false",
+        "--set",
+        "externalDatabase.host=db",
+        check=False,
     )
     assert result.returncode != 0
     assert "postgresql.enabled=false needs externalDatabase.existingSecret" in result.stderr

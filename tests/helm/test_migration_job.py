@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.helm.helm_cli import Helm, find
+from tests.helm.helm_cli import Helm, find, sets
 from tests.helm.test_run_launcher import _connection
 
 pytestmark = pytest.mark.slow
@@ -27,18 +27,20 @@ def test_migration_job_script_migrates_and_registers_repositories_idempotently(
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     rendered = helm.template(
-        "--set", "postgresql.enabled=false",
-        "--set", "externalDatabase.host=localhost",
-        "--set", f"externalDatabase.port={conn['port']}",
-        "--set", f"externalDatabase.database={conn['database']}",
-        "--set", f"externalDatabase.username={conn['user']}",
-        "--set", "externalDatabase.existingSecret=kgents-db",
-        "--set", "externalDatabase.sslMode=disable",
-        "--set", "repositories[0].name=kgents",
-        "--set", "repositories[0].url=https://example.invalid/kgents.git",
-        "--set", "repositories[0].branch=main",
-        "--set", "repositories[1].name=local-checkout",
-        "--set", f"repositories[1].url={checkout}",
+        *sets(
+            "postgresql.enabled=false",
+            "externalDatabase.host=localhost",
+            f"externalDatabase.port={conn['port']}",
+            f"externalDatabase.database={conn['database']}",
+            f"externalDatabase.username={conn['user']}",
+            "externalDatabase.existingSecret=kgents-db",
+            "externalDatabase.sslMode=disable",
+            "repositories[0].name=kgents",
+            "repositories[0].url=https://example.invalid/kgents.git",
+            "repositories[0].branch=main",
+            "repositories[1].name=local-checkout",
+            f"repositories[1].url={checkout}",
+        ),
     )
     job = find(rendered, "Job", "kg-kgents-migrate")
     container = job["spec"]["template"]["spec"]["containers"][0]

@@ -13,7 +13,7 @@ import yaml
 from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
 
 from tests.helm.conftest import EXTERNAL_DB
-from tests.helm.helm_cli import CHART, NAMESPACE, Helm, find, values_file
+from tests.helm.helm_cli import CHART, NAMESPACE, Helm, find, sets, values_file
 
 MONITORING = "monitoring.coreos.com/v1"
 K8S_VERSIONS = ["1.30", "1.33"]
@@ -23,13 +23,15 @@ CONFIGS: dict[str, list[str]] = {
     "prod": ["-f", str(values_file("prod")), "--api-versions", MONITORING],
     "external-db": [arg for item in EXTERNAL_DB for arg in ("--set", item)],
     "read-token-existing-secrets": [
-        "--set", "gateway.readToken.enabled=true",
-        "--set", "gateway.readToken.existingSecret=gw-read",
-        "--set", "gateway.token.existingSecret=gw",
-        "--set", "postgresql.existingSecret=pg",
-        "--set", "postgresql.persistence.enabled=false",
-        "--set", "workspace.persistence.enabled=true",
-        "--set", "workspace.persistence.existingClaim=clones",
+        *sets(
+            "gateway.readToken.enabled=true",
+            "gateway.readToken.existingSecret=gw-read",
+            "gateway.token.existingSecret=gw",
+            "postgresql.existingSecret=pg",
+            "postgresql.persistence.enabled=false",
+            "workspace.persistence.enabled=true",
+            "workspace.persistence.existingClaim=clones",
+        ),
     ],
 }
 
@@ -194,8 +196,11 @@ def test_migration_job_is_a_hook_before_the_app(
     script = bundled["spec"]["template"]["spec"]["containers"][0]["command"][2]
     assert script.splitlines()[:2] == ["kg admin migrate", "dagster instance migrate"]
     assert 'kg repo add "$KGENTS_REPO_0_NAME" "$KGENTS_REPO_0_URL" --branch' in script
-    env = {e["name"]: e.get("value") for e in bundled["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["KGENTS_REPO_0_NAME"] == "kgents-assets"
+    env = {
+        e["name"]: e.get("value")
+        for e in bundled["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["KGENTS_REPO_0_NAME"] == "itsdangerous"
     assert env["KGENTS_REPO_0_BRANCH"] == "main"
 
 

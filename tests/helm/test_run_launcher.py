@@ -26,7 +26,7 @@ import psycopg
 import pytest
 import yaml
 
-from tests.helm.helm_cli import NAMESPACE, Helm, find
+from tests.helm.helm_cli import NAMESPACE, Helm, find, sets
 from tests.helm.kube_emulator import Emulator, kube_emulator
 
 IMAGE = "registry.example/kgents/kgents-assets:1.2.3"
@@ -55,18 +55,20 @@ def _connection(database_url: str) -> dict[str, str]:
 def rendered(helm: Helm, database_url: str) -> list[dict[str, Any]]:
     conn = _connection(database_url)
     return helm.template(
-        "--set", "postgresql.enabled=false",
-        "--set", "externalDatabase.host=localhost",
-        "--set", f"externalDatabase.port={conn['port']}",
-        "--set", f"externalDatabase.database={conn['database']}",
-        "--set", f"externalDatabase.username={conn['user']}",
-        "--set", "externalDatabase.existingSecret=kgents-db",
-        "--set", "externalDatabase.sslMode=disable",
-        "--set", "image.repository=registry.example/kgents/kgents-assets",
-        "--set", "image.tag=1.2.3",
-        "--set", "image.pullSecrets[0]=registry-creds",
-        "--set", "dagster.runLauncher.envSecrets[0]=embedder-api-key",
-        "--set", "workspace.persistence.enabled=true",
+        *sets(
+            "postgresql.enabled=false",
+            "externalDatabase.host=localhost",
+            f"externalDatabase.port={conn['port']}",
+            f"externalDatabase.database={conn['database']}",
+            f"externalDatabase.username={conn['user']}",
+            "externalDatabase.existingSecret=kgents-db",
+            "externalDatabase.sslMode=disable",
+            "image.repository=registry.example/kgents/kgents-assets",
+            "image.tag=1.2.3",
+            "image.pullSecrets[0]=registry-creds",
+            "dagster.runLauncher.envSecrets[0]=embedder-api-key",
+            "workspace.persistence.enabled=true",
+        ),
     )
 
 
@@ -165,7 +167,8 @@ def test_chart_instance_launches_a_run_as_a_valid_job(
             limits = instance.get_concurrency_config().run_queue_config
             assert limits is not None and limits.max_concurrent_runs == 10
             assert [
-                (rule["key"], rule["value"], rule["limit"]) for rule in limits.tag_concurrency_limits
+                (rule["key"], rule["value"], rule["limit"])
+                for rule in limits.tag_concurrency_limits
             ] == [("dagster/partition", {"applyLimitPerUniqueValue": True}, 1)]
 
             with WorkspaceProcessContext(
@@ -217,7 +220,10 @@ def test_chart_instance_launches_a_run_as_a_valid_job(
     env = container["env"]
     names = [e["name"] for e in env]
     password = env[names.index("DAGSTER_PG_PASSWORD")]
-    assert password["valueFrom"]["secretKeyRef"] == {"name": "kgents-db", "key": "postgresql-password"}
+    assert password["valueFrom"]["secretKeyRef"] == {
+        "name": "kgents-db",
+        "key": "postgresql-password",
+    }
     url = env[names.index("KGENTS_DATABASE_URL")]["value"]
     assert url.startswith("postgresql://postgres:$(DAGSTER_PG_PASSWORD)@localhost:")
     assert names.index("DAGSTER_PG_PASSWORD") < names.index("KGENTS_DATABASE_URL")
