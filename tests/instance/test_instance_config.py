@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -264,3 +267,35 @@ def test_dagster_url_speaks_psycopg2_and_keeps_socket_hosts_in_the_query() -> No
     assert (tcp.database, dict(tcp.query)) == ("kg_d", {"sslmode": "require"})
     keywords = make_url(dagster_url("host=db user=u password=pw dbname=kg", "kg_d"))
     assert keywords.render_as_string(hide_password=False) == "postgresql+psycopg2://u:pw@db/kg_d"
+
+
+def test_the_module_writes_the_config_and_prints_dagster_home_for_dagster_dev(
+    database_url: str, tmp_path: Path, dropped_after: list[str]
+) -> None:
+    dropped_after.append(f"{psycopg.conninfo.conninfo_to_dict(database_url)['dbname']}_dagster")
+    env = {**os.environ, DATABASE_URL_ENV: database_url, "KGENTS_HOME": str(tmp_path / "kg")}
+    env.pop("DAGSTER_HOME", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kgents_assets.instance"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert proc.stdout.strip() == str(tmp_path / "kg" / "dagster")
+    assert _storage_config(tmp_path / "kg" / "dagster" / "dagster.yaml")["database_url"] == {
+        "env": DATABASE_URL_ENV
+    }
+
+    env[DATABASE_URL_ENV] = f"postgresql://kg@127.0.0.1:{_closed_port()}/kgents"
+    env["DAGSTER_HOME"] = str(tmp_path / "elsewhere")
+    down = subprocess.run(
+        [sys.executable, "-m", "kgents_assets.instance"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert down.returncode == 1 and down.stdout == ""
+    assert "cannot reach the database at" in down.stderr
