@@ -38,7 +38,6 @@ class WorldAgent(NarratedAgent):
 
     world: WorldFixtures
     dev: bool
-    ready: asyncio.Event
 
 
 def make_world_agent(mirror: HolographicBuffer, fixtures_dir: Path, *, dev: bool) -> WorldAgent:
@@ -54,7 +53,6 @@ def make_world_agent(mirror: HolographicBuffer, fixtures_dir: Path, *, dev: bool
         await asyncio.sleep(0)
         changes = await world.load_all()
         troubled = [c for c in changes if c.change in ("invalid", "missing")]
-        agent.ready.set()
         agent.emit(
             "world_loaded",
             {
@@ -101,7 +99,6 @@ def make_world_agent(mirror: HolographicBuffer, fixtures_dir: Path, *, dev: bool
     )
     agent.world = world
     agent.dev = dev
-    agent.ready = asyncio.Event()
     return agent
 
 

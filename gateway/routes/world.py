@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
@@ -14,10 +13,6 @@ from kgents_assets.hotdata.world_view import DEFAULT_SET, UnknownFixtureSet
 
 router = APIRouter(prefix="/api/world", tags=["world"])
 
-# The world loads its fixtures when the agent starts (milliseconds); a page that asks in
-# that instant waits for it rather than getting an empty scene.
-READY_TIMEOUT_S = 10.0
-
 
 async def world_agent(
     registry: Annotated[AgentRegistry, Depends(deps.registry)],
@@ -25,13 +20,6 @@ async def world_agent(
     agent = registry.get("world")
     if not isinstance(agent, WorldAgent):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this gateway hosts no world agent")
-    try:
-        await asyncio.wait_for(agent.ready.wait(), READY_TIMEOUT_S)
-    except TimeoutError:
-        reason = agent.collapse_reason or "still loading"
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, f"the demo world is not loaded: {reason}"
-        ) from None
     return agent
 
 
@@ -43,9 +31,16 @@ async def scene(agent: World, set: str = DEFAULT_SET) -> dict[str, Any]:
     """The scene of fixture set ``set``: grid, gardens, turns awaiting approval, thoughts,
     and where each part comes from (with the problems of invalid or deleted files)."""
     try:
-        found = agent.world.scene(set)
+        kinds = agent.world.require_set(set)
     except UnknownFixtureSet as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    # Read what changed on disk since (a few stats): right even on a replica whose
+    # watcher runs elsewhere, or before this agent's own first load has finished. What
+    # this read noticed first is told on the stream, as the watcher would have.
+    for change in await agent.world.refresh(kinds.values()):
+        if change.change != "unchanged":
+            agent.emit(change.event_type, change.event_data())
+    found = agent.world.scene(set)
     return {
         **found.model_dump(mode="json"),
         "dev": agent.dev,

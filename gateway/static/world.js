@@ -70,11 +70,11 @@ function showMeta(text, cls) {
   meta.className = cls || "muted";
 }
 
-// The world agent's events name the sets a changed fixture belongs to and the revision
-// it made; the page fetches only what it shows and has not seen.
+// The world agent's events name the sets a changed fixture belongs to; the page fetches
+// the scene it shows when one of them is its set. (Revisions are counted per gateway
+// process, so with replicas they are shown, not compared; fetches never overlap.)
 onEvent((agentId, event) => {
-  if (agentId !== "world" || typeof event.data.revision !== "number") return;
-  if (event.data.revision <= world.revision) return;
+  if (agentId !== "world" || (!event.type.startsWith("fixture_") && event.type !== "world_loaded")) return;
   if (Array.isArray(event.data.sets) && !event.data.sets.includes(world.set)) return;
   loadScene();
 });

@@ -17,8 +17,10 @@ memory only (a viewer never writes fixtures). The gateway's ``world`` agent and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -191,6 +193,17 @@ class _Slot:
     origin: Literal["file", "generator", "none"] = "none"
     issues: list[IssueView] = field(default_factory=list)
     notice: str | None = None
+    seen: tuple[int, int, int] | None = None  # the file as last read; None: missing
+    read: bool = False
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    """What tells an edited file apart: mtime, size and inode (an atomic replace)."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
 
 
 class WorldFixtures:
@@ -204,6 +217,7 @@ class WorldFixtures:
         self._slots = {
             name: _Slot(name, name.split("/", 1)[0], str(registry.get(name).path)) for name in used
         }
+        self._lock: asyncio.Lock | None = None
 
     def __contains__(self, name: object) -> bool:
         return name in self._slots
@@ -224,9 +238,31 @@ class WorldFixtures:
     async def load_all(self) -> list[FixtureChange]:
         return [await self.reload(name) for name in self._slots]
 
+    async def refresh(self, names: Iterable[str] | None = None) -> list[FixtureChange]:
+        """Reload the fixtures (default: all) whose file changed since it was last read.
+
+        A few stats: a reader calls it before drawing, so a process that is not watching
+        the files (no dev mode, or a replica whose watcher runs elsewhere) still shows what
+        is on disk.
+        """
+        wanted = self._slots if names is None else names
+        return [
+            await self.reload(name)
+            for name in wanted
+            if not self._slots[name].read
+            or _signature(self._slots[name].path) != self._slots[name].seen
+        ]
+
     async def reload(self, name: str) -> FixtureChange:
         """Read fixture ``name`` again and say what changed (it must be a world fixture)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # the watcher and a reader may reload the same file at once
+            return await self._reload(name)
+
+    async def _reload(self, name: str) -> FixtureChange:
         slot = self._slots[name]
+        slot.seen, slot.read = _signature(slot.path), True
         hotdata = self.registry.get(name)
         before = (slot.value, slot.origin, bool(slot.issues))
         had_issues = bool(slot.issues) or slot.origin == "generator"

@@ -143,3 +143,21 @@ def test_a_file_broken_from_the_start_shows_the_generator_scene_and_the_error(
     assert scene.gardens and scene.gardens[0].id == "garden-main"  # generated
     assert scene.problems[0].issues[0].location == "health"
     assert "never loaded" in scene.notices[0]
+
+
+def test_refresh_reads_only_files_that_changed_on_disk(
+    world: WorldFixtures, fixtures: Path
+) -> None:
+    assert asyncio.run(world.refresh()) == []
+    path = fixtures / "garden_states/stressed.json"
+    data = json.loads(path.read_text())
+    data["health"] = 0.01
+    tmp = path.with_name(".stressed.json.tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)  # an atomic replace, as editors and `kg fixture refresh` do
+    changes = asyncio.run(world.refresh(world.require_set("stressed").values()))
+    assert [(c.fixture, c.change) for c in changes] == [("garden_states/stressed", "loaded")]
+    assert world.scene("stressed").gardens[0].health == 0.01
+    assert asyncio.run(world.refresh()) == []
+    path.unlink()
+    assert [c.change for c in asyncio.run(world.refresh())] == ["missing"]
