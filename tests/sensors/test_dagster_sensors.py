@@ -21,9 +21,10 @@ from dagster import (
     instance_for_test,
 )
 
+from kgents_assets.definitions import defs as code_location
+from kgents_assets.repos.registry import add_repository
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
-from resources.repo import RepoResource
 from resources.store import StoreResource
 from sensors import dagster_sensors as ds
 from sensors.events import TestFailed
@@ -37,10 +38,14 @@ def instance() -> Iterator[DagsterInstance]:
         yield inst
 
 
+REPO = "proj"
+
+
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, store: Store, git_repo: Path) -> dict[str, Any]:
     monkeypatch.setenv(DATABASE_URL_ENV, store.url)
-    return {"repo": RepoResource(path=str(git_repo)), "store": StoreResource()}
+    add_repository(store, REPO, str(git_repo))
+    return {"store": StoreResource()}
 
 
 def _evaluate(
@@ -50,21 +55,28 @@ def _evaluate(
     return sensor(ctx)  # type: ignore[no-any-return]
 
 
-def _code_defs(repo: Path) -> Definitions:
-    from kgents_assets.definitions import build_defs
-
-    return Definitions.merge(build_defs(str(repo)), ds.defs)
+def _skipped(result: SensorResult | SkipReason, why: str = "") -> bool:
+    """No run requested, and the reason shown in the UI says ``why``."""
+    if isinstance(result, SkipReason):
+        return why in (result.skip_message or "")
+    message = result.skip_reason.skip_message if result.skip_reason else ""
+    return not result.run_requests and why in (message or "")
 
 
 def _execute(defs: Definitions, job: str, request: RunRequest, instance: DagsterInstance) -> None:
+    if request.partition_key:
+        instance.add_dynamic_partitions("repositories", [request.partition_key])
     result = defs.resolve_job_def(job).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags
+        run_config=request.run_config,
+        instance=instance,
+        tags=request.tags,
+        partition_key=request.partition_key,
     )
     assert result.success
 
 
-def test_all_sensors_running_by_default_and_resolve_against_the_code_job(git_repo: Path) -> None:
-    defs = _code_defs(git_repo)
+def test_all_sensors_running_by_default_and_resolve_against_the_code_job() -> None:
+    defs = code_location
     for name in ("code_file_change_sensor", "code_git_commit_sensor", "test_failure_sensor"):
         sensor = defs.resolve_sensor_def(name)
         assert sensor.default_status == DefaultSensorStatus.RUNNING
@@ -83,13 +95,18 @@ def test_file_change_sensor_passes_the_change_set_and_resumes_from_cursor(
     assert isinstance(first, SensorResult)
     (req,) = first.run_requests or []
     config = req.run_config["ops"]["code_nodes"]["config"]
-    assert config == {"changed_paths": ["pkg/a.py", "pkg/b.py"], "full_scan": False}
-    assert req.run_key and req.run_key.startswith("files:")
+    assert config == {
+        "changed_paths": ["pkg/a.py", "pkg/b.py"],
+        "full_scan": False,
+        "git_sha": None,
+    }
+    assert req.partition_key == REPO
+    assert req.run_key and req.run_key.startswith(f"files:{REPO}:")
     # Same change still pending (run not finished): not requested twice.
     again = _evaluate(ds.code_file_change_sensor, instance, env, first.cursor)
     assert isinstance(again, SkipReason) and "already requested" in (again.skip_message or "")
 
-    defs = _code_defs(git_repo)
+    defs = code_location
     _execute(defs, "code_refresh_job", req, instance)
     assert (git_repo / ".agentfs" / "nodes" / "pkg" / "a.py").is_dir()
     quiet = _evaluate(ds.code_file_change_sensor, instance, env, first.cursor)
@@ -120,22 +137,21 @@ def test_git_commit_sensor_baseline_then_tagged_high_priority_run(
     assert isinstance(base, SensorResult) and not base.run_requests
     assert "baseline" in (base.skip_reason.skip_message if base.skip_reason else "")
     idle = _evaluate(ds.code_git_commit_sensor, instance, env, base.cursor)
-    assert isinstance(idle, SkipReason)
+    assert _skipped(idle, "HEAD unchanged")
 
     sha = gh.commit_file(git_repo, "b.py", "y = 2\n", "add b\n\nwhy")
     result = _evaluate(ds.code_git_commit_sensor, instance, env, base.cursor)
     assert isinstance(result, SensorResult)
     (req,) = result.run_requests or []
-    assert req.run_key and req.run_key.startswith(f"commit:{sha}@")
+    assert req.partition_key == REPO
+    assert req.run_key and req.run_key.startswith(f"{REPO}:commit:{sha}@")
     assert req.tags[TAG_SHA] == sha and req.tags[TAG_MESSAGE] == "add b"
     assert req.tags["dagster/priority"] == "5"
     assert req.run_config["ops"]["code_nodes"]["config"]["changed_paths"] == ["b.py"]
-    assert json.loads(result.cursor or "{}")["sha"] == sha
+    assert json.loads(result.cursor or "{}")[REPO]["sha"] == sha
     assert EventJournal(store).count("git_commit") == 1
     # Resuming from the new cursor: nothing new.
-    assert isinstance(
-        _evaluate(ds.code_git_commit_sensor, instance, env, result.cursor), SkipReason
-    )
+    assert _skipped(_evaluate(ds.code_git_commit_sensor, instance, env, result.cursor))
 
 
 def test_git_commit_sensor_on_a_plain_directory_says_why(
@@ -144,9 +160,11 @@ def test_git_commit_sensor_on_a_plain_directory_says_why(
     monkeypatch.setenv(DATABASE_URL_ENV, store.url)
     plain = tmp_path / "plain"
     plain.mkdir()
-    resources = {"repo": RepoResource(path=str(plain)), "store": StoreResource()}
-    result = _evaluate(ds.code_git_commit_sensor, instance, resources, None)
-    assert isinstance(result, SkipReason) and "not a git repository" in (result.skip_message or "")
+    add_repository(store, "plain", str(plain))
+    result = _evaluate(ds.code_git_commit_sensor, instance, {"store": StoreResource()}, None)
+    assert isinstance(result, SensorResult) and not result.run_requests
+    skip = result.skip_reason.skip_message if result.skip_reason else ""
+    assert "plain:" in skip and "not a git repository" in skip
 
 
 @pytest.mark.slow
@@ -159,13 +177,13 @@ def test_test_failure_sensor_records_context_for_the_failing_tests_nodes(
         "from calc import add\n\n\nclass TestAdd:\n    def test_add(self):\n"
         "        assert add(1, 2) == 3\n"
     )
-    defs = _code_defs(git_repo)
+    defs = code_location
     from kgents_assets.runner import materialize_code
 
-    assert materialize_code(git_repo, None, instance=instance).success
+    assert materialize_code(REPO, None, instance=instance).success
     journal = EventJournal(store)
     before = journal.append(
-        TestFailed(nodeid="tests/test_calc.py::TestOther::test_x", session_id="s0")
+        TestFailed(nodeid="tests/test_calc.py::TestOther::test_x", session_id="s0"), repo=REPO
     )
     idle = _evaluate(ds.test_failure_sensor, instance, env, str(before))
     assert isinstance(idle, SkipReason)
@@ -174,7 +192,8 @@ def test_test_failure_sensor_records_context_for_the_failing_tests_nodes(
             nodeid="tests/test_calc.py::TestAdd::test_add",
             session_id="s1",
             message="assert -1 == 3",
-        )
+        ),
+        repo=REPO,
     )
     result = _evaluate(ds.test_failure_sensor, instance, env, str(before))
     assert isinstance(result, SensorResult)
@@ -219,3 +238,31 @@ def test_git_sensor_checkout_back_and_forth_requests_each_move(
         keys.append(req.run_key)
         state = result.cursor
     assert len(set(keys)) == 3  # returning to a commit seen before still refreshes
+
+
+@pytest.mark.slow
+def test_file_change_sensor_requests_one_run_per_changed_repository(
+    tmp_path: Path, store: Store, instance: DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two local repositories: each change is a run of its own partition, and refreshing
+    one leaves the other's pending change requested, never absorbed."""
+    monkeypatch.setenv(DATABASE_URL_ENV, store.url)
+    roots = {}
+    for name in ("alpha", "beta"):
+        root = tmp_path / name
+        (root / "pkg").mkdir(parents=True)
+        (root / "pkg" / "m.py").write_text(f"def {name}():\n    return 1\n")
+        add_repository(store, name, str(root))
+        roots[name] = root
+    resources = {"store": StoreResource()}
+    first = _evaluate(ds.code_file_change_sensor, instance, resources, None)
+    assert isinstance(first, SensorResult)
+    by_repo = {r.partition_key: r for r in first.run_requests or []}
+    assert set(by_repo) == {"alpha", "beta"}
+    _execute(code_location, "code_refresh_job", by_repo["alpha"], instance)
+    (roots["alpha"] / "pkg" / "m.py").write_text("def alpha(x):\n    return x\n")
+    second = _evaluate(ds.code_file_change_sensor, instance, resources, first.cursor)
+    assert isinstance(second, SensorResult)
+    # alpha changed again: requested; beta's change is still pending (same fingerprint)
+    assert [r.partition_key for r in second.run_requests or []] == ["alpha"]
+    assert json.loads(second.cursor or "{}")["beta"] == json.loads(first.cursor or "{}")["beta"]
