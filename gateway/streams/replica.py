@@ -219,7 +219,10 @@ class StreamReplica:
                     self._listening.set()
                     failures = 0
                     async for note in conn.notifies():
-                        self._on_notice(journal.decode_notice(note.payload))
+                        try:
+                            self._on_notice(journal.decode_notice(note.payload))
+                        except ValueError as exc:  # not ours, or a frame that does not parse
+                            log.warning("shared streams: ignored a notification (%s)", exc)
             except (psycopg.OperationalError, OSError) as exc:
                 failures += 1
                 log.warning("shared streams: listener lost the database (%s); reconnecting", exc)
@@ -255,10 +258,16 @@ class StreamReplica:
                     conn = await self._connect()
                 for agent_id in sorted(waiting):
                     shared = self._mirrors[agent_id]
-                    if agent_id not in self._joined:
-                        await self._join(conn, shared)
-                    else:
-                        await self._catch_up(conn, shared)
+                    try:
+                        if agent_id not in self._joined:
+                            await self._join(conn, shared)
+                        else:
+                            await self._catch_up(conn, shared)
+                    except ValueError as exc:  # a row that does not parse: skip past it
+                        log.error("shared streams: bad row in %s's stream (%s)", agent_id, exc)
+                        shared.skip_to(shared.head + 1)
+                        self._needs_fill.add(agent_id)
+                        self._fill_ready.set()
             except (psycopg.OperationalError, OSError) as exc:
                 log.warning("shared streams: cannot fill (%s); retrying", exc)
                 self._needs_fill.update(waiting)

@@ -205,3 +205,24 @@ def test_a_source_runs_on_one_replica_and_moves_when_that_replica_stops(
     finally:
         if first is not None:
             first.__exit__(None, None, None)
+
+
+def test_a_foreign_notification_does_not_stop_the_listener(tmp_path: Path, store: Store) -> None:
+    settings = GatewaySettings(repo_root=tmp_path, dagster_agents=False, shared_streams=True)
+    with serve_gateway(settings, store) as gateway:
+        streams = gateway.app.state.streams
+        mirror = gateway.agent("streamer").mirror
+        assert gateway.run(streams.flush(10))  # the agents' start events are in the ring
+        head, before = mirror.head, streams.notified
+        with store.connect(autocommit=True) as conn:
+            conn.execute("NOTIFY gateway_events, 'not a header'")
+            # claims to be the next event, but its frame does not parse
+            conn.execute(
+                "SELECT pg_notify('gateway_events', %s)",
+                (f'["streamer", {head + 1}, {head + 1}]\n{{broken',),
+            )
+        _wait_for(lambda: streams.notified > before)  # the broken one was read, and ignored
+        assert mirror.head == head
+        gateway.emit("streamer", 3)
+        _wait_for(lambda: mirror.head == head + 3)
+        assert [e.data["n"] for e in mirror.recent(3)] == [0, 1, 2]
