@@ -1,0 +1,269 @@
+"""A repository's public API as the hub sees it, and how it changed since last time.
+
+Public: a function, class or method none of whose qualified-name parts starts with an
+underscore, in a non-test file; where its module defines ``__all__``, the top-level name
+must be listed there unless a package re-exports it (its ``__init__`` imports it).
+
+The last seen surface is kept per repository in ``hub_api_snapshot`` and
+``hub_api_baselines`` (this module is their only owner). ``detect_api_changes`` compares
+the surface now with it and reports removed, renamed and re-signed symbols; the first
+call for a repository only records a baseline. A rename is a removed and an added symbol
+of the same kind and file whose bodies (the code after the ``def``/``class`` line) are
+identical.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from kgents_assets.hub.node_ids import content_hash
+
+ChangeKind = Literal["removed", "renamed", "signature_changed"]
+_API_KINDS = ("function", "class", "method")
+
+
+@dataclass(frozen=True)
+class ApiSymbol:
+    node_id: str
+    full_name: str
+    qualname: str
+    name: str
+    kind: str
+    module: str
+    file_path: str
+    line: int
+    signature: str
+    body_hash: str
+    exported_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiChange:
+    kind: ChangeKind
+    old: ApiSymbol
+    new: ApiSymbol | None = None  # renamed / signature_changed: the symbol now
+
+    def describe(self) -> str:
+        if self.kind == "removed":
+            return f"{self.old.full_name} was removed ({self.old.signature})"
+        assert self.new is not None
+        if self.kind == "renamed":
+            return f"{self.old.full_name} was renamed to {self.new.full_name}"
+        return (
+            f"the signature of {self.old.full_name} changed: "
+            f"{self.old.signature} -> {self.new.signature}"
+        )
+
+
+def body_hash(source: str, name: str) -> str:
+    """Hash of what follows the ``def``/``class`` line: the same under a rename."""
+    lines = source.splitlines()
+    head = re.compile(rf"^\s*(async\s+)?(def|class)\s+{re.escape(name)}\b")
+    for i, line in enumerate(lines):
+        if head.match(line):
+            return content_hash("\n".join(lines[i + 1 :]).encode())
+    return content_hash(source.encode())
+
+
+@cache
+def _dunder_all(path: Path, mtime_ns: int) -> frozenset[str] | None:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        if any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            value = node.value
+            if isinstance(value, ast.List | ast.Tuple):
+                return frozenset(
+                    e.value
+                    for e in value.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                )
+    return None
+
+
+def module_all(root: Path | None, file_path: str) -> frozenset[str] | None:
+    """The module's ``__all__`` when it is a literal list/tuple, else None."""
+    if root is None or not file_path.endswith(".py"):
+        return None
+    path = root / file_path
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _dunder_all(path, mtime)
+
+
+def _re_exports(conn: psycopg.Connection[Any], repo: str) -> dict[str, list[str]]:
+    """full name -> the packages whose ``__init__`` imports it."""
+    out: dict[str, list[str]] = {}
+    for module, imports in conn.execute(
+        "SELECT module, imports FROM hub_files WHERE repo = %s AND path LIKE '%%__init__.py'",
+        (repo,),
+    ).fetchall():
+        for target in (imports or {}).values():
+            out.setdefault(target, []).append(module)
+    return out
+
+
+def _is_public(qualname: str) -> bool:
+    return not any(part.startswith("_") for part in qualname.split("."))
+
+
+def public_api(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> dict[str, ApiSymbol]:
+    """node id -> symbol, for every public function, class and method of ``repo``."""
+    exports = _re_exports(conn, repo)
+    rows = conn.execute(
+        "SELECT node_id, full_name, qualname, name, kind, file_path, "
+        "(extract->>'start_line')::int, extract->>'signature', extract->>'module', source "
+        "FROM hub_nodes WHERE repo = %s AND NOT is_test AND kind = ANY(%s)",
+        (repo, list(_API_KINDS)),
+    ).fetchall()
+    out: dict[str, ApiSymbol] = {}
+    for node_id, full, qual, name, kind, path, line, sig, module, source in rows:
+        if not _is_public(qual) or _is_test_path(path):
+            continue
+        top = qual.split(".", 1)[0]
+        exported_by = tuple(sorted(exports.get(f"{module}.{top}", [])))
+        listed = module_all(root, path)
+        if listed is not None and top not in listed and not exported_by:
+            continue
+        out[node_id] = ApiSymbol(
+            node_id=node_id, full_name=full, qualname=qual, name=name, kind=kind,
+            module=module or "", file_path=path, line=line or 1, signature=sig or "",
+            body_hash=body_hash(source or "", name),
+            exported_by=(module, *exported_by) if module else exported_by,
+        )  # fmt: skip
+    return out
+
+
+def _is_test_path(path: str) -> bool:
+    from kgents_assets.hub.test_files import is_test_file
+
+    return is_test_file(path)
+
+
+def load_snapshot(conn: psycopg.Connection[Any], repo: str) -> dict[str, ApiSymbol] | None:
+    """The surface recorded last time, or None before the first detection."""
+    baseline = conn.execute("SELECT 1 FROM hub_api_baselines WHERE repo = %s", (repo,)).fetchone()
+    if baseline is None:
+        return None
+    rows = conn.execute("SELECT symbol FROM hub_api_snapshot WHERE repo = %s", (repo,)).fetchall()
+    return {s["node_id"]: _symbol(s) for (s,) in rows}
+
+
+def _symbol_json(symbol: ApiSymbol) -> str:
+    return json.dumps({**symbol.__dict__, "exported_by": list(symbol.exported_by)})
+
+
+def record_changes(conn: psycopg.Connection[Any], repo: str, changes: list[ApiChange]) -> None:
+    for c in changes:
+        conn.execute(
+            "INSERT INTO hub_api_changes (repo, kind, full_name, qualname, node_id, old_symbol, "
+            "new_symbol) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                repo, c.kind, c.old.full_name, c.old.qualname, c.old.node_id,
+                _symbol_json(c.old), _symbol_json(c.new) if c.new else None,
+            ),
+        )  # fmt: skip
+
+
+def last_change(
+    conn: psycopg.Connection[Any], target: str, repo: str | None
+) -> tuple[str, ApiChange] | None:
+    """The latest recorded change of the symbol ``target`` names (full name, qualified
+    name or node id), in ``repo`` or any repository."""
+    row = conn.execute(
+        "SELECT repo, kind, old_symbol, new_symbol FROM hub_api_changes "
+        "WHERE (%s::text IS NULL OR repo = %s) AND %s IN (full_name, qualname, node_id) "
+        "ORDER BY id DESC LIMIT 1",
+        (repo, repo, target),
+    ).fetchone()
+    if row is None:
+        return None
+    new = _symbol(row[3]) if row[3] else None
+    return row[0], ApiChange(row[1], _symbol(row[2]), new)
+
+
+def _symbol(data: dict[str, Any]) -> ApiSymbol:
+    return ApiSymbol(**{**data, "exported_by": tuple(data.get("exported_by", ()))})
+
+
+def save_snapshot(conn: psycopg.Connection[Any], repo: str, surface: dict[str, ApiSymbol]) -> None:
+    conn.execute("DELETE FROM hub_api_snapshot WHERE repo = %s", (repo,))
+    conn.execute(
+        "INSERT INTO hub_api_baselines (repo) VALUES (%s) ON CONFLICT (repo) DO UPDATE "
+        "SET updated_at = now()",
+        (repo,),
+    )
+    if not surface:
+        return
+    conn.execute(
+        "INSERT INTO hub_api_snapshot (repo, node_id, symbol) "
+        "SELECT %s, unnest(%s::text[]), unnest(%s::jsonb[])",
+        (
+            repo,
+            list(surface),
+            [
+                json.dumps({**s.__dict__, "exported_by": list(s.exported_by)})
+                for s in surface.values()
+            ],
+        ),
+    )
+
+
+@dataclass
+class Detection:
+    baseline: bool  # True: first look at this repository, nothing compared
+    changes: list[ApiChange] = field(default_factory=list)
+
+
+def diff_surfaces(before: dict[str, ApiSymbol], now: dict[str, ApiSymbol]) -> list[ApiChange]:
+    added = [s for i, s in now.items() if i not in before]
+    changes: list[ApiChange] = []
+    for node_id, old in sorted(before.items(), key=lambda kv: kv[1].full_name):
+        new = now.get(node_id)
+        if new is None:
+            twin = next(
+                (
+                    a
+                    for a in added
+                    if a.kind == old.kind
+                    and a.file_path == old.file_path
+                    and a.body_hash == old.body_hash
+                ),
+                None,
+            )
+            if twin is not None:
+                added.remove(twin)
+                changes.append(ApiChange("renamed", old, twin))
+            else:
+                changes.append(ApiChange("removed", old))
+        elif new.signature != old.signature:
+            changes.append(ApiChange("signature_changed", old, new))
+    return changes
+
+
+def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> Detection:
+    """Compare the surface now with the last snapshot, then record the new one (in the
+    caller's transaction: a failed run leaves the old snapshot, and the change is seen
+    again by the next one)."""
+    now = public_api(conn, repo, root)
+    before = load_snapshot(conn, repo)
+    save_snapshot(conn, repo, now)
+    if before is None:
+        return Detection(baseline=True)
+    changes = diff_surfaces(before, now)
+    record_changes(conn, repo, changes)
+    return Detection(baseline=False, changes=changes)
