@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no type stubs
+from psycopg.conninfo import conninfo_to_dict
 
 from kgents_assets import home
 from kgents_assets.fs.atomic import atomic_write_text
@@ -77,8 +78,6 @@ def _url_reference(database_url: str) -> str | dict[str, str]:
     (so the file follows it and keeps no secret); the URL itself only if it has none."""
     if os.environ.get(DATABASE_URL_ENV) == database_url:
         return {"env": DATABASE_URL_ENV}
-    from psycopg.conninfo import conninfo_to_dict
-
     if conninfo_to_dict(database_url).get("password"):
         raise ValueError(
             f"a database URL with a password must come from ${DATABASE_URL_ENV}, so that "

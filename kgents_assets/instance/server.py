@@ -71,14 +71,11 @@ def ensure_database(server_url: str, database: str) -> None:
     """Create ``database`` on the server of ``server_url`` if it is missing (first use of an
     embedded server, or a data directory wiped since dagster.yaml was written)."""
     store = Store(url=server_url)
-    try:
-        with store.connect(dbname=database):
-            return
-    except DatabaseUnavailable as exc:
-        if f'database "{database}" does not exist' not in str(exc):
-            raise
-    # The URL's own database is one we know exists; any database serves to create another.
+    # Asked of the URL's own database, the one we know exists: a failed connection to a
+    # missing one says so only in a (localized) message.
     with store.connect(autocommit=True) as conn:
+        if _exists(conn, database):
+            return
         try:
             _create(conn, database)
         except errors.InsufficientPrivilege as exc:

@@ -65,6 +65,9 @@ def server_url(database_url: str | None, embedded_dir: str | None) -> str:
 
 
 class KgentsPostgresStorage(DagsterStorage, ConfigurableClass):
+    """dagster-postgres's runs, event log and schedules, in ``database`` on the server that
+    ``database_url`` names or the embedded pgserver under ``embedded_dir`` runs."""
+
     def __init__(
         self,
         database: str,

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from kgents_assets.instance import ensure_instance_config, get_instance
 from kgents_assets.instance.server import dagster_url
+from kgents_assets.instance.storage import InstanceConfigError
 from kgents_assets.store import DatabaseUnavailable, Store
 from kgents_assets.store.database import DATABASE_URL_ENV
 from tests.instance.conftest import embedded_dagster_url, event_types, run_tiny_job
@@ -269,6 +270,7 @@ def test_dagster_url_speaks_psycopg2_and_keeps_socket_hosts_in_the_query() -> No
     assert keywords.render_as_string(hide_password=False) == "postgresql+psycopg2://u:pw@db/kg_d"
 
 
+@pytest.mark.slow
 def test_the_module_writes_the_config_and_prints_dagster_home_for_dagster_dev(
     database_url: str, tmp_path: Path, dropped_after: list[str]
 ) -> None:
@@ -299,3 +301,12 @@ def test_the_module_writes_the_config_and_prints_dagster_home_for_dagster_dev(
     )
     assert down.returncode == 1 and down.stdout == ""
     assert "cannot reach the database at" in down.stderr
+
+
+def test_a_storage_block_naming_no_server_is_refused_with_what_to_write(tmp_path: Path) -> None:
+    (tmp_path / "dagster.yaml").write_text(
+        "storage:\n  custom:\n    module: kgents_assets.instance.storage\n"
+        "    class: KgentsPostgresStorage\n    config:\n      database: dagster\n"
+    )
+    with pytest.raises(InstanceConfigError, match="exactly one of `database_url`"):
+        get_instance(tmp_path).get_runs()
