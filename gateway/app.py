@@ -82,6 +82,7 @@ def default_agents(context: GatewayContext) -> list[FluxAgent]:
                 context.mirror("hub"),
                 settings.hub_asset_keys,
                 settings.poll_interval_s,
+                store=context.purgatory.store,
             )
         )
     return hosted

@@ -317,6 +317,12 @@ def node_changed(data: Data) -> str:
     return f"{name}: {', '.join(words) if words else 'updated'}"
 
 
+@sentence("nodes_truncated")
+def nodes_truncated(data: Data) -> str:
+    run = short_id(data.get("run_id"))
+    return f"run {run} decided about more nodes; the first {data['shown']} are shown"
+
+
 # -- the flux runtime --------------------------------------------------------------------
 
 

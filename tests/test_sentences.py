@@ -29,6 +29,14 @@ def instance(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Any:
         yield inst
 
 
+async def _until(condition: Any, timeout_s: float = 30.0) -> None:
+    """Wait for ``condition`` (checked every 20 ms), not for a fixed time."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 def _feed_sentences(instance: DagsterInstance) -> list[tuple[str, dict[str, Any]]]:
     """Every run and materialization event, as the `pipeline` agent emits them."""
     from gateway.agents.dagster_feed import MATERIALIZATION, RUN_EVENTS, DagsterEventFeed
@@ -52,10 +60,41 @@ def test_a_real_dagster_run_reads_as_sentences(
     (root / "utils" / "__init__.py").write_text("")
     (root / "utils" / "text.py").write_text(TEXT_V1)
     add_repository(store, REPO, str(root))
-    first = materialize_code(REPO, None, instance=instance)
-    (root / "utils" / "text.py").write_text(TEXT_V2)
-    second = materialize_code(REPO, ["utils/text.py"], instance=instance)
+
+    async def runs_under_the_hub_agent() -> tuple[Any, Any, list[str]]:
+        """The gateway's `hub` agent watches while the two runs happen; it tells the
+        nodes of each node_state update one by one."""
+        from gateway.agents.hub import make_hub_agent
+        from kgents_assets.code_asset_keys import CODE_ASSET_KEYS
+        from kgents_assets.flux import HolographicBuffer
+
+        hub = make_hub_agent(
+            instance, HolographicBuffer("hub"), set(CODE_ASSET_KEYS), 0.1, store=store
+        )
+        await hub.start()
+        await _until(lambda: any(e.type == "watching" for e in hub.mirror.recent()))
+        first = await asyncio.to_thread(materialize_code, REPO, None, instance=instance)
+        (root / "utils" / "text.py").write_text(TEXT_V2)
+        second = await asyncio.to_thread(
+            materialize_code, REPO, ["utils/text.py"], instance=instance
+        )
+
+        def told() -> list[str]:
+            return [
+                e.data["summary"]
+                for e in hub.mirror.recent(500)
+                if e.type == "node_changed" and e.data["run_id"] == second.run_id
+            ]
+
+        await _until(lambda: any("whisper" in s for s in told()))
+        await hub.stop(drain=False)
+        return first, second, told()
+
+    first, second, node_sentences = asyncio.run(runs_under_the_hub_agent())
     assert first.success and second.success
+    # Node by node, from the run's decision traces: "utils.text.capfirst: signature changed".
+    assert "utils.text.capfirst: signature changed, complexity changed" in node_sentences
+    assert "utils.text.whisper: new" in node_sentences
 
     events = _feed_sentences(instance)
     said = [(kind, data["summary"]) for kind, data in events]
@@ -104,19 +143,6 @@ def test_a_real_dagster_run_reads_as_sentences(
         )
         == ends[1].rsplit(", ", 1)[0]
     )
-
-    # Node by node, from the run's decision traces: "utils.text.capfirst: signature changed".
-    with store.connect() as conn:
-        rows = conn.execute(
-            "SELECT n.qualname, n.file_path, t.signals FROM hub_traces t "
-            "JOIN hub_nodes n ON n.node_id = t.node_id WHERE t.run_id = %s ORDER BY n.qualname",
-            (second.run_id,),
-        ).fetchall()
-    node_sentences = {
-        describe("node_changed", {"qualname": f"utils.text.{q}", "signals": s}) for q, _, s in rows
-    }
-    assert "utils.text.capfirst: signature changed, complexity changed" in node_sentences
-    assert "utils.text.whisper: new" in node_sentences
 
 
 def test_run_failure_and_cancel_sentences() -> None:

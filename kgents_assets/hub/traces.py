@@ -56,3 +56,19 @@ def traces_for_node(conn: psycopg.Connection[Any], node_id: str) -> list[dict[st
         {"run_id": r[0], "at": r[1], "backend": r[2], "signals": r[3], "decisions": r[4]}
         for r in rows
     ]
+
+
+def nodes_of_run(
+    conn: psycopg.Connection[Any], run_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The nodes a run decided about, by full name, with the signals seen (oldest first):
+    what the gateway's hub stream tells node by node."""
+    rows = conn.execute(
+        "SELECT t.node_id, n.full_name, n.file_path, t.signals FROM hub_traces t "
+        "LEFT JOIN hub_nodes n ON n.node_id = t.node_id WHERE t.run_id = %s ORDER BY t.id LIMIT %s",
+        (run_id, limit),
+    ).fetchall()
+    return [
+        {"node_id": r[0], "qualname": r[1] or r[0], "file_path": r[2], "signals": r[3]}
+        for r in rows
+    ]
