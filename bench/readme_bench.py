@@ -26,61 +26,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import tree_sitter as ts
-import tree_sitter_python
-
 sys.path.insert(0, str(Path(__file__).parent))
+from _baseline import BenchFailure, raw_baseline
 from _corpus import fetch_sdist
 from _proc import Measured, postgres_rss_mb, postgres_servers, run_measured, stop_postgres
 
 HERE = Path(__file__).resolve().parent.parent
 KG = str(Path(sys.executable).parent / "kg")
 PACKAGES = ("kgents_assets", "sensors", "resources", "gateway")
-# Owned by the benchmark, not imported from the project: the anchor must not move when
-# the project's own extraction query changes between the trees compared.
-DEFINITIONS = """
-(function_definition name: (identifier) @name) @definition.function
-(class_definition name: (identifier) @name) @definition.class
-"""
-
-
-class BenchFailure(SystemExit):
-    def __init__(self, message: str) -> None:
-        super().__init__(f"FAILED: {message}")
-
-
-# ---------------------------------------------------------------- the raw baseline
-def _parse_query(paths: list[str]) -> int:
-    language = ts.Language(tree_sitter_python.language())
-    parser = ts.Parser(language)
-    query = ts.Query(language, DEFINITIONS)
-    found = 0
-    for path in paths:
-        tree = parser.parse(Path(path).read_bytes())
-        found += len(ts.QueryCursor(query).matches(tree.root_node))
-    return found
-
-
-def raw_baseline(paths: list[str], workers: int) -> tuple[float, int]:
-    """Wall seconds to read, parse and query every file (pool start included) and matches."""
-    started = time.perf_counter()
-    if workers <= 1:
-        found = _parse_query(paths)
-    else:
-        chunks = [paths[i::workers] for i in range(workers)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            found = sum(pool.map(_parse_query, chunks))
-    return time.perf_counter() - started, found
 
 
 # ---------------------------------------------------------------- the corpus
