@@ -105,7 +105,9 @@ def _warning(blob: HubContextBlob) -> str | None:
     )
 
 
-def _refs(conn: psycopg.Connection[Any], repo: str, edges: list[Edge], top_n: int) -> list[NodeRef]:
+def node_refs(
+    conn: psycopg.Connection[Any], repo: str, edges: list[Edge], top_n: int
+) -> list[NodeRef]:
     top = sorted(edges, key=lambda e: (-e.confidence, e.full_name))[:top_n]
     where = {
         r[0]: (r[1], r[2])
@@ -180,8 +182,8 @@ def _fill(
     blob.start_line, blob.end_line = state.start_line, state.end_line
     blob.signature, blob.docstring_summary = state.signature, state.docstring_summary
     blob.summary, blob.complexity = state.summary, state.complexity
-    blob.callers = _refs(conn, found.repo, state.callers, top_n)
-    blob.callees = _refs(conn, found.repo, state.callees, top_n)
+    blob.callers = node_refs(conn, found.repo, state.callers, top_n)
+    blob.callees = node_refs(conn, found.repo, state.callees, top_n)
     blob.callers_total, blob.callees_total = len(state.callers), len(state.callees)
     blob.related_tests = _tests(conn, found.repo, state.related_tests)
     blob.last_updated = last_updated(state)
