@@ -18,9 +18,6 @@ import kmock
 import yaml
 
 
-VERSION = {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "platform": "linux/amd64"}
-
-
 @dataclass
 class Emulator:
     handler: kmock.KubernetesEmulator
@@ -66,8 +63,6 @@ def kube_emulator(directory: Path, namespace: str) -> Iterator[Emulator]:
         nonlocal stop
         stop = asyncio.Event()
         async with kmock.KubernetesEmulator() as handler, kmock.Server(handler) as server:
-            # kmock reports v1.26 by default; the chart requires 1.27+ and is tested on 1.30.
-            handler["get /version"] << VERSION
             holder["handler"] = handler
             holder["url"] = str(server.url).rstrip("/")
             ready.set()
