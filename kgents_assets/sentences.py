@@ -228,10 +228,16 @@ class RunTally:
     assets: dict[str, dict[str, Data]] = field(default_factory=dict)
     partitions: dict[str, str] = field(default_factory=dict)
 
+    #: runs remembered at once; a run whose end a stream never sees is forgotten, oldest first
+    MAX_RUNS = 1000
+
     def observe(self, event_type: str, data: Data) -> dict[str, Any]:
         """Record the event; return its data with a ``summary`` (runs: the whole run)."""
         run_id = str(data.get("run_id") or "")
         out = dict(data)
+        for table in (self.started, self.assets, self.partitions):
+            while len(table) > self.MAX_RUNS:
+                del table[next(iter(table))]
         if event_type == "run_start":
             self.started[run_id] = float(data.get("dagster_timestamp") or 0)
         elif event_type == "asset_materialization":

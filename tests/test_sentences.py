@@ -369,3 +369,11 @@ def test_with_summary_keeps_an_emitters_own_sentence() -> None:
     assert with_summary("state_changed", {"from": "FLOWING", "to": "DRAINING"})["summary"] == (
         "agent went from FLOWING to DRAINING"
     )
+
+
+def test_a_tally_forgets_runs_it_never_sees_end() -> None:
+    tally = RunTally()
+    for i in range(RunTally.MAX_RUNS + 50):
+        tally.observe("run_start", {"run_id": f"r{i}", "dagster_timestamp": float(i)})
+    assert len(tally.started) <= RunTally.MAX_RUNS + 1
+    assert "r0" not in tally.started and f"r{RunTally.MAX_RUNS + 49}" in tally.started
