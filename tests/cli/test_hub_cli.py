@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.executables import project_executable
 from tests.repo_helpers import Files
 
-KG = shutil.which("kg") or "kg"
+KG = project_executable("kg")
 
 
 def _env(tmp_path: Path, database_url: str) -> dict[str, str]:

@@ -6,7 +6,9 @@ import asyncio
 import resource
 import socket
 import time
+from collections.abc import Iterator
 
+import pytest
 from gateway_testing import Gateway, serve_gateway
 from gateway_ws_helpers import close_code, parse, read_until, seqs
 from websockets.asyncio.client import connect
@@ -51,9 +53,20 @@ def test_unknown_agent_closes_with_4404(gateway: Gateway) -> None:
     asyncio.run(scenario())
 
 
-def test_a_thousand_observers_connecting_at_once(gateway: Gateway) -> None:
+@pytest.fixture
+def file_limit_8192() -> Iterator[None]:
+    """Room for 2,000 sockets (both ends live in this process), restored afterwards."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("file_limit_8192")
+def test_a_thousand_observers_connecting_at_once(gateway: Gateway) -> None:
     gateway.emit("streamer", 100)
     top = head(gateway)
     n = 1000

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,31 @@ class Recorder:
     def wait_for(
         self, n: int, timeout: float = 10
     ) -> list[tuple[list[str] | None, dict[str, str]]]:
+        return self.wait_until(lambda calls: len(calls) >= n, f"{n} runs", timeout)
+
+    def wait_until(
+        self,
+        done: Callable[[list[tuple[list[str] | None, dict[str, str]]]], bool],
+        what: str,
+        timeout: float = 10,
+    ) -> list[tuple[list[str] | None, dict[str, str]]]:
         deadline = time.monotonic() + timeout
         with self.changed:
-            while len(self.calls) < n:
+            while not done(self.calls):
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"expected {n} runs, got {self.calls}")
+                    raise AssertionError(f"expected {what}, got {self.calls}")
                 self.changed.wait(left)
             return list(self.calls)
+
+    def wait_for_path(self, path: str) -> list[tuple[list[str] | None, dict[str, str]]]:
+        """Every run up to the first one that lists ``path``.
+
+        A barrier: the daemon handles changes in the order they happen, so a change made
+        before ``path`` that caused a run has caused it by now (or in that same run).
+        """
+        calls = self.wait_until(lambda cs: any(path in (p or []) for p, _ in cs), path)
+        return calls[: next(i for i, (p, _) in enumerate(calls) if path in (p or [])) + 1]
 
 
 def start(daemon: WatchDaemon) -> threading.Thread:
@@ -65,6 +82,8 @@ def running(
 ) -> Iterator[tuple[WatchDaemon, Recorder]]:
     params: dict[str, Any] = getattr(request, "param", {})
     recorder = Recorder(fail_first=params.pop("fail_first", False))
+    # A registered name: the daemon asks the store which transient files the model knows.
+    params.setdefault("repo", "demo")
     daemon = WatchDaemon(
         git_repo, store=store, refresh=recorder, status=lambda s: None, debounce_ms=150, **params
     )
@@ -91,8 +110,8 @@ def test_start_catches_up_then_a_save_is_one_run_with_that_path(
     (git_repo / ".agentfs" / "x.py").parent.mkdir(exist_ok=True)
     (git_repo / ".agentfs" / "x.py").write_text("x = 1\n")
     (git_repo / "notes.txt").write_text("hi\n")
-    time.sleep(0.6)
-    assert len(rec.calls) == 2
+    (git_repo / "pkg" / "barrier.py").write_text("b = 1\n")
+    assert [paths for paths, _ in rec.wait_for_path("pkg/barrier.py")[2:]] == [["pkg/barrier.py"]]
     assert EventJournal(daemon.journal.store).count("file_created") >= 1
 
 
@@ -116,14 +135,19 @@ def test_commit_run_is_tagged_with_sha_and_message(
 def test_created_and_deleted_file_causes_no_run(
     running: tuple[WatchDaemon, Recorder], git_repo: Path
 ) -> None:
-    _, rec = running
+    daemon, rec = running
     p = git_repo / "scratch.py"
     p.write_text("x = 1\n")
     p.unlink()
-    time.sleep(0.8)
-    assert len(rec.calls) == 1
+    # Its change set was taken up (the catch-up was the first): whatever it decides, it
+    # decides before the next change set, which no later write can join.
+    deadline = time.monotonic() + 10
+    while daemon.stats.change_sets < 2:
+        assert time.monotonic() < deadline, "the change set of scratch.py never closed"
+        time.sleep(0.02)
+    # A later change is a barrier: a run for scratch.py would come before real.py's.
     (git_repo / "real.py").write_text("y = 1\n")
-    assert rec.wait_for(2)[1][0] == ["real.py"]
+    assert [paths for paths, _ in rec.wait_for_path("real.py")[1:]] == [["real.py"]]
 
 
 def test_storm_of_files_is_few_runs_and_loses_nothing(
@@ -131,19 +155,24 @@ def test_storm_of_files_is_few_runs_and_loses_nothing(
 ) -> None:
     _, rec = running
     n = 1500
+    pauses = 0  # writer stalls past the quiet window (a loaded machine): each may end a set
+    last = time.monotonic()
     for i in range(n):
         d = git_repo / f"d{i % 30}"
         d.mkdir(exist_ok=True)
         (d / f"m{i}.py").write_text(f"v = {i}\n")
-    rec.wait_for(2)
-    time.sleep(1.0)  # let any trailing change set arrive
-    runs = rec.calls[1:]
-    assert 1 <= len(runs) <= 4
-    seen: set[str] = set()
-    for paths, _ in runs:
-        assert paths is not None
-        seen.update(paths)
-    assert seen == {f"d{i % 30}/m{i}.py" for i in range(n)}
+        now = time.monotonic()
+        pauses += now - last > 0.15
+        last = now
+    expected = {f"d{i % 30}/m{i}.py" for i in range(n)}
+
+    def seen(calls: list[tuple[list[str] | None, dict[str, str]]]) -> set[str]:
+        return {path for paths, _ in calls[1:] for path in paths or []}
+
+    runs = rec.wait_until(lambda calls: seen(calls) >= expected, f"runs covering {n} files")[1:]
+    assert 1 <= len(runs) <= 4 + pauses
+    assert all(paths is not None for paths, _ in runs)
+    assert seen(rec.calls) == expected
 
 
 @pytest.mark.parametrize("running", [{"bus_capacity": 50}], indirect=True)
@@ -153,9 +182,7 @@ def test_overflow_becomes_a_rescan_run(
     daemon, rec = running
     for i in range(400):
         (git_repo / f"f{i}.py").write_text("x = 1\n")
-    rec.wait_for(2)
-    time.sleep(0.8)
-    assert any(paths is None for paths, _ in rec.calls[1:])
+    rec.wait_until(lambda calls: any(p is None for p, _ in calls[1:]), "a rescan run", 20)
     assert daemon.bus.stats.overflows >= 1
     assert EventJournal(daemon.journal.store).count("rescan") >= 1
 
@@ -175,12 +202,25 @@ def test_failed_run_makes_the_next_run_a_rescan(
 
 def test_trust_level_zero_only_observes(git_repo: Path, store: Store) -> None:
     recorder = Recorder()
-    daemon = WatchDaemon(
-        git_repo, store=store, refresh=recorder, status=lambda s: None, trust_level=0
-    )
+    observed: list[str] = []
+    said = threading.Condition()
+
+    def status(line: str) -> None:
+        with said:
+            observed.extend([line] if "observed only" in line else [])
+            said.notify_all()
+
+    def wait_observed(n: int) -> None:
+        with said:
+            assert said.wait_for(lambda: len(observed) >= n, 10), f"observed only: {observed}"
+
+    daemon = WatchDaemon(git_repo, store=store, refresh=recorder, status=status, trust_level=0)
     thread = start(daemon)
+    wait_observed(1)  # the catch-up
     (git_repo / "a.py").write_text("x = 1\n")
-    time.sleep(1.0)
+    # The change was handled (as a thought) before we look: no run can be still to come.
+    wait_observed(2)
+    assert "a.py" in observed[1]
     daemon.stop()
     thread.join(5)
     assert recorder.calls == []

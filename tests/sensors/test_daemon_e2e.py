@@ -7,7 +7,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,9 +16,10 @@ import pytest
 
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
+from tests.executables import project_executable
 
 pytestmark = pytest.mark.slow
-KG = str(Path(sys.executable).parent / "kg")
+KG = project_executable("kg")
 
 
 class Daemon:
@@ -110,6 +110,7 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
         )
         assert second.returncode == 2
         assert "already watching" in second.stdout + second.stderr
+        assert f"pid {daemon.proc.pid})" in second.stdout + second.stderr
 
         # A deleted file's nodes go away.
         (repo / "pkg" / "mod.py").unlink()
