@@ -212,6 +212,9 @@ def test_gateway_tokens_and_exposure(rendered: dict[str, list[dict[str, Any]]]) 
     env = {e["name"]: e for e in container["env"]}
     assert env["KGENTS_GATEWAY_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "token"
     assert env["KGENTS_GATEWAY_READ_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "read-token"
+    assert env["KGENTS_GATEWAY_SHARED_STREAMS"]["value"] == "true"
+    assert container["command"][:2] == ["kg", "gateway"]
+    assert container["command"][2:4] == ["--host", "0.0.0.0"]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert container["ports"] == [{"name": "http", "containerPort": 8765}]
