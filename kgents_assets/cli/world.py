@@ -38,7 +38,7 @@ console = Console(stderr=True)
 #: How each phase looks in a cell: (glyph, style). Distinct without colour too.
 PHASE_LOOK: dict[Phase, tuple[str, str]] = {
     Phase.ACTIVE: ("●", "bold green"),
-    Phase.WAKING: ("◐", "yellow"),
+    Phase.WAKING: ("◐", "khaki1"),
     Phase.WANING: ("◑", "dark_orange"),
     Phase.DORMANT: ("○", "grey50"),
     Phase.VOID: ("·", "grey30 strike"),
@@ -138,7 +138,8 @@ class WorldApp(App[None]):
     #meta { height: 1; color: $text-muted; }
     #problems { height: auto; max-height: 10; }
     #body { height: 1fr; }
-    #grid-box { width: auto; }
+    #grid-box { width: auto; height: 1fr; }
+    #grid, #links { width: auto; }
     #side { width: 1fr; padding: 0 1; }
     #events { height: 8; border-top: solid $panel; }
     """

@@ -70,6 +70,8 @@ async def _drive_through_edits(fixtures: Path) -> None:
             return lines[0].startswith(" E-gent") and lines[1].startswith("·VOID")
 
         await until(pilot, e_gent_void_on_top, "E-gent VOID at (0, 0)")
+        # on the screen itself, not only in the widget: the first grid row starts with it
+        assert "E-gent" in app.export_screenshot()
         assert e_line != 0
         assert app.scene is not None and app.scene.revision > 0
 
