@@ -5,16 +5,29 @@ Command functions only; ``kgents_assets/cli/hub.py`` registers them under ``kg h
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from kgents_assets.hub.context import DEFAULT_TOP_N, HubContextBlob, missing_context, node_context
+from kgents_assets.hub.context import (
+    DEFAULT_TOP_N,
+    HubContextBlob,
+    missing_context,
+    node_context,
+    repository_root,
+)
+from kgents_assets.hub.failure_bundle import bundle_for, journaled_failures
+from kgents_assets.hub.failure_bundle import render_markdown as render_failure
 from kgents_assets.hub.freshness import DEFAULT_MAX_AGE_S
+from kgents_assets.hub.impact import impact_for
+from kgents_assets.hub.impact import render_markdown as render_impact
+from kgents_assets.hub.impact import write_summary as write_impact
+from kgents_assets.hub.node_lookup import Miss
 from kgents_assets.store import DatabaseUnavailable, Store, open_store
 
 out = Console()
@@ -116,3 +129,70 @@ def context(
     if blob.freshness_status == "missing":
         down_now = blob.freshness_reason.startswith("the hub is down")
         raise typer.Exit(EXIT_HUB_DOWN if down_now else EXIT_MISSING)
+
+
+def _only_repository(conn: Any) -> str | None:
+    names = [r[0] for r in conn.execute("SELECT name FROM repositories ORDER BY name")]
+    return names[0] if len(names) == 1 else None
+
+
+def failure(
+    test_id: Annotated[
+        str | None,
+        typer.Argument(help="A pytest node id (default: the latest failing test)."),
+    ] = None,
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The failure context bundle of a failing test from the event journal, written under
+    .agentfs/failures/ and shown; exit 1 when no failure is journaled."""
+    store, down = open_hub()
+    if store is None:
+        err.print(f"[red]error:[/red] {escape(down or 'the hub is down')}")
+        raise typer.Exit(EXIT_HUB_DOWN)
+    with store.connect() as conn:
+        found = journaled_failures(conn, repo=repo, test=test_id)
+        if not found:
+            which = f" for {test_id}" if test_id else ""
+            err.print(f"no failing test{escape(which)} in the event journal (run pytest with "
+                      "KGENTS_EVENTS=1, or post CI results to the gateway)")  # fmt: skip
+            raise typer.Exit(EXIT_MISSING)
+        name = repo or found[0].repo or _only_repository(conn)
+        if name is None:
+            err.print("[red]error:[/red] which repository ran this test? pass --repo")
+            raise typer.Exit(EXIT_MISSING)
+        bundle = bundle_for(conn, found[0], name, repository_root(conn, name), store=store)
+    if as_json:
+        typer.echo(bundle.model_dump_json(indent=2))
+        return
+    out.print(Markdown(render_failure(bundle)))
+    if bundle.artifact:
+        out.print(f"[dim]written to {escape(bundle.artifact)}[/dim]")
+
+
+def impact(
+    node: Annotated[str, typer.Argument(help="A node id, a (qualified) name or path:line.")],
+    repo: RepoOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The impact of changing or removing a public symbol: every callsite (file:line,
+    confidence), the tests to run, exporting modules, similar APIs; written under
+    .agentfs/impact/. A removed symbol is found in the recorded API changes."""
+    store, down = open_hub()
+    if store is None:
+        err.print(f"[red]error:[/red] {escape(down or 'the hub is down')}")
+        raise typer.Exit(EXIT_HUB_DOWN)
+    with store.connect() as conn:
+        summary = impact_for(conn, node, repo, lambda name: repository_root(conn, name))
+        if isinstance(summary, Miss):
+            err.print(f"[red]error:[/red] {escape(summary.reason)}")
+            raise typer.Exit(EXIT_MISSING)
+        root = repository_root(conn, summary.repo)
+    if root is not None:
+        write_impact(root, summary)
+    if as_json:
+        typer.echo(summary.model_dump_json(indent=2))
+        return
+    out.print(Markdown(render_impact(summary)))
+    if summary.artifact:
+        out.print(f"[dim]written to {escape(summary.artifact)}[/dim]")

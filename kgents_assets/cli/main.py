@@ -19,6 +19,7 @@ LAZY_GROUPS = {
     "gateway": "kgents_assets.cli.gateway:gateway_app",
     "hub": "kgents_assets.cli.hub:hub_app",
     "library": "kgents_assets.cli.library:library_app",
+    "mcp": "kgents_assets.cli.mcp:mcp_app",
     "repo": "kgents_assets.cli.repo:repo_app",
     "world": "kgents_assets.cli.world:world_app",
 }

@@ -127,6 +127,12 @@ def node_refs(
     ]  # fmt: skip
 
 
+def repository_root(conn: psycopg.Connection[Any], repo: str) -> Path | None:
+    """Where the repository's files are on this machine (None: not registered)."""
+    repository = find_repository(conn, repo)
+    return tree_root(repository, workspace_dir()) if repository else None
+
+
 def pytest_id(file_path: str, qualname: str) -> str:
     return "::".join([file_path, *qualname.split(".")])
 

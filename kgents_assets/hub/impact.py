@@ -57,6 +57,7 @@ class ImpactSummary(BaseModel):
     change: ChangeKind | None  # None: the symbol as it stands (no change recorded)
     description: str
     symbol: str  # full name before the change
+    qualname: str
     node_id: str
     kind: str
     file_path: str
@@ -184,7 +185,7 @@ def summarize_change(
     summary = ImpactSummary(
         repo=repo, change=change.kind if change else None,
         description=change.describe() if change else f"{symbol.full_name} as it stands",
-        symbol=symbol.full_name, node_id=symbol.node_id, kind=symbol.kind,
+        symbol=symbol.full_name, qualname=symbol.qualname, node_id=symbol.node_id, kind=symbol.kind,
         file_path=symbol.file_path, line=symbol.line, signature_before=symbol.signature,
         signature_after=new.signature if new and change and change.kind != "removed" else None,
         renamed_to=new.full_name if change and change.kind == "renamed" and new else None,
@@ -222,13 +223,13 @@ def render_markdown(summary: ImpactSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def artifact_paths(root: Path, symbol: ApiSymbol) -> tuple[Path, Path]:
-    base = root / IMPACT_DIR / symbol.file_path / symbol.qualname
+def artifact_paths(root: Path, summary: ImpactSummary) -> tuple[Path, Path]:
+    base = root / IMPACT_DIR / summary.file_path / summary.qualname
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
 
 
-def write_artifacts(root: Path, summary: ImpactSummary, symbol: ApiSymbol) -> Path:
-    json_path, md_path = artifact_paths(root, symbol)
+def write_summary(root: Path, summary: ImpactSummary) -> Path:
+    json_path, md_path = artifact_paths(root, summary)
     summary.artifact = json_path.relative_to(root).as_posix()
     atomic_write_text(md_path, render_markdown(summary))
     atomic_write_text(json_path, summary.model_dump_json(indent=2))
@@ -245,7 +246,7 @@ def detect_and_summarize(
     for change in detection.changes:
         summary = summarize_change(conn, repo, change, change.old)
         if root is not None:
-            write_artifacts(root, summary, change.old)
+            write_summary(root, summary)
         out.append(summary)
     return detection.baseline, out
 
