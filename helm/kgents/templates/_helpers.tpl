@@ -185,14 +185,14 @@ capabilities:
 {{- end -}}
 
 {{- define "kgents.podDefaults" -}}
+securityContext:
+  {{- include "kgents.podSecurityContext" . | nindent 2 }}
 {{- with .Values.image.pullSecrets }}
 imagePullSecrets:
 {{- range . }}
   - name: {{ . }}
 {{- end }}
 {{- end }}
-securityContext:
-  {{- include "kgents.podSecurityContext" . | nindent 2 }}
 {{- end -}}
 
 {{/* Secrets generated once: reuse the value already in the cluster (lookup), so
