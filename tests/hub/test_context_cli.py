@@ -14,6 +14,8 @@ from kgents_assets.cli import hub_context
 from kgents_assets.cli.main import app as kg_app
 from kgents_assets.hub.refresh import refresh_repository
 from kgents_assets.store import Store
+from sensors.events import TestFailed
+from sensors.journal import EventJournal
 from tests.repo_helpers import Files
 
 FILES: Files = {
@@ -36,6 +38,8 @@ def hub_commands() -> typer.Typer:
     (kgents_assets/cli/hub.py registers them)."""
     app = typer.Typer()
     app.command("context")(hub_context.context)
+    app.command("failure")(hub_context.failure)
+    app.command("impact")(hub_context.impact)
     app.command("noop", hidden=True)(lambda: None)  # keeps "context" a sub-command
     return app
 
@@ -84,3 +88,30 @@ def test_stale_and_missing(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KGENTS_DATABASE_URL", "postgresql://kg:secret@127.0.0.1:9/none")
     code, stdout, stderr = invoke("context", "scale", "--repo", "calc")
     assert code == 2 and "the hub is down" in stdout and "secret" not in stdout + stderr
+
+
+def test_impact_and_failure(env: Path, store: Store) -> None:
+    code, stdout, stderr = invoke("impact", "calc.geometry.scale", "--repo", "calc")
+    assert code == 0, stdout + stderr
+    assert "calc/geometry.py:3" in stdout and "calc.geometry.area" in stdout
+    assert (env / ".agentfs/impact/calc/geometry.py/scale.md").is_file()
+    code, stdout, _ = invoke("impact", "calc.geometry.scale", "--json")
+    assert code == 0 and json.loads(stdout)["callsites"][0]["confidence"] == 0.95
+    code, _, stderr = invoke("impact", "nothing_here", "--repo", "calc")
+    assert code == 1 and "no node named 'nothing_here'" in stderr
+
+    code, _, stderr = invoke("failure")
+    assert code == 1 and "no failing test in the event journal" in stderr
+    EventJournal(store).append(
+        TestFailed(
+            nodeid="tests/test_geometry.py::test_area", session_id="s", source="pytest",
+            message="assert 5 == 6", longrepr="calc/geometry.py:3: in area\n    return scale(w) * h",
+        ),
+        repo="calc",
+    )  # fmt: skip
+    code, stdout, _ = invoke("failure", "--json")
+    bundle = json.loads(stdout)
+    assert code == 0 and bundle["failing_node"] == "calc.geometry.area"
+    assert bundle["artifact"] == ".agentfs/failures/tests/test_geometry.py/test_area.json"
+    code, stdout, _ = invoke("failure", "tests/test_geometry.py::test_area")
+    assert code == 0 and "FAILED tests/test_geometry.py::test_area" in stdout
