@@ -100,7 +100,10 @@ def test_two_repositories_interleaved_each_equal_their_cold_rebuild(
         "def price(item):\n    return fee(item) * 2\n\n\ndef fee(item):\n    return 3\n"
     )
     _refresh(store, beta, "beta", ["shop/pricing.py"])
-    write_files(alpha, {"shop/tax.py": "from shop.pricing import rate\n\n\ndef tax(x):\n    return rate(x)\n"})
+    write_files(
+        alpha,
+        {"shop/tax.py": "from shop.pricing import rate\n\n\ndef tax(x):\n    return rate(x)\n"},
+    )
     _refresh(store, alpha, "alpha")  # a full scan: beta's files must not look deleted
     (beta / "shop/cart.py").unlink()
     _refresh(store, beta, "beta")
