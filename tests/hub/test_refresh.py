@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,7 +132,9 @@ def test_one_edit_rederives_only_what_it_affects(
             "if item.taxed:\n        return 1.2\n    return 1.0",
         )
     )
-    report = refresh_repository(store, root, repo=REPO, changed_paths=["shop/pricing.py"], workers=1)
+    report = refresh_repository(
+        store, root, repo=REPO, changed_paths=["shop/pricing.py"], workers=1
+    )
     assert report.files.files_parsed == 1
     assert report.files.nodes_changed == 2  # the module and rate() (price() moved lines only)
     after = states(store)
@@ -316,6 +319,19 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _progress(store: Store, root: Path) -> tuple[int, int, int]:
+    """How far a refresh of ``root`` got: nodes, node states, markdown files."""
+    with store.connect() as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM hub_nodes), "
+            "(SELECT count(*) FROM kv WHERE key LIKE 'node:%%')"
+        ).fetchone()
+    assert row is not None
+    nodes_dir = root / ".agentfs/nodes"
+    markdown = sum(1 for _ in nodes_dir.rglob("*.md")) if nodes_dir.exists() else 0
+    return int(row[0]), int(row[1]), markdown
+
+
 def test_a_killed_materialization_is_repaired_by_the_next_run(
     store: Store, fresh_store: Callable[[], Store], repo: Callable[[Files], Path], tmp_path: Path
 ) -> None:
@@ -330,18 +346,31 @@ def test_a_killed_materialization_is_repaired_by_the_next_run(
         }
     )
     root = repo(files)
-    for delay in (0.3, 0.8, 1.3):
+    # Three runs, each killed as soon as it has visibly done part of its work (files, then
+    # states, then some of the markdown: each stage commits as a whole, markdown file by
+    # file), and each proven to have been killed mid-run: alive at the kill, work left.
+    stages_hit = []
+    for _ in range(3):
+        before = _progress(store, root)
         proc = subprocess.Popen(
             [sys.executable, "-c", KILL_SCRIPT, store.url, str(root)], stdout=subprocess.PIPE
         )
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"started"
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+        deadline = time.monotonic() + 120
+        while (now := _progress(store, root)) == before:
+            assert proc.poll() is None, "the run ended before doing any visible work"
+            assert time.monotonic() < deadline, "the run made no progress in 120 s"
+            time.sleep(0.01)
+        assert proc.poll() is None, f"the run finished before the kill (progress {now})"
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        assert snapshot(store, root, REPO)["pending"] > 0  # the kill left work undone
+        stages_hit.append(
+            next(i for i, (a, b) in enumerate(zip(before, now, strict=True)) if a != b)
+        )
         for md in (root / ".agentfs/nodes").rglob("*.md"):
             assert md.read_text().startswith("# ")  # never a torn file
+    assert stages_hit == [0, 1, 2]  # nodes, states, markdown: a kill inside each stage
     refresh_repository(store, root, repo=REPO, workers=1)
     cold_root = tmp_path / "cold"
     shutil.copytree(root, cold_root, ignore=shutil.ignore_patterns(".agentfs"))

@@ -100,7 +100,11 @@ def test_get_blocks_until_put_from_another_thread() -> None:
 
     t = threading.Thread(target=consumer)
     t.start()
-    time.sleep(0.05)
+    # Wait until the consumer sleeps inside get(), on the bus's condition (no polling).
+    deadline = time.monotonic() + 5
+    while not bus._cond._waiters:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "get() never blocked"
+        time.sleep(0.001)
     assert not got
     bus.put(FileModified(path="x.py"))
     t.join(2)
