@@ -1,0 +1,341 @@
+"""Test creation and verification (demo 3): a public function without a matching test
+gets a runnable skeleton, run alone, its log kept; trust levels decide where it goes.
+
+The signal is the node state's ``suggested_test`` (set while no test covers a public
+function or method, by the naming convention the hub already uses). The skeleton written
+here pins what the hub knows for sure: the symbol imports, is callable, and takes the
+parameters its signature names, so it passes on today's code and fails the day the
+signature changes without the test following.
+
+Trust (``kgents_assets.trust``): 0 logs the intent; 1 writes the skeleton under
+``.agentfs/tests/`` and runs it there; 2 writes the same skeleton there and asks a person
+(a semaphore in purgatory, context a daemon proposal, so the gateway's ``daemon`` agent
+and page can approve it) before it goes into the repository's ``tests/``; 3 writes it into
+``tests/`` and runs it. An existing file is never overwritten. Each run (pytest on that one
+node id, in a subprocess with a time limit) is a row of ``hub_test_runs`` and a trace in
+``hub_traces`` with its log; a failing skeleton is recorded as failing and nothing else
+changes.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+
+from kgents_assets.flux.purgatory import Purgatory
+from kgents_assets.flux.semaphore import Semaphore, Severity, TokenStatus
+from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub.models import NodeState
+from kgents_assets.hub.state_store import load_repo_states, load_state
+from kgents_assets.hub.traces import write_trace
+from kgents_assets.store import Store
+from kgents_assets.trust import TrustLevel, Verdict, decide
+
+AGENTFS_TESTS = Path(".agentfs") / "tests"
+#: the gateway's hosted agent whose purgatory shows (and resolves) these proposals
+APPROVER_AGENT = "daemon"
+RUN_TIMEOUT_S = 120.0
+MAX_LOG = 20_000
+Outcome = Literal["logged", "passed", "failed", "timeout", "awaiting_human", "rejected", "exists"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    node_id: str
+    full_name: str
+    qualname: str
+    name: str
+    module: str
+    kind: str
+    file_path: str
+    signature: str
+
+
+@dataclass(frozen=True)
+class TestRun:
+    __test__ = False
+
+    node_id: str
+    outcome: Outcome
+    test_path: str | None  # repository-relative
+    pytest_id: str | None
+    exit_code: int | None = None
+    duration_s: float | None = None
+    log: str = ""
+    token_id: str | None = None
+
+
+def candidates(conn: psycopg.Connection[Any], repo: str) -> list[Candidate]:
+    """Public functions and methods of ``repo`` that no test covers yet."""
+    states = load_repo_states(conn, repo)
+    modules = dict(
+        conn.execute(
+            "SELECT node_id, extract->>'module' FROM hub_nodes "
+            "WHERE repo = %s AND node_id = ANY(%s)",
+            (repo, [i for i, s in states.items() if s.suggested_test]),
+        ).fetchall()
+    )
+    return [
+        Candidate(
+            node_id=s.node_id, full_name=s.full_name, qualname=s.qualname, name=s.name,
+            module=modules.get(s.node_id) or "", kind=s.kind, file_path=s.file_path,
+            signature=s.signature,
+        )
+        for s in sorted(states.values(), key=lambda s: s.full_name)
+        if s.suggested_test and modules.get(s.node_id)
+    ]  # fmt: skip
+
+
+def _parameters(signature: str) -> list[str]:
+    """Parameter names of a ``def`` line, in order (``self``/``cls`` of methods included)."""
+    text = signature.strip()
+    if not text.endswith(":"):
+        text += ":"
+    try:
+        tree = ast.parse(f"{text}\n    pass\n")
+    except SyntaxError:
+        return []
+    fn = tree.body[0]
+    if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+        return []
+    a = fn.args
+    names = [p.arg for p in (*a.posonlyargs, *a.args)]
+    names += [f"*{a.vararg.arg}"] if a.vararg else []
+    names += [p.arg for p in a.kwonlyargs]
+    names += [f"**{a.kwarg.arg}"] if a.kwarg else []
+    return names
+
+
+def skeleton(candidate: Candidate) -> tuple[str, str]:
+    """(test function name, file text) of the skeleton for ``candidate``."""
+    owner = candidate.qualname.split(".", 1)[0]
+    target = owner if candidate.kind == "function" else f"{owner}.{candidate.name}"
+    test_name = f"test_{candidate.name.lstrip('_')}"
+    params = [p.lstrip("*") for p in _parameters(candidate.signature)]
+    text = (
+        '"""Written by the kgents hub: a skeleton that pins the signature of '
+        f'{candidate.full_name}; replace it with a real test."""\n\n'
+        "import inspect\n\n"
+        f"from {candidate.module} import {owner}\n\n\n"
+        f"def {test_name}() -> None:\n"
+        f"    # {candidate.signature}\n"
+        f"    assert callable({target})\n"
+        f"    assert list(inspect.signature({target}).parameters) == {params!r}\n"
+    )
+    return test_name, text
+
+
+def target_paths(candidate: Candidate) -> tuple[str, str]:
+    """(under .agentfs/tests/, in the repository's tests/) relative paths of the file."""
+    flat = candidate.module.replace(".", "_")
+    name = f"test_{flat}_{candidate.qualname.replace('.', '_')}.py"
+    return (AGENTFS_TESTS / name).as_posix(), f"tests/{name}"
+
+
+def run_one(root: Path, rel_path: str, test_name: str, timeout_s: float = RUN_TIMEOUT_S) -> TestRun:
+    """pytest on exactly one node id, in a subprocess, with a time limit."""
+    node = f"{rel_path}::{test_name}"
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "--rootdir", str(root), "-o", "addopts=", node]  # fmt: skip
+    # The skeleton needs no plugin, and the plugins installed beside the hub are not the
+    # repository's (one that fails to import would fail every run): load none.
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    try:
+        done = subprocess.run(
+            command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout_s,
+            check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        return TestRun("", "timeout", rel_path, node, None, timeout_s,
+                       f"{out}\n[killed after {timeout_s:g} s]"[-MAX_LOG:])  # fmt: skip
+    outcome: Outcome = "passed" if done.returncode == 0 else "failed"
+    log = (done.stdout + done.stderr)[-MAX_LOG:]
+    duration = round(time.perf_counter() - started, 3)
+    return TestRun("", outcome, rel_path, node, done.returncode, duration, log)
+
+
+def _record(
+    conn: psycopg.Connection[Any], repo: str, run: TestRun, level: TrustLevel, reason: str
+) -> None:
+    conn.execute(
+        "INSERT INTO hub_test_runs (repo, node_id, trust_level, outcome, test_path, pytest_id, "
+        "exit_code, duration_s, log, token_id, reason) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (repo, run.node_id, int(level), run.outcome, run.test_path, run.pytest_id,
+         run.exit_code, run.duration_s, run.log, run.token_id, reason),
+    )  # fmt: skip
+    write_trace(
+        conn, run_id=f"test-creation:{run.token_id or run.outcome}", node_id=run.node_id,
+        backend="test_creation", signals=["untested_public_function"],
+        decisions=[{"tool": "generate_test_skeleton", "verdict": run.outcome, "reason": reason,
+                    "test": run.pytest_id, "exit_code": run.exit_code, "log": run.log}],
+    )  # fmt: skip
+
+
+def _with_node(run: TestRun, node_id: str, **changes: Any) -> TestRun:
+    return TestRun(**{**run.__dict__, "node_id": node_id, **changes})
+
+
+def _run_written(
+    root: Path,
+    rel: str,
+    agentfs_rel: str,
+    test_name: str,
+    text: str,
+    node_id: str,
+    token_id: str | None = None,
+) -> TestRun:
+    """Run the skeleton just written at ``rel``. One that does not pass leaves the
+    repository as it was: it is taken out of ``tests/`` again (we wrote it a moment ago)
+    and kept under ``.agentfs/tests/`` for a person to look at."""
+    run = _with_node(run_one(root, rel, test_name), node_id, token_id=token_id)
+    if run.outcome != "passed" and rel != agentfs_rel:
+        (root / rel).unlink(missing_ok=True)
+        if not (root / agentfs_rel).exists():
+            atomic_write_text(root / agentfs_rel, text)
+    return run
+
+
+def _write_new(root: Path, rel: str, text: str) -> bool:
+    """Write ``text`` at ``rel`` unless a file is there: never overwrite."""
+    path = root / rel
+    if path.exists():
+        return False
+    atomic_write_text(path, text)
+    return True
+
+
+def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level: int) -> TestRun:
+    """Carry out test creation for one candidate at trust ``level``."""
+    trust = TrustLevel(level)
+    test_name, text = skeleton(candidate)
+    agentfs_rel, repo_rel = target_paths(candidate)
+    decision = decide(trust, [repo_rel])  # the goal: a test in the repository's tests/
+    if decision.verdict == Verdict.LOG and decide(trust, [agentfs_rel]).verdict == Verdict.ACT:
+        decision = decide(trust, [agentfs_rel])  # allowed at least this: under .agentfs/
+        rel = agentfs_rel
+    else:
+        rel = repo_rel
+    if decision.verdict == Verdict.LOG:
+        run = TestRun(candidate.node_id, "logged", None, None)
+    elif decision.verdict == Verdict.ASK:
+        _write_new(root, agentfs_rel, text)  # what the person is asked about, to read
+        token = Purgatory(store).eject(
+            APPROVER_AGENT,
+            Semaphore(
+                reason=f"the hub wrote a test for {candidate.full_name}, which has none",
+                prompt=f"Add {repo_rel} (a skeleton pinning {candidate.signature}) to the "
+                "repository's tests and run it?",
+                options=["approve", "reject"],
+                severity=Severity.INFO,
+            ),
+            context={
+                "action": f"add test {repo_rel}",
+                "trust": int(trust),
+                "writes": [repo_rel],
+                "kind": "hub_test_creation",
+                "repo": repo,
+                "node_id": candidate.node_id,
+                "test_name": test_name,
+                "skeleton": text,
+            },
+        )
+        run = TestRun(candidate.node_id, "awaiting_human", repo_rel, None, token_id=token.id)
+    elif not _write_new(root, rel, text):
+        run = TestRun(candidate.node_id, "exists", rel, None)
+    else:
+        run = _run_written(root, rel, agentfs_rel, test_name, text, candidate.node_id)
+    with store.transaction() as conn:
+        _record(conn, repo, run, trust, decision.reason)
+    if run.outcome in ("passed", "failed", "timeout"):
+        annotate_markdown(store, root, candidate.node_id, run)
+    return run
+
+
+def settle(store: Store, repo: str, root: Path) -> list[TestRun]:
+    """Act on the proposals a person decided: approved -> written into tests/ and run;
+    rejected or cancelled -> recorded, nothing written. Pending ones wait."""
+    with store.connect() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT ON (token_id) node_id, token_id, test_path FROM hub_test_runs "
+            "WHERE repo = %s AND token_id IS NOT NULL ORDER BY token_id, id DESC",
+            (repo,),
+        ).fetchall()
+        settled_ids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT token_id FROM hub_test_runs WHERE repo = %s AND outcome <> "
+                "'awaiting_human' AND token_id IS NOT NULL",
+                (repo,),
+            ).fetchall()
+        }
+    purgatory = Purgatory(store)
+    out: list[TestRun] = []
+    for node_id, token_id, rel in rows:
+        if token_id in settled_ids:
+            continue
+        token = purgatory.get(token_id)
+        if token.status == TokenStatus.PENDING:
+            continue
+        approved = token.status == TokenStatus.RESOLVED and _approves(token.resolution)
+        context = token.context or {}
+        if not approved:
+            run = TestRun(node_id, "rejected", rel, None, token_id=token_id)
+            reason = f"a person said no ({token.status.value})"
+        elif not _write_new(root, rel, str(context.get("skeleton", ""))):
+            run = TestRun(node_id, "exists", rel, None, token_id=token_id)
+            reason = "approved, but the file exists now: not overwritten"
+        else:
+            agentfs_rel = (AGENTFS_TESTS / Path(rel).name).as_posix()
+            run = _run_written(
+                root, rel, agentfs_rel, str(context.get("test_name")),
+                str(context.get("skeleton", "")), node_id, token_id=token_id,
+            )  # fmt: skip
+            reason = "approved by a person"
+        with store.transaction() as conn:
+            _record(conn, repo, run, TrustLevel.PROPOSE, reason)
+        if run.outcome in ("passed", "failed", "timeout"):
+            annotate_markdown(store, root, node_id, run)
+        out.append(run)
+    return out
+
+
+def _approves(resolution: Any) -> bool:
+    if isinstance(resolution, str):
+        return resolution.strip().lower() in {"approve", "approved", "yes"}
+    if isinstance(resolution, dict):
+        return resolution.get("approve") is True or _approves(resolution.get("choice"))
+    return resolution is True
+
+
+MARKER = "\n## Hub-generated test\n"
+
+
+def annotate_markdown(store: Store, root: Path, node_id: str, run: TestRun) -> None:
+    """Show the test and its last result in the node's markdown (rewritten atomically;
+    the section is replaced on each run)."""
+    with store.connect() as conn:
+        state: NodeState | None = load_state(conn, node_id)
+    if state is None or not state.markdown_path:
+        return
+    path = root / state.markdown_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return
+    head = text.split(MARKER, 1)[0].rstrip("\n") + "\n"
+    section = (
+        f"{MARKER}\n- test: `{run.pytest_id}`\n- last result: **{run.outcome}** "
+        f"(exit {run.exit_code}, {run.duration_s} s)\n"
+    )
+    atomic_write_text(path, head + section)
