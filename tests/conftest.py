@@ -13,17 +13,22 @@ import psycopg
 import pytest
 
 from kgents_assets.store import Store
+from tests.pg_helpers import stop_embedded_server
 from tests.repo_helpers import Files, write_files
 
 
 @pytest.fixture(autouse=True)
-def kgents_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def kgents_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own KGENTS_HOME (embedded store, Dagster instance, workspace),
     so nothing a test does reaches the user's ~/.kgents or another test's."""
     home = tmp_path_factory.mktemp("kgents-home")
     monkeypatch.setenv("KGENTS_HOME", str(home))
     monkeypatch.delenv("KGENTS_WORKSPACE", raising=False)
-    return home
+    yield home
+    # a test that used the embedded default (no URL) leaves its server running: stop it
+    stop_embedded_server(home / "pg")
 
 
 @pytest.fixture(scope="session")

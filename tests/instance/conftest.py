@@ -3,7 +3,6 @@ stopped again after the test) and a tiny asset to run."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -14,17 +13,7 @@ import psycopg
 import pytest
 
 from kgents_assets.store.database import DATABASE_URL_ENV, start_embedded_server
-
-
-def stop_embedded_server(pgdata: Path) -> None:
-    """Stop a pgserver left running (``cleanup_mode=None``) so tests leak no postmaster."""
-    if not (pgdata / "postmaster.pid").exists():
-        return
-    from pgserver._commands import pg_ctl  # type: ignore[import-untyped]
-
-    # pgserver runs postgres as its own user when we are root (postgres refuses root).
-    user = "pgserver" if os.geteuid() == 0 else None
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+from tests.pg_helpers import stop_embedded_server
 
 
 @pytest.fixture
