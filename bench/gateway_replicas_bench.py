@@ -2,9 +2,9 @@
 process, in the same run.
 
     uv run python bench/gateway_replicas_bench.py            # ~1 minute
-    uv run python bench/gateway_replicas_bench.py --quick
+    uv run python bench/gateway_replicas_bench.py --quick --rate 200 --observers 50
 
-One agent (``ticker``) emits R events/s; N observers read its stream over loopback
+One agent (``ticker``) emits R events/s (200); N observers (50) read its stream over loopback
 websockets; latency = arrival time - the event's own timestamp (the oldest event of each
 message: the worst case of a coalesced message). Three set-ups, each in fresh server
 processes on one embedded PostgreSQL (pgserver):
@@ -183,8 +183,8 @@ def embedded_database(data_dir: Path) -> str:
     return url
 
 
-async def main(quick: bool) -> None:
-    rate, observers, seconds = 500.0, (50 if quick else 100), (3.0 if quick else 8.0)
+async def main(quick: bool, rate: float, observers: int) -> None:
+    seconds = 3.0 if quick else 8.0
     print(
         f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; other processes"
         " share them)"
@@ -210,7 +210,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--rate", type=float, default=500.0, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=200.0, help="events per second")
+    parser.add_argument("--observers", type=int, default=50)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--shared", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -218,4 +219,4 @@ if __name__ == "__main__":
     if args.serve:
         serve(args.serve, args.rate, args.database_url, args.shared, args.root)
     else:
-        asyncio.run(main(args.quick))
+        asyncio.run(main(args.quick, args.rate, args.observers))

@@ -88,7 +88,12 @@ async def observe(
         }
         await websocket.send_text(json.dumps(hello))
         for start in range(0, len(older), mirror.max_batch):
-            await websocket.send_text("\n".join(older[start : start + mirror.max_batch]))
+            chunk = "\n".join(older[start : start + mirror.max_batch])
+            try:
+                await asyncio.wait_for(websocket.send_text(chunk), settings.observer_send_timeout_s)
+            except TimeoutError:
+                abort(websocket.scope)  # it takes nothing: the ring's watchdog rule, here
+                return
         sender = asyncio.create_task(_pump(websocket, mirror, observer))
         receiver = asyncio.create_task(_discard_incoming(websocket))
         await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)

@@ -91,11 +91,12 @@ def decode_notice(payload: str) -> Notice:
     return Notice(str(agent_id), int(first), int(last), frames)
 
 
+def stamp(first: int, events: Sequence[TerrariumEvent]) -> list[TerrariumEvent]:
+    return [e.model_copy(update={"seq": first + i}) for i, e in enumerate(events)]
+
+
 def encode_frames(first: int, events: Sequence[TerrariumEvent]) -> list[str]:
-    return [
-        e.model_copy(update={"seq": first + i}).model_dump_json(fallback=str)
-        for i, e in enumerate(events)
-    ]
+    return [e.model_dump_json(fallback=str) for e in stamp(first, events)]
 
 
 async def open_stream(conn: psycopg.AsyncConnection[Any], agent_id: str) -> StreamHead:
@@ -112,22 +113,23 @@ async def append(
     agent_id: str,
     events: Sequence[TerrariumEvent],
     retention: int,
-) -> tuple[int, list[str]]:
-    """Append ``events`` in one transaction; returns (their first seq, their frames)."""
+) -> tuple[list[TerrariumEvent], list[str]]:
+    """Append ``events`` in one transaction; returns them numbered, and their frames."""
     async with conn.transaction():
         cur = await conn.execute(_ALLOCATE, (agent_id, new_epoch(), len(events)))
         row = await cur.fetchone()
         assert row is not None
         head = int(row[0])
         first = head - len(events) + 1
-        frames = encode_frames(first, events)
+        stamped = stamp(first, events)
+        frames = [e.model_dump_json(fallback=str) for e in stamped]
         await conn.execute(_INSERT, (agent_id, list(range(first, head + 1)), frames))
         notice = encode_notice(agent_id, first, frames)
         await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, notice))
         step = max(1, retention // TRIM_EVERY)
         if head // step != (first - 1) // step and head > retention:
             await conn.execute(_TRIM, (agent_id, head - retention))
-    return first, frames
+    return stamped, frames
 
 
 async def read_after(

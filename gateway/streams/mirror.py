@@ -29,9 +29,16 @@ class SharedMirror(HolographicBuffer):
         self._outbox(self.agent_id, event)
         return event
 
-    def accept(self, first: int, frames: Sequence[str]) -> int:
+    def accept(
+        self,
+        first: int,
+        frames: Sequence[str],
+        events: Sequence[TerrariumEvent] | None = None,
+    ) -> int:
         """Place the frames (seqs ``first``, ``first + 1``, ...) that continue the ring;
-        returns how many were new. Frames already held are skipped; a hole stops it."""
+        returns how many were new. Frames already held are skipped; a hole stops it.
+        ``events``: the frames' events when the caller has them (its own writes), else
+        each frame is parsed once here."""
         placed = 0
         for offset, frame in enumerate(frames):
             seq = first + offset
@@ -39,7 +46,10 @@ class SharedMirror(HolographicBuffer):
                 continue
             if seq != self.head + 1:
                 break
-            event = TerrariumEvent.model_validate_json(frame)
+            if events is not None:
+                event = events[offset]
+            else:
+                event = TerrariumEvent.model_validate_json(frame)
             self.place(event, frame)
             placed += 1
         if placed and self._head_waiters:

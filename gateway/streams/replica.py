@@ -27,7 +27,9 @@ the listener or the producer. What sharing adds is latency: one commit plus one
 notification (bench/gateway_replicas_bench.py measures it against a single replica).
 
 Resume: ``?since=N`` is served from the ring when it still holds N+1, otherwise from the
-table (the last ``retention`` events of each agent are kept); a replica slightly behind
+table (the last ``retention`` events of each agent are kept: that many frames are what
+such a resume may hold in memory, and a peer that stops reading them is cut off after
+the observers' send timeout, like a stalled observer of the ring); a replica slightly behind
 another waits briefly for its listener instead of treating N as from another epoch. The
 epoch is the stream's, stored with it, so it is the same on every replica and survives
 restarts.
@@ -186,7 +188,11 @@ class StreamReplica:
             try:
                 if conn is None or conn.closed:
                     conn = await self._connect()
-                first, frames = await journal.append(conn, agent_id, batch, self.retention)
+                    # A mirror is not a ledger: a server crash may lose the last few
+                    # milliseconds of events rather than every append wait for a flush
+                    # to disk (NOTIFY still goes out at commit, in commit order).
+                    await conn.execute("SET synchronous_commit = off")
+                stamped, frames = await journal.append(conn, agent_id, batch, self.retention)
             except (psycopg.OperationalError, OSError) as exc:
                 # Put the batch back in front, in order, and retry: events wait, none lost.
                 self._outbox.extendleft((agent_id, e) for e in reversed(batch))
@@ -202,7 +208,7 @@ class StreamReplica:
             self.written += len(frames)
             shared = self._mirrors.get(agent_id)
             if shared is not None:
-                self._deliver(shared, first, frames)
+                self._deliver(shared, stamped[0].seq, frames, stamped)
 
     # -- listening and filling ----------------------------------------------------------
 
@@ -238,8 +244,14 @@ class StreamReplica:
         else:
             self._deliver(shared, notice.first, notice.frames)
 
-    def _deliver(self, shared: SharedMirror, first: int, frames: list[str]) -> None:
-        shared.accept(first, frames)
+    def _deliver(
+        self,
+        shared: SharedMirror,
+        first: int,
+        frames: list[str],
+        events: list[TerrariumEvent] | None = None,
+    ) -> None:
+        shared.accept(first, frames, events)
         if shared.head < first + len(frames) - 1:
             self._request_fill(shared)  # a hole before ``first``: read it from the table
 

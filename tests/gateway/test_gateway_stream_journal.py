@@ -31,10 +31,12 @@ def test_two_writers_get_one_gap_free_sequence_and_old_events_are_trimmed(store:
                 firsts = []
                 for batch in range(15):
                     events = [event(start + batch * 10 + i) for i in range(10)]
-                    first, frames = await journal.append(conn, "a", events, retention=100)
+                    stamped, frames = await journal.append(conn, "a", events, retention=100)
+                    first = stamped[0].seq
                     assert [TerrariumEvent.model_validate_json(f).seq for f in frames] == list(
                         range(first, first + 10)
                     )
+                    assert [e.data["n"] for e in stamped] == [e.data["n"] for e in events]
                     firsts.append(first)
                 return firsts
 
