@@ -13,12 +13,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dagster import DagsterRun, DagsterRunStatus, RunsFilter
 
+from kgents_assets.instance import get_instance
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
 from tests.executables import project_executable
 
 pytestmark = pytest.mark.slow
+WATCH_TAG = {"kgents/trigger": "kg-hub-watch"}
 KG = project_executable("kg")
 
 
@@ -66,9 +69,11 @@ def wait_for(check: Callable[[], bool], timeout: float = 30) -> float:
 
 
 @pytest.fixture
-def env(store: Store) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "KGENTS_REPO")}
-    env[DATABASE_URL_ENV] = store.url
+def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # This process opens the same Dagster instance as the daemons: same home, same store.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(DATABASE_URL_ENV, store.url)
+    env = {k: v for k, v in os.environ.items() if k != "KGENTS_REPO"}
     env["COLUMNS"] = "200"
     return env
 
@@ -121,21 +126,31 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
     assert code == 0, "".join(daemon.output)
     assert "stopped:" in "".join(daemon.output)
 
-    from dagster import DagsterInstance, RunsFilter
-
-    instance = DagsterInstance.from_config(str(repo / ".agentfs" / "dagster"))
-    runs = instance.get_runs(RunsFilter(tags={"kgents/trigger": "kg-hub-watch"}))
+    with get_instance() as instance:
+        runs = instance.get_runs(RunsFilter(tags=WATCH_TAG))
     assert len(runs) >= 3 and all(r.job_name == "code_refresh_job" for r in runs)
-    instance.dispose()
 
 
 def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str]) -> None:
     daemon = Daemon(repo, env)
     daemon.wait_line(" ok ")
-    (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\ndef h():\n    pass\n")
-    time.sleep(0.3)  # let the run start, then kill it without warning
-    daemon.proc.send_signal(signal.SIGKILL)
-    daemon.proc.wait(timeout=30)
+    with get_instance() as instance:
+        done = {r.run_id for r in instance.get_runs(RunsFilter(tags=WATCH_TAG))}
+        (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\ndef h():\n    pass\n")
+
+        def started() -> list[DagsterRun]:
+            runs = instance.get_runs(
+                RunsFilter(tags=WATCH_TAG, statuses=[DagsterRunStatus.STARTED])
+            )
+            return [r for r in runs if r.run_id not in done]
+
+        # Kill without warning once the save's run is in progress, and prove it was.
+        wait_for(lambda: bool(started()), timeout=60)
+        daemon.proc.send_signal(signal.SIGKILL)
+        daemon.proc.wait(timeout=30)
+        killed = started()
+        # Still STARTED: the run never reached its end (a finished run would be SUCCESS).
+        assert len(killed) == 1, "the run finished before the kill landed"
     # Changes made while no daemon watches.
     (repo / "pkg" / "other.py").write_text("def k():\n    pass\n")
     daemon = Daemon(repo, env)  # the lock died with the process: a new daemon may start
