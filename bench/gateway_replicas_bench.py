@@ -165,6 +165,31 @@ async def measure(urls: list[str], observers: int, seconds: float) -> dict[str, 
     return {"messages": len(samples), "p50": pct(samples, 0.5), "p99": pct(samples, 0.99)}
 
 
+async def emit_to_ring(url: str, events: int) -> list[float]:
+    """The shared path alone, in this process: emit -> written, notified -> in the ring."""
+    from gateway.streams import StreamReplica
+    from kgents_assets.flux import FluxState, TerrariumEvent
+    from kgents_assets.store import Store
+
+    replica = StreamReplica(Store(url=url))
+    mirror = replica.mirror("path", capacity=4096, history=100)
+    await replica.start()
+    samples = []
+    for n in range(events):
+        event = TerrariumEvent(
+            type="tick", agent_id="path", data={"n": n}, state=FluxState.FLOWING,
+            pressure=0.0, flow=0.0, temperature=0.0,
+        )  # fmt: skip
+        target = mirror.head + 1
+        started = time.perf_counter()
+        mirror.reflect(event)
+        await mirror.wait_for_head(target, 10)
+        samples.append((time.perf_counter() - started) * 1000)
+        await asyncio.sleep(0.005)
+    await replica.stop()
+    return samples
+
+
 def embedded_database(data_dir: Path) -> str:
     import pgserver
 
@@ -192,6 +217,11 @@ async def main(quick: bool, rate: float, observers: int) -> None:
     print(f"== delivery: {observers} observers x {rate:.0f} events/s over loopback")
     with tempfile.TemporaryDirectory() as pg_dir:
         url = embedded_database(Path(pg_dir))
+        path = await emit_to_ring(url, 100 if quick else 300)
+        print(
+            f"  the shared path alone (emit -> table -> ring, no observers): "
+            f"p50 {pct(path, 0.5):.1f} ms  p99 {pct(path, 0.99):.1f} ms"
+        )
         setups = [
             ("one process, in-memory streams", 1, False),
             ("one replica, shared streams", 1, True),
