@@ -8,15 +8,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from gateway.routes import deps
+from kgents_assets.hub.integrity import repository_counts
 from kgents_assets.repos.registry import list_repositories
 from kgents_assets.store import Store
 
 router = APIRouter(prefix="/api", tags=["repositories"])
 
 
+def _listing(store: Store) -> list[dict[str, Any]]:
+    rows = []
+    with store.connect() as conn:
+        for repo in list_repositories(store):
+            rows.append({**repo.model_dump(mode="json"), **repository_counts(conn, repo.name)})
+    return rows
+
+
 @router.get("/repos")
 async def repos(store: Annotated[Store, Depends(deps.store)]) -> list[dict[str, Any]]:
-    """Every registered repository: name, source (local|git), location, branch, and when
-    and at which commit it was last refreshed."""
-    found = await asyncio.to_thread(list_repositories, store)
-    return [repo.model_dump(mode="json") for repo in found]
+    """Every registered repository: name, source (local|git), location, branch, when and
+    at which commit it was last refreshed, and how many files and nodes it has."""
+    return await asyncio.to_thread(_listing, store)

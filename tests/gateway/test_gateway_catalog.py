@@ -87,6 +87,8 @@ def test_library_routes_narrow_by_repository(
         repos = http.get("/api/repos").json()
         assert [(r["name"], r["source"]) for r in repos] == [("shop", "local"), ("tools", "local")]
         assert repos[0]["location"] == str((tmp_path / "shop").resolve())
+        assert repos[0]["files"] == 1 and repos[0]["nodes"] == 2  # the module and price()
+        assert repos[0]["last_refresh_at"] is None or isinstance(repos[0]["last_refresh_at"], str)
 
 
 def test_catalog_metrics_are_scraped_after_a_search(
