@@ -93,7 +93,7 @@ class WatchDaemon:
         self.debouncer = Debouncer(quiet_s=debounce_ms / 1000, max_wait_s=max_wait_s)
         self.journal = EventJournal(store)
         self.executor = ActionExecutor(
-            store, {MATERIALIZE: self._perform_refresh}, trust_level=trust_level
+            store, {MATERIALIZE: self._perform_refresh}, trust_level=trust_level, repo=repo
         )
         self.stats = DaemonStats()
         self._stop = threading.Event()

@@ -68,8 +68,11 @@ class ActionExecutor:
         store: Store,
         performers: Mapping[str, Performer],
         trust_level: int = DEFAULT_TRUST,
+        repo: str | None = None,
     ) -> None:
         self.store = store
+        #: the repository whose actions these are: records, proposals and settling stay in it
+        self.repo = repo
         self.journal = EventJournal(store)
         self.performers = dict(performers)
         self.trust_level = TrustLevel(trust_level)
@@ -118,6 +121,7 @@ class ActionExecutor:
                 severity=Severity.WARNING,
             ),
             context={"action": action.model_dump(mode="json")},
+            repo=self.repo,
         )
         return self._record(action, ActionStatus.AWAITING_HUMAN, {}, token_id=token.id)
 
@@ -125,8 +129,9 @@ class ActionExecutor:
         """Carry out approved proposals and close rejected ones; returns what changed."""
         with self.store.connect() as conn:
             rows = conn.execute(
-                "SELECT id, token_id, detail FROM sensor_actions WHERE status = %s ORDER BY id",
-                (ActionStatus.AWAITING_HUMAN,),
+                "SELECT id, token_id, detail FROM sensor_actions WHERE status = %s "
+                "AND repo IS NOT DISTINCT FROM %s ORDER BY id",
+                (ActionStatus.AWAITING_HUMAN, self.repo),
             ).fetchall()
         out: list[ActionRecord] = []
         for record_id, token_id, detail in rows:
@@ -160,9 +165,10 @@ class ActionExecutor:
         with self.store.transaction() as conn:
             if record_id is None:
                 row = conn.execute(
-                    "INSERT INTO sensor_actions (action, trust_level, status, description, "
-                    "token_id, detail) VALUES (%s,%s,%s,%s,%s,%s) RETURNING id, token_id",
+                    "INSERT INTO sensor_actions (repo, action, trust_level, status, description, "
+                    "token_id, detail) VALUES (%s,%s,%s,%s,%s,%s,%s) RETURNING id, token_id",
                     (
+                        self.repo,
                         action.name,
                         int(self.trust_level),
                         status,
@@ -189,6 +195,7 @@ class ActionExecutor:
                     )
                 ],
                 conn,
+                repo=self.repo,
             )
         return ActionRecord(id=row[0], status=status, result=result, token_id=row[1])
 

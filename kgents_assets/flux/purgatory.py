@@ -27,7 +27,7 @@ from kgents_assets.store import Store
 
 _COLUMNS = (
     "id, agent_id, reason, prompt, options, severity, deadline, context, created_at,"
-    " resolved_at, cancelled_at, voided_at, resolution"
+    " resolved_at, cancelled_at, voided_at, resolution, repo"
 )
 _PENDING = "resolved_at IS NULL AND cancelled_at IS NULL AND voided_at IS NULL"
 
@@ -48,13 +48,21 @@ class Purgatory:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def eject(self, agent_id: str, semaphore: Semaphore, context: Any = None) -> SemaphoreToken:
+    def eject(
+        self,
+        agent_id: str,
+        semaphore: Semaphore,
+        context: Any = None,
+        *,
+        repo: str | None = None,
+    ) -> SemaphoreToken:
+        """Park a request for a human; ``repo``: the repository it concerns, if any."""
         now = datetime.now(UTC)
         deadline = now + timedelta(seconds=semaphore.deadline_s) if semaphore.deadline_s else None
         with self.store.transaction() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(
                 f"INSERT INTO flux_semaphores (id, agent_id, reason, prompt, options, severity,"
-                f" deadline, context, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+                f" deadline, context, created_at, repo) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
                 f" RETURNING {_COLUMNS}",
                 (
                     new_token_id(),
@@ -66,6 +74,7 @@ class Purgatory:
                     deadline,
                     Jsonb(context),
                     now,
+                    repo,
                 ),
             )
             row = cur.fetchone()

@@ -57,6 +57,8 @@ class SemaphoreToken(BaseModel):
     cancelled_at: datetime | None = None
     voided_at: datetime | None = None
     resolution: Any = None
+    #: the repository the request concerns (None: an agent's own business)
+    repo: str | None = None
 
     @property
     def status(self) -> TokenStatus:
