@@ -6,25 +6,19 @@ it shows the generator's default scene."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 from gateway_testing import free_port
-from world_browser import FLAGS, chromium_path, close, decode_png, dev_gateway
+from world_browser import FLAGS, close, decode_png, dev_gateway
 
 from kgents_assets.hotdata.paths import PROJECT_FIXTURES_DIR
+from tests.browser_helpers import chromium_executable
 
-CHROMIUM = chromium_path()
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None and not os.environ.get("CI"),
-        reason="needs chromium on PATH or at /usr/bin/chromium (apt install chromium)",
-    ),
-]
+pytestmark = pytest.mark.slow
+CHROMIUM = chromium_executable()  # fails in CI without one, skips elsewhere
 # The tiles' fills (gateway/static/style.css): what the screenshot must show.
 ACTIVE_FILL = (0x1F, 0x3D, 0x2A)
 VOID_FILL = (0x0B, 0x0E, 0x12)
@@ -46,7 +40,6 @@ def tile_colour(page: object, agent: str) -> tuple[int, int, int]:
 def test_dev_mode_page_follows_fixture_edits_errors_fixes_and_deletion(
     database_url: str, tmp_path: Path
 ) -> None:
-    assert CHROMIUM is not None, "chromium is required in CI"
     from playwright.sync_api import expect, sync_playwright
 
     fixtures = tmp_path / "fixtures"

@@ -1,11 +1,10 @@
-"""Helpers of the world page tests and bench: a `kg gateway --dev` process, Chromium, and
+"""Helpers of the world page test: a `kg gateway --dev` process, Chromium's flags, and
 reading a screenshot's pixels (a PNG decoder, so no imaging package is needed)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -27,17 +26,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def chromium_path() -> Path | None:
-    """The cleanup engineer's helper when present (it fails in CI when chromium is
-    missing); else our own lookup: ``chromium`` on PATH, then Debian's path."""
-    try:
-        from tests.browser_helpers import chromium_executable  # type: ignore[import-not-found]
-    except ImportError:
-        found = shutil.which("chromium") or "/usr/bin/chromium"
-        return Path(found) if Path(found).exists() else None
-    return Path(chromium_executable())
 
 
 @dataclass
