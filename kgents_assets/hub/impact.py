@@ -114,8 +114,14 @@ def find_callsites(conn: psycopg.Connection[Any], repo: str, symbol: ApiSymbol) 
                         IMPORTED if name in bare else SAME_MODULE if module == symbol.module
                         else NAME_ONLY
                     )  # fmt: skip
+                elif qual in mods or qual == symbol.module:
+                    confidence = IMPORTED
                 else:
-                    confidence = IMPORTED if qual in mods or qual == symbol.module else NAME_ONLY
+                    # ``other_module.name(...)``: a qualifier the file imports as something
+                    # else means another function of the same name, not this one
+                    head = qual.split(".", 1)[0]
+                    known = (imports or {}).get(head)
+                    confidence = 0.0 if known and known != symbol.module else NAME_ONLY
                 line = (start or 1) + offset
                 if confidence <= 0 or (path, line) in seen:
                     continue
