@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kgents_assets.repos.registry import find_repository
 from kgents_assets.store import Store
 from sensors.ci_webhook import SOURCE, InvalidCIPayload, parse_ci_payload
 from sensors.events import CIJobEvent, CIWorkflowEvent, TestFailed
@@ -68,12 +69,21 @@ def parse_failed_tests(payload: dict[str, Any], event: CIEvent) -> list[TestFail
     return out
 
 
-def record_ci_result(store: Store, payload: dict[str, Any]) -> tuple[CIEvent, list[TestFailed]]:
-    """Validate a CI payload and its failed tests, then journal them together.
+def record_ci_result(
+    store: Store, payload: dict[str, Any], repo: str | None = None
+) -> tuple[CIEvent, list[TestFailed]]:
+    """Validate a CI payload and its failed tests, then journal them together (as events
+    of repository ``repo`` when given: it must be registered).
 
     Raises ``InvalidCIPayload`` and journals nothing when any part is invalid.
     """
     event = parse_ci_payload(payload)
     tests = parse_failed_tests(payload, event)
-    EventJournal(store).append_many([event, *tests])
+    with store.transaction() as conn:
+        if repo is not None and find_repository(conn, repo) is None:
+            known = [r[0] for r in conn.execute("SELECT name FROM repositories ORDER BY name")]
+            raise InvalidCIPayload(
+                f"unknown repository {repo!r}; known: {', '.join(known) or 'none'}"
+            )
+        EventJournal(store).append_many([event, *tests], conn, repo=repo)
     return event, tests

@@ -3,7 +3,8 @@ test-failure sensor like local pytest failures do).
 
 Accepted bodies: a GitHub webhook delivery (``workflow_run`` / ``workflow_job``), or the
 generic form of ``sensors.ci_webhook`` (``kind`` ``ci_workflow`` / ``ci_job``); either may
-carry ``failed_tests`` (see ``sensors.ci_tests``).
+carry ``failed_tests`` (see ``sensors.ci_tests``). ``?repo=NAME`` files the events under
+a registered repository (its failure bundles are built against that repository's model).
 
 Who may post: whoever holds the gateway's steering token, shown either as
 ``Authorization: Bearer <token>`` (scripts, other CI systems) or, for a GitHub webhook
@@ -23,7 +24,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import SecretStr
 
 from gateway.agents.registry import AgentRegistry
@@ -111,6 +112,9 @@ async def ci_event(
     response: Response,
     store: Annotated[Store, Depends(deps.store)],
     registry: Annotated[AgentRegistry, Depends(deps.registry)],
+    repo: Annotated[
+        str | None, Query(max_length=64, description="the repository CI ran (registered)")
+    ] = None,
 ) -> dict[str, Any]:
     """Journal one CI result (and the tests it saw fail); a failure is CRITICAL."""
     body = await _read_body(request)
@@ -127,7 +131,7 @@ async def ci_event(
         )
     payload = _payload(body)
     try:
-        event, tests = await asyncio.to_thread(record_ci_result, store, payload)
+        event, tests = await asyncio.to_thread(record_ci_result, store, payload, repo)
     except InvalidCIPayload as exc:
         raise HTTPException(UNPROCESSABLE, str(exc)) from None
     answer = {
@@ -137,6 +141,7 @@ async def ci_event(
         "failed": event.failed,
         "summary": event.summary(),
         "failed_tests": [t.nodeid for t in tests],
+        "repo": repo,
         "journaled": True,
     }
     if registry.get(STREAM_AGENT) is not None:

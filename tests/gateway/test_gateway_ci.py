@@ -14,6 +14,7 @@ import httpx
 from gateway_testing import TOKEN, Gateway, serve_gateway
 
 from gateway.settings import GatewaySettings
+from kgents_assets.repos.registry import add_repository
 from kgents_assets.store import Store
 from sensors.events import CIJobEvent, TestFailed
 from sensors.journal import EventJournal
@@ -90,6 +91,7 @@ def test_generic_form_with_failed_tests_feeds_the_test_failure_path(
     # What the test-failure sensor reads: test_failed entries of the journal.
     failed = EventJournal(store).read_after(0, kinds=["test_failed"])
     assert [e.event.nodeid for e in failed] == answer.json()["failed_tests"]  # type: ignore[union-attr]
+    assert {e.repo for e in failed} == {None}
     second = failed[1].event
     assert isinstance(second, TestFailed)
     assert second.message == "assert 1 == 2" and second.session_id == "ci:gitlab:42:7"
@@ -143,3 +145,16 @@ def test_without_a_configured_token_ci_events_are_disabled(tmp_path: Path, store
         answer = http.post(URL, json=JOB_FAILED, headers=AUTH)
     assert answer.status_code == 403 and "KGENTS_GATEWAY_TOKEN" in answer.json()["detail"]
     assert EventJournal(store).count() == 0
+
+
+def test_events_filed_under_a_registered_repository(
+    gateway: Gateway, store: Store, tmp_path: Path
+) -> None:
+    add_repository(store, "shop", str(tmp_path))
+    with httpx.Client(base_url=gateway.url) as http:
+        ok = http.post(URL, params={"repo": "shop"}, json=JOB_FAILED, headers=AUTH)
+        assert ok.status_code == 202 and ok.json()["repo"] == "shop"
+        unknown = http.post(URL, params={"repo": "nope"}, json=JOB_FAILED, headers=AUTH)
+        assert unknown.status_code == 422
+        assert unknown.json()["detail"] == "unknown repository 'nope'; known: shop"
+    assert [e.repo for e in EventJournal(store).read_after(0)] == ["shop"]
