@@ -3,32 +3,61 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from kgents_assets.hotdata.catalog import BUILTIN_SPECS
 from kgents_assets.hotdata.registry import HotDataRegistry
 from kgents_assets.hotdata.watcher import FixtureWatcher
 
+BARRIER = "flux_states/demo"  # a registered fixture no test here edits
 
-async def _collect(watcher: FixtureWatcher, edits: list[tuple[float, object]]) -> list[set[str]]:
-    """Run the watcher, apply ``edits`` (delay, callable) and return the batches seen."""
+
+async def _collect(watcher: FixtureWatcher, edits: list[Callable[[], object]]) -> list[set[str]]:
+    """Run the watcher, apply ``edits`` and return the batches they caused.
+
+    No sleeps: the watcher is ready once a touch of the barrier fixture comes back, and
+    every batch the edits caused has been yielded once a touch made after them comes back
+    (the watcher reports in order). Batches are returned without the barrier's name.
+    """
+    barrier = watcher.registry.get(BARRIER).path
     stop = asyncio.Event()
     batches: list[set[str]] = []
+    arrived = asyncio.Condition()
 
     async def consume() -> None:
         async for names in watcher.changes(stop):
-            batches.append(names)
+            async with arrived:
+                batches.append(names)
+                arrived.notify_all()
+
+    async def touch_barrier(within: float) -> bool:
+        seen = len(batches)
+        barrier.write_bytes(barrier.read_bytes())
+        try:
+            async with arrived:
+                await asyncio.wait_for(
+                    arrived.wait_for(lambda: any(BARRIER in b for b in batches[seen:])), within
+                )
+        except TimeoutError:
+            return False
+        return True
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.4)  # let the watcher start (inotify registration)
-    for delay, edit in edits:
-        result = edit()  # type: ignore[operator]
+    for _ in range(60):  # until the watcher's inotify watches are in place
+        if await touch_barrier(0.5):
+            break
+    else:
+        raise AssertionError("the watcher never saw the barrier fixture change")
+    start = len(batches)
+    for edit in edits:
+        result = edit()
         if asyncio.iscoroutine(result):
             await result
-        await asyncio.sleep(delay)
+    assert await touch_barrier(30), "the watcher stopped reporting"
     stop.set()
     await asyncio.wait_for(task, timeout=5)
-    return batches
+    return [names - {BARRIER} for names in batches[start:] if names - {BARRIER}]
 
 
 def test_edits_yield_fixture_names_and_call_callbacks(fixtures_dir: Path) -> None:
@@ -59,21 +88,22 @@ def test_edits_yield_fixture_names_and_call_callbacks(fixtures_dir: Path) -> Non
         (fixtures_dir / "notes.txt").write_text("not a fixture")
         (fixtures_dir / "flux_states" / "unregistered.json").write_text("{}")
 
-    batches = asyncio.run(_collect(watcher, [(0.5, edit_garden), (0.5, unrelated)]))
+    batches = asyncio.run(_collect(watcher, [edit_garden, unrelated]))
     assert batches == [{"garden_states/main"}]
-    assert seen_sync == ["garden_states/main"]
-    assert seen_async == [("garden_states/main", "Renamed")]
+    assert [n for n in seen_sync if n != BARRIER] == ["garden_states/main"]
+    assert [s for s in seen_async if s[0] != BARRIER] == [("garden_states/main", "Renamed")]
 
 
 def test_a_refresh_is_seen_once_and_temp_files_are_ignored(fixtures_dir: Path) -> None:
     registry = HotDataRegistry(fixtures_dir, BUILTIN_SPECS)
     asyncio.run(registry.refresh("thought_streams/demo"))
+    asyncio.run(registry.refresh(BARRIER))
     watcher = FixtureWatcher(registry, debounce_ms=100)
 
     async def regenerate() -> None:
         await registry.refresh("thought_streams/demo", force=True)
         await registry.refresh("polynomial_states/demo")  # a brand-new file
 
-    batches = asyncio.run(_collect(watcher, [(0.6, regenerate)]))
+    batches = asyncio.run(_collect(watcher, [regenerate]))
     assert set().union(*batches) == {"thought_streams/demo", "polynomial_states/demo"}
     assert sum(len(b) for b in batches) == 2
