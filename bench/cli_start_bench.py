@@ -8,7 +8,8 @@ sensitive to a busy machine than wall time), next to ``python -c pass`` and ``im
 typer`` measured in the same run, which no CLI built on Typer can beat. Exits non-zero
 when a command fails.
 
-``--tree PATH`` runs another checkout of this project with this venv (PYTHONPATH).
+``--tree PATH`` (repeatable) runs other checkouts of this project with this venv
+(PYTHONPATH), interleaved with each other in the same run: before and after side by side.
 """
 
 from __future__ import annotations
@@ -44,34 +45,39 @@ def measure(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, flo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--tree", type=Path, default=HERE)
+    parser.add_argument("--tree", type=Path, action="append", help="checkout (repeatable)")
     args = parser.parse_args()
-    tree = args.tree.resolve()
-    env = {k: v for k, v in os.environ.items() if k not in ("KGENTS_FIXTURES_DIR",)}
-    env["PYTHONPATH"] = str(tree)
+    trees = [t.resolve() for t in args.tree or [HERE]]
+    base_env = {k: v for k, v in os.environ.items() if k not in ("KGENTS_FIXTURES_DIR",)}
     kg = str(BIN / "kg")
-    commands = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "python -c 'import typer'": [sys.executable, "-c", "import typer"],
-        "kg --help": [kg, "--help"],
-        "kg fixture list": [kg, "fixture", "list"],
-    }
+    # (label, argv, env, cwd)
+    commands: list[tuple[str, list[str], dict[str, str], Path]] = [
+        ("python -c pass", [sys.executable, "-c", "pass"], base_env, trees[0]),
+        ("python -c 'import typer'", [sys.executable, "-c", "import typer"], base_env, trees[0]),
+    ]
+    for n, tree in enumerate(trees):
+        env = {**base_env, "PYTHONPATH": str(tree)}
+        tag = f" [{n}]" if len(trees) > 1 else ""
+        commands.append((f"kg --help{tag}", [kg, "--help"], env, tree))
+        commands.append((f"kg fixture list{tag}", [kg, "fixture", "list"], env, tree))
     # one warm-up of each (bytecode compiled, page cache warm), then interleaved runs so a
     # burst of load elsewhere hits every command alike
-    for cmd in commands.values():
-        measure(cmd, env, tree)
-    walls: dict[str, list[float]] = {name: [] for name in commands}
-    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _, cmd, env, cwd in commands:
+        measure(cmd, env, cwd)
+    walls: dict[str, list[float]] = {c[0]: [] for c in commands}
+    cpus: dict[str, list[float]] = {c[0]: [] for c in commands}
     for _ in range(args.runs):
-        for name, cmd in commands.items():
-            wall, cpu = measure(cmd, env, tree)
+        for name, cmd, env, cwd in commands:
+            wall, cpu = measure(cmd, env, cwd)
             walls[name].append(wall)
             cpus[name].append(cpu)
 
-    print(f"tree: {tree}; {args.runs} runs each, medians; load average "
+    for n, tree in enumerate(trees):
+        print(f"[{n}] {tree}")
+    print(f"{args.runs} runs each, medians; load average "
           f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} on {os.cpu_count()} cores")  # fmt: skip
     print(f"  {'command':<28}{'wall ms':>9}{'cpu ms':>9}{'p90 wall':>10}  target")
-    for name in commands:
+    for name, *_ in commands:
         ordered = sorted(walls[name])
         p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
         target = f"<= {TARGET_S * 1000:.0f} ms" if name.startswith("kg") else "baseline"

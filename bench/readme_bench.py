@@ -89,13 +89,15 @@ class Runner:
     def servers(self) -> list[Path]:
         return postgres_servers(self.home, self.copy / ".agentfs")
 
-    def step_durations(self) -> dict[str, float]:
-        """Seconds per step of the newest run in this instance (read through the tree)."""
+    def step_durations(self) -> dict[str, tuple[float, float]]:
+        """Step -> (start offset from the run's first step, seconds) of the newest run."""
         code = (
             "import json; from dagster import DagsterInstance\n"
             "i = DagsterInstance.get(); run = i.get_runs(limit=1)[0]\n"
-            "print(json.dumps({s.step_key: (s.end_time or 0) - (s.start_time or 0)"
-            " for s in i.get_run_step_stats(run.run_id)}))\n"
+            "stats = i.get_run_step_stats(run.run_id)\n"
+            "t0 = min(s.start_time for s in stats if s.start_time)\n"
+            "print(json.dumps({s.step_key: ((s.start_time or t0) - t0,"
+            " (s.end_time or 0) - (s.start_time or 0)) for s in stats}))\n"
             "i.dispose()\n"
         )
         out = subprocess.run(
@@ -103,7 +105,8 @@ class Runner:
         )
         if out.returncode != 0:
             return {}
-        return dict(json.loads(out.stdout.decode().strip().splitlines()[-1]))
+        data = json.loads(out.stdout.decode().strip().splitlines()[-1])
+        return {k: (float(v[0]), float(v[1])) for k, v in data.items()}
 
 
 def check_tree(tree: Path, env: dict[str, str]) -> None:
@@ -157,7 +160,7 @@ def main() -> None:
     runners: list[Runner] = []
     try:
         cold: list[Measured] = []
-        steps: dict[str, float] = {}
+        steps: dict[str, tuple[float, float]] = {}
         for n in range(args.cold_runs):
             runner = Runner(tree, work, f"cold{n}")
             if n == 0:
@@ -245,10 +248,11 @@ def main() -> None:
               f"{med([m.tree_peak_mb for m in ms]):>15.0f}")  # fmt: skip
     print(f"  embedded PostgreSQL after the cold run (private + shared): {pg_after_cold:.0f}")
     if steps:
-        total = sum(steps.values())
+        total = sum(d for _, d in steps.values())
         print(f"\ncold run, slowest steps (Dagster step stats; sum {total:.1f} s):")
-        for key, seconds in sorted(steps.items(), key=lambda kv: -kv[1])[:8]:
-            print(f"  {key:<40}{seconds:>8.2f} s  {100 * seconds / c:>5.1f} % of wall")
+        print(f"  {'step':<44}{'starts at':>10}{'seconds':>9}{'of wall':>9}")
+        for key, (start, seconds) in sorted(steps.items(), key=lambda kv: -kv[1][1])[:10]:
+            print(f"  {key:<44}{start:>9.1f}s{seconds:>8.1f}s{100 * seconds / c:>8.1f}%")
 
 
 if __name__ == "__main__":
