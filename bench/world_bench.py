@@ -93,7 +93,7 @@ def crowd(count: int, width: int, height: int, seed: int = 7) -> dict[str, objec
 RENDER_JS = """async (n) => {
   const scene = await (await fetch('/api/world?set=demo')).json();
   const phases = ['ACTIVE', 'WAKING', 'WANING', 'DORMANT', 'VOID'];
-  const out = {cold: [], coldFrame: [], one: [], oneFrame: []};
+  const out = {cold: [], coldFrame: [], one: [], oneFrame: [], idleFrame: []};
   const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   for (let i = 0; i < n; i++) {
     // cold: every tile built anew (first paint, switching sets)
@@ -115,6 +115,10 @@ RENDER_JS = """async (n) => {
     out.one.push(performance.now() - t0);
     await frame();
     out.oneFrame.push(performance.now() - t0);
+    // the same two frames with nothing to draw: what the machine's frame rate costs anyway
+    t0 = performance.now();
+    await frame();
+    out.idleFrame.push(performance.now() - t0);
   }
   return {...out, agents: document.querySelectorAll('.w-agent').length,
           lines: document.querySelectorAll('#world-links line').length};
@@ -182,6 +186,10 @@ def main() -> None:
             f"(p90 {p(measured[key], 0.9):.1f}), to the 2nd frame p50 "
             f"{statistics.median(measured[key + 'Frame']):.1f} ms"
         )
+    print(
+        f"  two frames with nothing changed (the baseline): p50 "
+        f"{statistics.median(measured['idleFrame']):.1f} ms"
+    )
     print(f"screenshot: {work / '200-agents.png'}")
 
 
