@@ -165,7 +165,7 @@ def asset_change(asset_key: str, metadata: Data) -> str | None:
         parts = parts_of(metadata)
         return f"{leaf} {', '.join(parts)}" if parts else None
     if asset_key.startswith("hotdata/"):
-        return f"{asset_key.removeprefix('hotdata/')} regenerated"
+        return f"{asset_key.removeprefix('hotdata/')} refreshed"
     return asset_key
 
 
@@ -200,24 +200,21 @@ def run_summary_sentence(
     """
     verb = status or ("succeeded" if success else "failed")
     changes = [c for key, meta in assets.items() if (c := asset_change(key, meta))]
-    fixtures = [c for c in changes if c.endswith(" regenerated")]
-    changes = [c for c in changes if not c.endswith(" regenerated")]
+    fixtures = [c for c in changes if c.endswith(" refreshed")]
+    changes = [c for c in changes if not c.endswith(" refreshed")]
     if len(fixtures) > 2:
-        changes.append(f"{plural(len(fixtures), 'fixture')} regenerated")
+        changes.append(f"{plural(len(fixtures), 'fixture')} refreshed")
     else:
         changes.extend(fixtures)
     failed = list(failed_steps)
-    parts = []
-    if failed:
-        parts.append("failed at " + ", ".join(failed))
-    if changes:
-        parts.append("; ".join(changes))
-    elif verb == "succeeded":
-        parts.append("nothing changed")
-    if duration_s is not None:
-        parts.append(seconds(duration_s))
+    at = f" at {', '.join(failed)}" if failed else ""
+    said = "; ".join(changes) if changes else ("nothing changed" if verb == "succeeded" else "")
+    took = seconds(duration_s) if duration_s is not None else ""
     of = f" of {repository}" if repository else ""
-    return f"run {short_id(run_id)}{of} {verb}" + (": " + ", ".join(parts) if parts else "")
+    head = f"run {short_id(run_id)}{of} {verb}{at}"
+    if said:
+        return f"{head}: {said}" + (f", {took}" if took else "")
+    return head + (f" after {took}" if took else "")
 
 
 @dataclass

@@ -163,6 +163,11 @@ def test_run_failure_and_cancel_sentences() -> None:
         == "run 5a0d1c2e… of web failed: code_nodes +1 node, 1 file re-parsed, 1.2 s"
     )
     assert describe("run_canceled", {"run_id": "77"}) == "run 77 was canceled"
+    # what `kg hub --once --json` would say of a run whose node_state step failed
+    assert (
+        run_summary_sentence("5a0d1c2e-1111", False, {"code_nodes": {}}, 3.4, {"node_state": "x"})
+        == "run 5a0d1c2e… failed at node_state after 3.4 s"
+    )
     assert describe("feed_error", {"error": "OperationalError: gone", "attempt": 2}) == (
         "cannot read Dagster's event log (attempt 2): OperationalError: gone"
     )
