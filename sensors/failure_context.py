@@ -1,7 +1,9 @@
 """Failure context: for a failing test, its node and the nodes it exercises.
 
 Written by the test-failure sensor's run into ``sensor_failure_contexts`` so whoever picks
-the failure up (an agent, a person, the gateway) starts from the right code. The test is
+the failure up (an agent, a person, the gateway) starts from the right code; the same run
+writes the full failure context bundle (kgents_assets/hub/failure_bundle.py) under the
+repository's ``.agentfs/failures/`` and records its path in ``bundle``. The test is
 found in ``hub_nodes`` by file and qualified name (``tests/t.py::TestA::test_b[x]`` ->
 ``tests/t.py``, ``TestA.test_b``), falling back to its name among test nodes.
 """
@@ -18,7 +20,7 @@ from pydantic import BaseModel
 
 from kgents_assets.store import Store
 from sensors.events import TestFailed
-from sensors.journal import EventJournal
+from sensors.journal import EventJournal, JournalEntry
 
 _PARAMS = re.compile(r"\[.*\]$")
 
@@ -38,6 +40,7 @@ class FailureContext(BaseModel):
     file_path: str
     message: str
     nodes: list[NodeRef]
+    bundle: str | None = None  # the bundle's JSON, relative to the repository root
 
 
 def split_nodeid(nodeid: str) -> tuple[str, str]:
@@ -131,4 +134,29 @@ def record_failure_contexts(store: Store, seqs: Sequence[int]) -> list[FailureCo
                 ),
             )
             out.append(ctx)
+        for ctx in out:
+            ctx.bundle = _write_bundle(conn, store, ctx, entries[ctx.event_seq])
     return out
+
+
+def _write_bundle(
+    conn: psycopg.Connection[Any], store: Store, ctx: FailureContext, entry: JournalEntry
+) -> str | None:
+    """The failure's bundle, written under its repository (the event's, else the test
+    node's); None when the repository's files are not on this machine."""
+    from kgents_assets.hub.context import repository_root
+    from kgents_assets.hub.failure_bundle import build_failure_bundle, write_bundle
+    from kgents_assets.hub.node_ids import repo_of_node_id
+
+    event = entry.event
+    assert isinstance(event, TestFailed)
+    repo = entry.repo or (repo_of_node_id(ctx.test_node_id) if ctx.test_node_id else None)
+    root = repository_root(conn, repo) if repo else None
+    if repo is None or root is None or not root.is_dir():
+        return None
+    bundle = build_failure_bundle(
+        conn, repo, root, event.nodeid, message=event.message, longrepr=event.longrepr,
+        failed_at=event.at, source=f"journal #{ctx.event_seq} ({event.source})", store=store,
+    )  # fmt: skip
+    write_bundle(root, bundle)
+    return bundle.artifact
