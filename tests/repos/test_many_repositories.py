@@ -150,3 +150,44 @@ def test_names_that_cannot_be_partitions_are_refused(store: Store, tmp_path: Pat
     for bad in ("a/b", "..", "has space", "x" * 65, "-lead", ""):
         with pytest.raises(ValueError, match="repository name"):
             add_repository(store, bad, str(tmp_path))
+
+
+def test_removal_during_a_refresh_refuses_or_waits_never_half(
+    store: Store, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    from kgents_assets.hub import dirty
+    from kgents_assets.repos.registry import RepositoryBusy
+
+    root = tmp_path / "busy"
+    write_files(root, SHOP)
+    _refresh(store, root, "busy")
+    removed: dict[str, int] = {}
+    with store.transaction() as conn:  # a refresh stage of "busy" in flight
+        dirty.stage_lock(conn, "busy")
+        with pytest.raises(RepositoryBusy, match="being refreshed"):
+            remove_repository(store, "busy")
+        waiter = threading.Thread(
+            target=lambda: removed.update(remove_repository(store, "busy", wait=True))
+        )
+        waiter.start()
+        # the remover is seen by PostgreSQL as waiting on the repository's lock...
+        deadline = time.monotonic() + 60
+        # autocommit: pg_stat_activity is a snapshot taken once per transaction
+        with store.connect(autocommit=True) as other:
+            while not other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND query LIKE '%%pg_advisory_xact_lock%%'"
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the remover never waited on the lock"
+                time.sleep(0.05)
+            assert not removed and other.execute(
+                "SELECT count(*) FROM hub_nodes WHERE repo = 'busy'"
+            ).fetchone() != (0,)
+    waiter.join(60)  # ...and removes everything once the stage committed
+    assert removed["hub_nodes"] > 0
+    with pytest.raises(dirty.RepositoryGone):  # a later stage of that run writes nothing
+        with store.transaction() as conn:
+            dirty.stage_lock(conn, "busy")
