@@ -18,7 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A project directory as cwd, with no DAGSTER_HOME: the CLI uses .agentfs/dagster."""
+    """A project directory as cwd, with no DAGSTER_HOME: the CLI uses $KGENTS_HOME/dagster."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.delenv("KGENTS_HOTDATA_SPECS", raising=False)
@@ -80,10 +80,12 @@ def test_refresh_goes_through_a_dagster_run(workdir: Path) -> None:
     assert "ok garden_states/main" in out and "ok flux_states/demo" in out
     run_id = out.split("dagster run ")[1].split()[0]
 
-    from dagster import DagsterInstance, DagsterRunStatus
+    from dagster import DagsterRunStatus
 
-    instance = DagsterInstance.from_config(str(workdir / ".agentfs" / "dagster"))
-    run = instance.get_run_by_id(run_id)
+    from kgents_assets.instance import get_instance
+
+    with get_instance() as instance:  # the shared one, under $KGENTS_HOME
+        run = instance.get_run_by_id(run_id)
     assert run is not None and run.status == DagsterRunStatus.SUCCESS
     assert run.tags["kgents/trigger"] == "kg fixture refresh"
 
