@@ -51,6 +51,7 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
     from kgents_assets.repos.registration import register_local_path
     from kgents_assets.repos.registry import RepositoryConflict
     from kgents_assets.runner import materialize_everything, step_count
+    from kgents_assets.sentences import run_summary_sentence
     from kgents_assets.store import DatabaseUnavailable, open_store
     from kgents_assets.store.migrations import LegacyRepository
 
@@ -139,6 +140,14 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
         typer.echo(
             json.dumps(
                 {
+                    "summary": run_summary_sentence(
+                        run_id,
+                        result.success,
+                        rows,
+                        elapsed,
+                        failures,
+                        repository=repository.name,
+                    ),
                     "repository": repository.name,
                     "path": str(root),
                     "run_id": run_id,

@@ -39,6 +39,9 @@ def test_once_materializes_everything_and_prints_a_json_summary(
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)
     assert summary["success"] is True
+    # the sentence a person reads first, in the same words as the gateway's streams
+    assert summary["summary"].startswith(f"run {summary['run_id'][:8]}")
+    assert "succeeded" in summary["summary"] and "code_nodes +3 nodes" in summary["summary"]
     assert summary["assets"]["code_nodes"]["nodes_added"] == 3
     assert summary["assets"]["node_markdown"]["written"] == 3
     assert summary["checks"]["markdown_in_sync"] is True
