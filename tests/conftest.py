@@ -18,17 +18,20 @@ from tests.repo_helpers import Files, write_files
 
 
 @pytest.fixture(autouse=True)
-def kgents_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+def kgents_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own KGENTS_HOME (embedded store, Dagster instance, workspace),
-    so nothing a test does reaches the user's ~/.kgents or another test's."""
-    home = tmp_path_factory.mktemp("kgents-home")
+    so nothing a test does reaches the user's ~/.kgents or another test's.
+
+    Not under pytest's basetemp: as root, pgserver runs PostgreSQL as its own user, which
+    cannot enter pytest's private (0700) temp tree; and a concurrent pytest session prunes
+    old basetemps from under a running server."""
+    home = Path(tempfile.mkdtemp(prefix="kgents-home-"))
     monkeypatch.setenv("KGENTS_HOME", str(home))
     monkeypatch.delenv("KGENTS_WORKSPACE", raising=False)
     yield home
     # a test that used the embedded default (no URL) leaves its server running: stop it
     stop_embedded_server(home / "pg")
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
