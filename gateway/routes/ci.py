@@ -43,7 +43,9 @@ GITHUB_EVENT_HEADER = "x-github-event"
 CI_GITHUB_EVENTS = frozenset({"workflow_run", "workflow_job"})
 #: the hosted agent whose stream shows CI results on the gateway page
 STREAM_AGENT = "daemon"
-UNPROCESSABLE = 422  # starlette renamed the constant; the number is what clients see
+# starlette renamed these constants; the numbers are what clients see
+UNPROCESSABLE = 422
+TOO_LARGE = 413
 
 
 def _signature_matches(configured: SecretStr, signature: str, body: bytes) -> bool:
@@ -82,7 +84,7 @@ async def _read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            TOO_LARGE,
             f"a CI payload may be at most {MAX_BODY_BYTES} bytes",
         )
     body = bytearray()
@@ -90,7 +92,7 @@ async def _read_body(request: Request) -> bytes:
         body.extend(chunk)
         if len(body) > MAX_BODY_BYTES:
             raise HTTPException(
-                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                TOO_LARGE,
                 f"a CI payload may be at most {MAX_BODY_BYTES} bytes",
             )
     return bytes(body)
