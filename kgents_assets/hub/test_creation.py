@@ -249,6 +249,7 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
                 "test_name": test_name,
                 "skeleton": text,
             },
+            repo=repo,
         )
         run = TestRun(candidate.node_id, "awaiting_human", repo_rel, None, token_id=token.id)
     elif not _write_new(root, rel, text):
