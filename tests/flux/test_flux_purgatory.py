@@ -97,9 +97,9 @@ def test_a_token_resolved_after_a_restart_re_enters_the_new_agent(store: Store) 
         after = FluxAgent("a", _asking_handler(seen), purgatory=Purgatory(store))
         await after.start()
         await after.resolve(token.id, "approve")
-        for _ in range(100):
-            if seen:
-                break
+        deadline = asyncio.get_running_loop().time() + 10
+        while not seen:
+            assert asyncio.get_running_loop().time() < deadline, "the re-entry never arrived"
             await asyncio.sleep(0.01)
         assert seen[0].original == {"op": "deploy"}
         results = [e for e in after.mirror.recent() if e.type == "perturbation_result"]

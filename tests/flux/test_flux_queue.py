@@ -24,7 +24,8 @@ def test_block_policy_refuses_without_waiting_and_waits_when_asked() -> None:
         with pytest.raises(QueueFull):
             queue.put_nowait(Perturbation(data=3))
         waiting = asyncio.create_task(queue.put(Perturbation(data=3)))
-        await asyncio.sleep(0.01)
+        for _ in range(10):  # loop turns, not wall time: a put with room is done in one
+            await asyncio.sleep(0)
         assert not waiting.done()
         assert (await queue.get()).data == 1
         await asyncio.wait_for(waiting, 1)
