@@ -24,6 +24,11 @@ HNSW_MAX_DIM = 2000  # pgvector 0.6: larger `vector` columns cannot be HNSW-inde
 #: 64) buys recall at query time for twice the build time; bench/catalog_bench.py measures it.
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
+INDEX_BUILD_MEMORY = "1GB"
+#: A write of at least this many vectors, and at least as many as the index holds, drops the
+#: index and builds it again afterwards: pgvector inserts into a live HNSW graph at ~170
+#: vectors/s here, a build after the load does 44k in a few seconds.
+BULK_REBUILD_MIN = 2000
 _ENTRY_COLUMNS = (
     "id", "entity_type", "name", "version", "description", "keywords", "status", "origin",
     "author", "node_id", "path", "body", "deprecation_reason", "metadata", "text_hash",
@@ -122,7 +127,9 @@ def ensure_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
     if has_vector_index(conn, dim):
         return False
     name = vector_index_name(dim)
-    conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
+    # The graph is built in memory when it fits (44k 512-d vectors: ~120 MB); past the limit
+    # pgvector falls back to a much slower on-disk build. An upper bound, not an allocation.
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
     conn.execute(
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS {} ON catalog_embeddings USING hnsw "
@@ -200,13 +207,41 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry
     return len(entries)
 
 
+def indexed_vectors(conn: psycopg.Connection[Any], dim: int) -> int:
+    """How many vectors the HNSW index of ``dim`` covers (0 when there is no index)."""
+    if not has_vector_index(conn, dim):
+        return 0
+    row = conn.execute("SELECT count(*) FROM catalog_embeddings WHERE dim = %s", (dim,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def drop_vector_index_for_bulk(conn: psycopg.Connection[Any], dim: int, incoming: int) -> bool:
+    """Drop ``dim``'s HNSW index before writing ``incoming`` vectors when building it again
+    afterwards is cheaper than maintaining it; True when dropped (the caller then runs
+    ``ensure_vector_index`` in the same transaction, so no committed state lacks it).
+
+    The drop holds an exclusive lock on catalog_embeddings until commit: searches wait for
+    the sync instead of reading next to it. Worth it only for a large load, which is when
+    maintaining the graph would make them wait far longer anyway for fresh results."""
+    if incoming < BULK_REBUILD_MIN:
+        return False
+    indexed = indexed_vectors(conn, dim)
+    if indexed == 0 or incoming < indexed:
+        return False
+    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(vector_index_name(dim))))
+    return True
+
+
 def upsert_embeddings(
     conn: psycopg.Connection[Any],
     entries: Sequence[CatalogEntry],
     vectors: Vectors,
     embedder: Embedder,
+    *,
+    index: bool = True,
 ) -> int:
-    """Binary COPY of the vectors, then one upsert; creates the HNSW index if needed."""
+    """Binary COPY of the vectors, then one upsert; creates the HNSW index if needed
+    (``index=False``: the caller builds it once after a load of many batches)."""
     if not entries:
         return 0
     if vectors.shape != (len(entries), embedder.dimension):
@@ -236,7 +271,8 @@ def upsert_embeddings(
         "dim = EXCLUDED.dim, text_hash = EXCLUDED.text_hash, "
         "embedding = EXCLUDED.embedding, embedded_at = now()"
     )
-    ensure_vector_index(conn, embedder.dimension)
+    if index:
+        ensure_vector_index(conn, embedder.dimension)
     return len(entries)
 
 

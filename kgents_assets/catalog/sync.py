@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.state_store import node_id_of_key, state_key
 from kgents_assets.store import Store
 
-CATALOG_STAGE = "catalog"  # the hub_dirty stage this consumer owns
+CATALOG_STAGE = dirty.CATALOG  # the hub_dirty stage this consumer owns
 EMBED_BATCH = 256
 ANALYZE_AFTER = 200  # rows added/removed/re-embedded in one sync
 log = logging.getLogger(__name__)
@@ -158,20 +158,31 @@ def embed_entries(
     batch_size: int = EMBED_BATCH,
     *,
     drift_run_id: str | None = None,
+    known: Mapping[str, CatalogEntry] | None = None,
 ) -> int:
-    """(Re-)embed the stored entries ``ids`` in batches; returns how many.
+    """(Re-)embed the stored entries ``ids`` in batches; returns how many. ``known``: entries
+    the caller has just written (as stored), not read back again.
 
     With ``drift_run_id``, a code node whose vector moved gets its embedding drift traced
     (and ``search_similar`` run when it moved far): the diff bundle's ``embedding`` part.
     """
     total = len(ids)
+    if drift_run_id and not _has_vectors(conn, ids, embedder):
+        drift_run_id = None  # a first load: nothing moved, no "before" to read per batch
+    if known is None:
+        known = {}
+    # the index is built once after the batches (or kept and maintained by small loads)
+    storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
     for start in range(0, total, batch_size):
         chunk = ids[start : start + batch_size]
-        by_id = storage.get_entries(conn, chunk)
+        by_id = {i: known[i] for i in chunk if i in known}
+        unknown = [i for i in chunk if i not in by_id]
+        if unknown:
+            by_id.update(storage.get_entries(conn, unknown))
         entries = [by_id[i] for i in chunk if i in by_id]
         before = previous_vectors(conn, chunk, embedder) if drift_run_id else {}
         vectors = embedder.embed([storage.embedding_text(e) for e in entries])
-        storage.upsert_embeddings(conn, entries, vectors, embedder)
+        storage.upsert_embeddings(conn, entries, vectors, embedder, index=False)
         for entry, vector in zip(entries, vectors, strict=True):
             if entry.origin == "node" and entry.id in before and drift_run_id:
                 drift = embedding_drift(before[entry.id], vector)
@@ -180,7 +191,18 @@ def embed_entries(
                 )
         if progress is not None:
             progress(min(start + batch_size, total), total)
+    if total:
+        storage.ensure_vector_index(conn, embedder.dimension)
     return total
+
+
+def _has_vectors(conn: psycopg.Connection[Any], ids: Sequence[str], embedder: Embedder) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM catalog_embeddings "
+        "WHERE entry_id = ANY(%s) AND embedder = %s AND dim = %s)",
+        (list(ids), embedder.id, embedder.dimension),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _drop_other_dimension_indexes(conn: psycopg.Connection[Any], dim: int) -> None:
@@ -205,15 +227,6 @@ def _node_ids_to_sync(
         | {r[0] for r in conn.execute(f"SELECT id FROM catalog_entries {node_where}", params)}
         | {m[0] for m in marks}
     )
-
-
-def _all_marks(conn: psycopg.Connection[Any], repo: str | None) -> list[tuple[str, Any]]:
-    if repo is not None:
-        return dirty.dirty_marks_with_times(conn, repo, CATALOG_STAGE)
-    rows = conn.execute(
-        "SELECT node_id, marked_at FROM hub_dirty WHERE stage = %s", (CATALOG_STAGE,)
-    ).fetchall()
-    return [(r[0], r[1]) for r in rows]
 
 
 @metrics.counted("sync")
@@ -256,7 +269,7 @@ def sync_catalog(
             full = True
             report.mode = "full"
             report.reason = f"embedder changed from {meta['id']} to {embedder.id}"
-        marks = _all_marks(conn, scope)
+        marks = dirty.dirty_marks_with_times(conn, scope, CATALOG_STAGE)
         node_ids = _node_ids_to_sync(conn, scope, full, marks)
         report.considered = len(node_ids)
         entries, missing = _load_node_entries(conn, node_ids, report)
@@ -288,6 +301,8 @@ def sync_catalog(
             progress,
             batch_size,
             drift_run_id=None if full else run_id,  # after an embedder change: no fair "before"
+            # each is stored as it is here: just written, or unchanged (same fingerprint)
+            known={e.id: e for e in entries},
         )
         if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
