@@ -7,7 +7,7 @@ change set (or a commit) from run config when a sensor already knows what change
 No ``from __future__ import annotations`` here: Dagster reads the Config annotation.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,8 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetExecutionContext,
+    AssetObservation,
+    AssetRecordsFilter,
     AssetSelection,
     Config,
     Definitions,
@@ -51,11 +53,15 @@ MAX_LISTED = 50
 
 class CodeScanConfig(Config):
     """``changed_paths`` (repo-relative) skips the scan; empty means detect changes.
-    ``git_sha``: the commit a git repository is checked out at (None: its branch tip)."""
+    ``git_sha``: the commit a git repository is checked out at (None: its branch tip).
+    ``skip_when_unchanged``: when the scan changed nothing and no stage has work left, the
+    downstream steps (and their checks) are skipped; False always runs them (a caller that
+    knows something else changed, e.g. a refreshed fixture the catalog reads)."""
 
     changed_paths: list[str] = []
     full_scan: bool = False
     git_sha: str | None = None
+    skip_when_unchanged: bool = True
 
 
 CODE_JOB = "code_refresh_job"
@@ -66,6 +72,7 @@ def code_run_config(
     *,
     git_sha: str | None = None,
     log_level: str | None = None,
+    skip_when_unchanged: bool = True,
 ) -> dict[str, Any]:
     """Run config of a code refresh: a change set, a commit, a quieter console logger."""
     config: dict[str, Any] = {
@@ -75,6 +82,7 @@ def code_run_config(
                     "changed_paths": list(changed_paths or []),
                     "full_scan": False,
                     "git_sha": git_sha,
+                    "skip_when_unchanged": skip_when_unchanged,
                 }
             }
         }
@@ -94,22 +102,48 @@ def _listing(items: dict[str, str]) -> str:
     )
 
 
+def _nothing_to_do(context: AssetExecutionContext, opened: Any, name: str) -> bool:
+    """No stage has marks left and every downstream asset of this run has materialized
+    this partition before (a first run, or one after a failure, always runs them)."""
+    with opened.connect() as conn:
+        if any(
+            dirty.pending_count(conn, name, stage)
+            for stage in (dirty.STATE, dirty.MARKDOWN, dirty.CATALOG)
+        ):
+            return False
+    graph = context.job_def.asset_layer.asset_graph
+    own = context.asset_key
+    downstream = [k for k in graph.get_all_asset_keys() if k != own and k.path[0] in _GATED]
+    return all(
+        context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[name]), limit=1
+        ).records
+        for key in downstream
+    )
+
+
+#: The assets that run only when code_nodes materializes (its downstream in the job).
+_GATED = ("node_state", "node_markdown", "catalog_embeddings")
+
+
 @asset(
     group_name=GROUP,
     kinds={"python", "postgres"},
     owners=OWNERS,
     partitions_def=REPOSITORIES,
     freshness_policy=CODE_FRESHNESS,
+    output_required=False,
     description="Every module, class, function and method of the repository, discovered "
     "with tree-sitter; re-parses only files whose content changed. A git repository is "
-    "fetched and checked out by the run itself.",
+    "fetched and checked out by the run itself. When nothing changed and no stage has "
+    "work left, it records an observation instead and the downstream steps are skipped.",
 )
 def code_nodes(
     context: AssetExecutionContext,
     config: CodeScanConfig,
     repo: RepoResource,
     store: StoreResource,
-) -> MaterializeResult[None]:
+) -> Iterator[MaterializeResult[None]]:
     name = context.partition_key
     opened = store.open()
     repository = repo.repository(opened, name)
@@ -124,28 +158,46 @@ def code_nodes(
     )
     for path, problem in sorted(report.problems.items()):
         context.log.warning(f"{path}: {problem}")
-    return MaterializeResult(
-        metadata={
-            "repository": name,
-            "checkout": str(tree.root),
-            "commit": tree.sha or "",
-            "mode": "change set" if changed is not None else "scan",
-            "files_scanned": report.files_scanned,
-            "files_changed": report.files_parsed,
-            "files_added": report.files_added,
-            "files_deleted": report.files_deleted,
-            "files_touched": report.files_touched,
-            "nodes_added": report.nodes_added,
-            "nodes_changed": report.nodes_changed,
-            "nodes_removed": report.nodes_removed,
-            "nodes_marked": report.nodes_marked,
-            "parse_errors": report.parse_errors,
-            "skipped_files": len(report.problems),
-            "problems": MetadataValue.md(_listing(report.problems)),
-            "changed_paths": MetadataValue.json(report.changed_paths[:MAX_LISTED]),
-            "duration_s": round(report.duration_s, 3),
-        }
+    metadata: dict[str, Any] = {
+        "repository": name,
+        "checkout": str(tree.root),
+        "commit": tree.sha or "",
+        "mode": "change set" if changed is not None else "scan",
+        "files_scanned": report.files_scanned,
+        "files_changed": report.files_parsed,
+        "files_added": report.files_added,
+        "files_deleted": report.files_deleted,
+        "files_touched": report.files_touched,
+        "nodes_added": report.nodes_added,
+        "nodes_changed": report.nodes_changed,
+        "nodes_removed": report.nodes_removed,
+        "nodes_marked": report.nodes_marked,
+        "parse_errors": report.parse_errors,
+        "skipped_files": len(report.problems),
+        "problems": MetadataValue.md(_listing(report.problems)),
+        "changed_paths": MetadataValue.json(report.changed_paths[:MAX_LISTED]),
+        "duration_s": round(report.duration_s, 3),
+    }
+    unchanged = not (
+        report.files_parsed
+        or report.files_added
+        or report.files_deleted
+        or report.nodes_added
+        or report.nodes_changed
+        or report.nodes_removed
+        or report.nodes_marked
     )
+    if config.skip_when_unchanged and unchanged and _nothing_to_do(context, opened, name):
+        context.log.info(f"{name}: nothing changed; skipping the steps downstream")
+        context.log_event(
+            AssetObservation(
+                asset_key=context.asset_key,
+                partition=name,
+                metadata={**metadata, "outcome": "nothing changed, downstream skipped"},
+            )
+        )
+        return
+    yield MaterializeResult(metadata=metadata)
 
 
 @asset(
