@@ -155,22 +155,20 @@ def test_storm_of_files_is_few_runs_and_loses_nothing(
 ) -> None:
     _, rec = running
     n = 1500
-    pauses = 0  # writer stalls past the quiet window (a loaded machine): each may end a set
-    last = time.monotonic()
     for i in range(n):
         d = git_repo / f"d{i % 30}"
         d.mkdir(exist_ok=True)
         (d / f"m{i}.py").write_text(f"v = {i}\n")
-        now = time.monotonic()
-        pauses += now - last > 0.15
-        last = now
     expected = {f"d{i % 30}/m{i}.py" for i in range(n)}
 
     def seen(calls: list[tuple[list[str] | None, dict[str, str]]]) -> set[str]:
         return {path for paths, _ in calls[1:] for path in paths or []}
 
     runs = rec.wait_until(lambda calls: seen(calls) >= expected, f"runs covering {n} files")[1:]
-    assert 1 <= len(runs) <= 4 + pauses
+    # A handful, not one per file (1,500) or per directory (30). Up to 4 on an idle machine;
+    # a starved watcher thread (2 shared cores) can see a 150 ms quiet gap mid-storm, which
+    # rightly closes a change set, so the bound leaves room for a few of those.
+    assert 1 <= len(runs) <= 8
     assert all(paths is not None for paths, _ in runs)
     assert seen(rec.calls) == expected
 
