@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from dagster import DagsterInstance, ExecuteInProcessResult
+from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
 from kgents_assets.assets.code import CODE_JOB, code_run_config
 from kgents_assets.assets.partitions import ensure_partition
 from kgents_assets.definitions import MAIN_JOB, defs
+from kgents_assets.hotdata.catalog import load_specs
+from kgents_assets.hotdata.paths import default_fixtures_dir
+from kgents_assets.hotdata.registry import FixtureState, HotDataRegistry
 
 
 def materialize_code(
@@ -37,6 +40,34 @@ def materialize_code(
     )
 
 
+#: The first part of every HotData fixture's asset key (kgents_assets.hotdata.names).
+FIXTURE_PREFIX = "hotdata"
+
+
+def fresh_fixtures() -> dict[str, AssetKey]:
+    """HotData fixtures whose file is within its TTL, by name: nothing to regenerate.
+
+    Read from the fixtures directory the code location's resource uses (one stat each).
+    """
+    from kgents_assets.assets.hotdata import fixture_asset_key
+
+    fixtures = (defs.resources or {}).get("fixtures")
+    root = default_fixtures_dir(getattr(fixtures, "path", None))
+    registry = HotDataRegistry(root, load_specs())
+    return {
+        status.name: fixture_asset_key(status.name)
+        for status in registry.statuses()
+        if status.state == FixtureState.FRESH
+    }
+
+
+def _selection(skip: Sequence[AssetKey]) -> list[AssetKey] | None:
+    if not skip:
+        return None
+    keys = defs.resolve_job_def(MAIN_JOB).asset_layer.asset_graph.get_all_asset_keys()
+    return sorted(set(keys) - set(skip))
+
+
 def materialize_everything(
     repo: str,
     *,
@@ -45,22 +76,35 @@ def materialize_everything(
     raise_on_error: bool = False,
     run_id: str | None = None,
     log_level: str | None = None,
+    skip: Sequence[AssetKey] = (),
 ) -> ExecuteInProcessResult:
-    """The README's main job: every asset of the code location, for one repository."""
+    """The README's main job: every asset of the code location, for one repository.
+
+    ``skip``: assets left out of the run (fresh fixtures); their checks go with them. When
+    nothing is skipped something may have changed that the catalog reads, so the code
+    assets run even if the scan finds nothing new.
+    """
     ensure_partition(instance, repo)
+    selection = _selection(skip)
+    keys = selection or defs.resolve_job_def(MAIN_JOB).asset_layer.asset_graph.get_all_asset_keys()
+    fixtures_refreshed = any(k.path[0] == FIXTURE_PREFIX for k in keys)
     return defs.resolve_job_def(MAIN_JOB).execute_in_process(
-        run_config=code_run_config(None, log_level=log_level),
+        run_config=code_run_config(
+            None, log_level=log_level, skip_when_unchanged=not fixtures_refreshed
+        ),
         instance=instance,
         partition_key=repo,
         tags=dict(tags or {}),
         raise_on_error=raise_on_error,
         run_id=run_id,
+        asset_selection=selection,
     )
 
 
-def step_count(job_name: str = MAIN_JOB) -> int:
+def step_count(job_name: str = MAIN_JOB, skip: Sequence[AssetKey] = ()) -> int:
     """How many steps (assets and checks) a run of the job executes: the progress total."""
-    job = defs.resolve_job_def(job_name)
-    return len(job.asset_layer.asset_graph.get_all_asset_keys()) + len(
-        list(job.asset_layer.asset_graph.asset_check_keys)
+    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
+    left_out = set(skip)
+    return len(set(graph.get_all_asset_keys()) - left_out) + sum(
+        1 for check in graph.asset_check_keys if check.asset_key not in left_out
     )

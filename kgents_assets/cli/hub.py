@@ -50,7 +50,7 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
     from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
     from kgents_assets.repos.registration import register_local_path
     from kgents_assets.repos.registry import RepositoryConflict
-    from kgents_assets.runner import materialize_everything, step_count
+    from kgents_assets.runner import fresh_fixtures, materialize_everything, step_count
     from kgents_assets.sentences import run_summary_sentence
     from kgents_assets.store import DatabaseUnavailable, open_store
     from kgents_assets.store.migrations import LegacyRepository
@@ -69,16 +69,22 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
     instance = get_instance()
     run_id = str(uuid.uuid4())
     outcome: dict[str, Any] = {}
+    # a fixture within its TTL has nothing to regenerate: left out of the run, said so below
+    fresh = fresh_fixtures()
 
     def work() -> None:
         try:
             outcome["result"] = materialize_everything(
-                repository.name, instance=instance, run_id=run_id, log_level="WARNING"
+                repository.name,
+                instance=instance,
+                run_id=run_id,
+                log_level="WARNING",
+                skip=list(fresh.values()),
             )
         except BaseException as exc:  # reported below, in the main thread
             outcome["error"] = exc
 
-    total = step_count()
+    total = step_count(skip=list(fresh.values()))
     worker = threading.Thread(target=work, name="kg-hub-run", daemon=True)
     started = time.perf_counter()
     with Progress(
@@ -98,7 +104,12 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
             worker.join(timeout=0.2)
             records = (
                 instance.get_records_for_run(
-                    run_id, of_type={DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+                    run_id,
+                    of_type={
+                        DagsterEventType.STEP_SUCCESS,
+                        DagsterEventType.STEP_FAILURE,
+                        DagsterEventType.STEP_SKIPPED,
+                    },
                 ).records
                 if instance.has_run(run_id)
                 else []
@@ -130,6 +141,22 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
         for e in result.all_events
         if e.event_type == DagsterEventType.STEP_FAILURE
     }
+    # code_nodes observed instead of materialized: nothing changed, its downstream skipped
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_OBSERVATION:
+            obs = event.asset_observation_data.asset_observation
+            name = obs.asset_key.to_user_string()
+            rows.setdefault(
+                name,
+                {
+                    k: _metadata_value(v)
+                    for k, v in obs.metadata.items()
+                    if k in (*_SUMMARY_KEYS.get(name, ()), "outcome")
+                },
+            )
+    skipped = sorted(
+        str(e.step_key) for e in result.all_events if e.event_type == DagsterEventType.STEP_SKIPPED
+    )
     checks = [
         (e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
         for e in result.all_events
@@ -155,6 +182,8 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
                     "duration_s": round(elapsed, 3),
                     "assets": rows,
                     "failed_steps": failures,
+                    "skipped_steps": skipped,
+                    "fresh_fixtures": sorted(fresh),
                     "checks": {name: passed for name, passed in checks},
                 },
                 indent=2,
@@ -175,8 +204,20 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
                 grouped[family] = grouped.get(family, 0) + 1
                 continue
             table.add_row(name, ", ".join(f"{k}={v}" for k, v in meta.items()) or "materialized")
-        for family, count in grouped.items():
-            table.add_row(family, f"{count} assets materialized")
+        fresh_families: dict[str, int] = {}
+        for fixture in fresh:
+            family = fresh[fixture].path[0]
+            fresh_families[family] = fresh_families.get(family, 0) + 1
+        for family in sorted(set(grouped) | set(fresh_families)):
+            parts = [f"{grouped[family]} assets materialized"] if family in grouped else []
+            if family in fresh_families:
+                parts.append(f"{fresh_families[family]} fresh, skipped")
+            table.add_row(family, ", ".join(parts))
+        asset_steps = [
+            s for s in skipped if s in ("node_state", "node_markdown", "catalog_embeddings")
+        ]
+        if asset_steps:
+            table.add_row(", ".join(asset_steps), "nothing to do, skipped")
         Console().print(table)
         failed_checks = [n for n, ok in checks if not ok]
         if failed_checks:
