@@ -118,6 +118,26 @@ def postgres_rss_mb(data_dir: Path) -> float:
     return (anon + _status_kb(pid, "RssShmem")) / 1024
 
 
+def postgres_cpu_s(data_dir: Path) -> float:
+    """CPU seconds a server has used since it started: the postmaster, its live processes
+    and (cutime/cstime) every backend that has exited."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    ticks = 0
+    for n, p in enumerate(tree_pids(pid)):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime (+ cutime, cstime of reaped children, for the postmaster only)
+        ticks += int(fields[11]) + int(fields[12])
+        if n == 0:
+            ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def stop_postgres(data_dir: Path) -> None:
     """Fast shutdown of a server the benchmark started (SIGINT to its postmaster)."""
     import signal

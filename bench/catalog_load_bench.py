@@ -44,7 +44,8 @@ from kgents_assets.catalog.embedders.registry import build_embedder
 from kgents_assets.catalog.text import expand_identifiers
 
 BATCH = 256  # kgents_assets.catalog.sync.EMBED_BATCH at 0d19b00
-M, EF_CONSTRUCTION = 16, 128  # kgents_assets.catalog.storage's HNSW parameters
+M = 16  # kgents_assets.catalog.storage's HNSW parameters (ef_construction: --ef-construction)
+EF_CONSTRUCTION = 128
 
 SCHEMA = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -61,6 +62,7 @@ GIN = "CREATE INDEX catalog_entries_tsv ON catalog_entries USING gin (tsv)"
 
 
 def hnsw(dim: int) -> str:
+    # EF_CONSTRUCTION is set from --ef-construction in main() before any index is built
     return (
         f"CREATE INDEX catalog_embeddings_hnsw_{dim} ON catalog_embeddings USING hnsw "
         f"((embedding::vector({dim})) vector_cosine_ops) "
@@ -163,11 +165,60 @@ def timed(url: str, work: Callable[[psycopg.Connection], None]) -> float:  # typ
         return time.perf_counter() - started
 
 
+def load_entries_and_maintained(
+    scratch: Scratch,
+    texts: list[tuple[str, str]],
+    ids: list[str],
+    vectors: np.ndarray,
+    n_maint: int,
+    rows: list[tuple[str, int, float]],
+) -> None:
+    """Entries with the GIN index maintained vs built after; vectors the 0d19b00 way."""
+    n, dim = len(ids), vectors.shape[1]
+    url = scratch.database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(GIN)
+    t = timed(url, lambda c: copy_entries(c, texts, ids))
+    rows.append(("entries + tsvector, GIN maintained during the load", n, t))
+    url_entries = scratch.database()
+
+    def entries_then_gin(c: psycopg.Connection) -> None:  # type: ignore[type-arg]
+        copy_entries(c, texts, ids)
+        c.execute("SET LOCAL maintenance_work_mem = '1GB'")
+        c.execute(GIN)
+
+    t = timed(url_entries, entries_then_gin)
+    rows.append(("entries + tsvector, GIN built after the load", n, t))
+    print(f"  entries done ({t:.1f} s)", flush=True)
+
+    # vectors: today's way, the index maintained after the first batch
+    def maintained(c: psycopg.Connection) -> None:  # type: ignore[type-arg]
+        for s in range(0, n_maint, BATCH):
+            e = min(s + BATCH, n_maint)
+            copy_vectors(c, ids[s:e], vectors[s:e], via_temp=True)
+            if s == 0:
+                c.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                c.execute(hnsw(dim))
+
+    url = scratch.database()
+    timed(url, lambda c: copy_entries(c, texts, ids))
+    t = timed(url, maintained)
+    check(url, n_maint, dim)
+    rows.append((f"vectors, batches of {BATCH}, HNSW maintained (today)", n_maint, t))
+    print(f"  maintained done ({t:.1f} s for {n_maint:,})", flush=True)
+
+
 def main() -> None:
+    global EF_CONSTRUCTION
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--entries", type=int, default=44_000)
     parser.add_argument("--maintained", type=int, default=8_000)
+    parser.add_argument("--ef-construction", type=int, default=128)
+    parser.add_argument(
+        "--bulk-only", action="store_true", help="only the one-COPY loads (1 GB, 0 workers)"
+    )
     args = parser.parse_args()
+    EF_CONSTRUCTION = args.ef_construction
     n, n_maint = args.entries, min(args.maintained, args.entries)
 
     texts = django_texts(n)
@@ -187,44 +238,16 @@ def main() -> None:
         print(f"{n:,} Django functions and classes, {dim}-d hashing vectors; PostgreSQL "
               f"{psycopg.connect(scratch.server_url).info.server_version}", flush=True)  # fmt: skip
 
-        # entries: GIN maintained vs built after
-        url = scratch.database()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(GIN)
-        t = timed(url, lambda c: copy_entries(c, texts, ids))
-        rows.append(("entries + tsvector, GIN maintained during the load", n, t))
-        url_entries = scratch.database()
-
-        def entries_then_gin(c: psycopg.Connection) -> None:  # type: ignore[type-arg]
-            copy_entries(c, texts, ids)
-            c.execute("SET LOCAL maintenance_work_mem = '1GB'")
-            c.execute(GIN)
-
-        t = timed(url_entries, entries_then_gin)
-        rows.append(("entries + tsvector, GIN built after the load", n, t))
-        print(f"  entries done ({t:.1f} s)", flush=True)
-
-        # vectors: today's way, the index maintained after the first batch
-        def maintained(c: psycopg.Connection) -> None:  # type: ignore[type-arg]
-            for s in range(0, n_maint, BATCH):
-                e = min(s + BATCH, n_maint)
-                copy_vectors(c, ids[s:e], vectors[s:e], via_temp=True)
-                if s == 0:
-                    c.execute("SET LOCAL maintenance_work_mem = '256MB'")
-                    c.execute(hnsw(dim))
-
-        url = scratch.database()
-        timed(url, lambda c: copy_entries(c, texts, ids))
-        t = timed(url, maintained)
-        check(url, n_maint, dim)
-        rows.append((f"vectors, batches of {BATCH}, HNSW maintained (today)", n_maint, t))
-        print(f"  maintained done ({t:.1f} s for {n_maint:,})", flush=True)
-
-        for label, mwm, workers in (
-            ("vectors, one COPY, HNSW after, 1 GB, 0 workers", "1GB", 0),
-            ("vectors, one COPY, HNSW after, 1 GB, 1 worker", "1GB", 1),
-            ("vectors, one COPY, HNSW after, 64 MB, 0 workers", "64MB", 0),
-        ):
+        print(f"  HNSW m={M}, ef_construction={EF_CONSTRUCTION}", flush=True)
+        if not args.bulk_only:
+            load_entries_and_maintained(scratch, texts, ids, vectors, n_maint, rows)
+        variants = [("vectors, one COPY, HNSW after, 1 GB, 0 workers", "1GB", 0)]
+        if not args.bulk_only:
+            variants += [
+                ("vectors, one COPY, HNSW after, 1 GB, 1 worker", "1GB", 1),
+                ("vectors, one COPY, HNSW after, 64 MB, 0 workers", "64MB", 0),
+            ]
+        for label, mwm, workers in variants:
             url = scratch.database()
             timed(url, lambda c: copy_entries(c, texts, ids))
 

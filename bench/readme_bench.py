@@ -35,9 +35,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _baseline import BenchFailure, raw_baseline
+from _baseline import BenchFailure, raw_baseline, raw_baseline_cpu
 from _corpus import fetch_sdist
-from _proc import Measured, postgres_rss_mb, postgres_servers, run_measured, stop_postgres
+from _proc import (
+    Measured,
+    postgres_cpu_s,
+    postgres_rss_mb,
+    postgres_servers,
+    run_measured,
+    stop_postgres,
+)
 
 HERE = Path(__file__).resolve().parent.parent
 KG = str(Path(sys.executable).parent / "kg")
@@ -178,6 +185,7 @@ def main() -> None:
                 steps = runner.step_durations()
         runner = runners[0]
         pg_after_cold = sum(postgres_rss_mb(d) for d in runner.servers())
+        pg_cpu_cold = sum(postgres_cpu_s(d) for d in runner.servers())
 
         noop = [runner.run() for _ in range(args.runs)]
         print(f"  no-op runs: {', '.join(f'{m.wall_s:.2f}' for m in noop)} s", flush=True)
@@ -196,10 +204,11 @@ def main() -> None:
             raw_edit.append(raw_baseline([str(target)], 1)[0])
         print(f"  edit runs: {', '.join(f'{m.wall_s:.2f}' for m in edits)} s", flush=True)
 
-        raw_single, raw_multi, found = [], [], set()
+        raw_single, raw_multi, raw_cpu, found = [], [], [], set()
         for _ in range(args.runs):
-            seconds, matches = raw_baseline(files, 1)
+            seconds, cpu_s, matches = raw_baseline_cpu(files, 1)
             raw_single.append(seconds)
+            raw_cpu.append(cpu_s)
             found.add(matches)
             seconds, matches = raw_baseline(files, args.workers)
             raw_multi.append(seconds)
@@ -228,6 +237,7 @@ def main() -> None:
     print(f"\nkg hub --once on {source.name} ({n_files:,} Python files; edited: "
           f"{target.relative_to(runner.copy)}); medians")  # fmt: skip
     cpu = {
+        "raw parse+query, 1 process": med(raw_cpu),
         "kg hub --once, cold": med([m.cpu_s for m in cold]),
         "kg hub --once, no-op": med([m.cpu_s for m in noop]),
         "kg hub --once, one-file edit": med([m.cpu_s for m in edits]),
@@ -247,6 +257,8 @@ def main() -> None:
         print(f"  {name:<22}{med([m.main_peak_mb for m in ms]):>9.0f}"
               f"{med([m.tree_peak_mb for m in ms]):>15.0f}")  # fmt: skip
     print(f"  embedded PostgreSQL after the cold run (private + shared): {pg_after_cold:.0f}")
+    print(f"\nPostgreSQL CPU during the first cold run: {pg_cpu_cold:.1f} s (kg and its "
+          f"workers: {cold[0].cpu_s:.1f} s)")  # fmt: skip
     if steps:
         total = sum(d for _, d in steps.values())
         print(f"\ncold run, slowest steps (Dagster step stats; sum {total:.1f} s):")
