@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
-from kgents_assets.assets import catalog, code, hotdata
+from kgents_assets.assets import catalog, code, hotdata, hub_demos
 from kgents_assets.assets.partitions import REPOSITORIES
 from resources import default_resources
 from sensors import dagster_sensors
@@ -30,6 +30,7 @@ def build_defs() -> Definitions:
         code.defs,
         hotdata.defs,
         catalog.defs,
+        hub_demos.defs,
         dagster_sensors.defs,
         # Steps are short and sequential; a subprocess per step would cost ~5 s each.
         Definitions(

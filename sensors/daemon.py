@@ -242,10 +242,10 @@ class WatchDaemon:
         A "created" event can be an editor's save-by-rename of a file that existed all
         along; if such a file then disappears, the run must still hear about it.
         """
-        if self.repo is None:
-            return paths
-        with self.journal.store.connect() as conn:
-            known = indexed_paths(conn, self.repo, list(transient))
+        known: set[str] = set()  # no repository: no index knows any file
+        if self.repo is not None:
+            with self.journal.store.connect() as conn:
+                known = indexed_paths(conn, self.repo, list(transient))
         gone = set(transient) - known
         return [p for p in paths if p not in gone]
 

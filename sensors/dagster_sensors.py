@@ -35,7 +35,7 @@ from dagster import (
 )
 from dagster._utils.warnings import BetaWarning
 
-from kgents_assets.assets.code import CODE_JOB, code_run_config
+from kgents_assets.assets.code import CODE_JOB, code_refresh_job, code_run_config
 from kgents_assets.repos.models import Repository, RepoSource
 from kgents_assets.repos.registry import list_repositories
 from resources.store import StoreResource
@@ -215,35 +215,62 @@ def failure_context_job() -> None:
 
 
 @sensor(
-    job=failure_context_job,
+    jobs=[failure_context_job, code_refresh_job],
     minimum_interval_seconds=INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Highest priority: failing tests from the event journal (pytest plugin, "
-    "CI webhook) become failure-context records for the failing test's nodes.",
+    "CI webhook) become failure-context records (and bundles) for the failing test's "
+    "nodes; a failed CI run that lists no test refreshes its repository's model.",
 )
 def test_failure_sensor(
     context: SensorEvaluationContext, store: StoreResource
 ) -> SensorResult | SkipReason:
     cursor = int(context.cursor or 0)
     entries = EventJournal(store.open()).read_after(
-        cursor, kinds=["test_failed"], limit=FAILURES_PER_RUN
+        cursor, kinds=["test_failed", "ci_job", "ci_workflow"], limit=FAILURES_PER_RUN
     )
     if not entries:
-        return SkipReason(f"no failing tests journaled after #{cursor}")
-    seqs = [e.seq for e in entries]
-    first = entries[0].event
-    tags = run_tags("test-failure-sensor", priority=Priority.CRITICAL, event=first)
-    tags["kgents/failed_tests"] = str(len(seqs))
-    return SensorResult(
-        run_requests=[
+        return SkipReason(f"no failing tests or CI runs journaled after #{cursor}")
+    failing = [e for e in entries if e.event.kind == "test_failed"]
+    # A failed CI run that names no test: refresh the repository's model, so whoever looks
+    # into the failure starts from the code as it is now (at the highest priority).
+    ci_failures = [
+        e
+        for e in entries
+        if e.event.kind != "test_failed" and getattr(e.event, "failed", False) and e.repo
+    ]
+    requests = []
+    if failing:
+        seqs = [e.seq for e in failing]
+        tags = run_tags("test-failure-sensor", priority=Priority.CRITICAL, event=failing[0].event)
+        tags["kgents/failed_tests"] = str(len(seqs))
+        requests.append(
             RunRequest(
                 run_key=f"test-failures:{seqs[0]}-{seqs[-1]}",
+                job_name=failure_context_job.name,
                 run_config={"ops": {"record_failure_context": {"config": {"event_seqs": seqs}}}},
                 tags=tags,
             )
-        ],
-        cursor=str(seqs[-1]),
-    )
+        )
+    for repo in sorted({e.repo for e in ci_failures if e.repo}):
+        last = max(e.seq for e in ci_failures if e.repo == repo)
+        requests.append(
+            RunRequest(
+                run_key=f"ci-failure:{repo}:{last}",
+                job_name=CODE_JOB,
+                partition_key=repo,
+                run_config=code_run_config(None),
+                tags=run_tags("ci-failure", priority=Priority.CRITICAL),
+            )
+        )
+    # the cursor passes every entry read, kept or not (a passing CI run is no work)
+    cursor_after = str(entries[-1].seq)
+    if not requests:
+        return SensorResult(
+            cursor=cursor_after,
+            skip_reason=f"{len(entries)} CI/test events after #{cursor}, none a failure",
+        )
+    return SensorResult(run_requests=requests, cursor=cursor_after)
 
 
 # The code location merges these; the code job and resources come from the other defs.

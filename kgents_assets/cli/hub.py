@@ -15,6 +15,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from typer.core import TyperGroup
 
+from kgents_assets.cli.hub_context import context, failure, impact
+
 console = Console(stderr=True)
 
 _SUMMARY_KEYS = {
@@ -247,6 +249,11 @@ hub_app = typer.Typer(
     "context for coding agents.",
     no_args_is_help=False,
 )
+
+
+hub_app.command("context")(context)
+hub_app.command("failure")(failure)
+hub_app.command("impact")(impact)
 
 
 @hub_app.command(DEFAULT_COMMAND, hidden=True)

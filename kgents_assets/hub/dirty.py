@@ -58,13 +58,14 @@ def dirty_marks(conn: psycopg.Connection[Any], repo: str, stage: str) -> dict[st
 
 
 def dirty_marks_with_times(
-    conn: psycopg.Connection[Any], repo: str, stage: str
+    conn: psycopg.Connection[Any], repo: str | None, stage: str
 ) -> list[tuple[str, datetime]]:
-    """(node id, marked at): a consumer that works outside the marking transaction clears
+    """(node id, marked at) of ``repo`` (every repository's when None): a consumer clears
     only marks that were not renewed meanwhile (see clear_marks_at)."""
     rows = conn.execute(
-        "SELECT node_id, marked_at FROM hub_dirty WHERE repo = %s AND stage = %s",
-        (repo, stage),
+        "SELECT node_id, marked_at FROM hub_dirty "
+        "WHERE (%s::text IS NULL OR repo = %s) AND stage = %s",
+        (repo, repo, stage),
     ).fetchall()
     return [(r[0], r[1]) for r in rows]
 

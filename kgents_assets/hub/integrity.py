@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
+from kgents_assets.hub.state_store import markdown_paths, state_gaps
 
 
 def files_with_problems(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
@@ -32,27 +33,13 @@ class StateConsistency:
 
 
 def state_consistency(conn: psycopg.Connection[Any], repo: str) -> StateConsistency:
-    row = conn.execute(
-        "SELECT "
-        " (SELECT count(*) FROM hub_nodes n WHERE n.repo = %(r)s AND NOT EXISTS "
-        "   (SELECT 1 FROM kv WHERE kv.key = 'node:' || n.node_id || ':state')),"
-        " (SELECT count(*) FROM kv WHERE kv.repo = %(r)s AND kv.key LIKE 'node:%%:state' "
-        "   AND NOT EXISTS (SELECT 1 FROM hub_nodes n "
-        "   WHERE kv.key = 'node:' || n.node_id || ':state'))",
-        {"r": repo},
-    ).fetchone() or (0, 0)
-    return StateConsistency(int(row[0]), int(row[1]), dirty.pending_count(conn, repo, dirty.STATE))
+    without_state, orphaned = state_gaps(conn, repo)
+    return StateConsistency(without_state, orphaned, dirty.pending_count(conn, repo, dirty.STATE))
 
 
 def expected_markdown(conn: psycopg.Connection[Any], repo: str) -> set[str]:
     """The markdown paths (relative to the repository root) the states name."""
-    return {
-        r[0]
-        for r in conn.execute(
-            "SELECT value->>'markdown_path' FROM kv WHERE repo = %s AND key LIKE 'node:%%:state'",
-            (repo,),
-        )
-    }
+    return markdown_paths(conn, repo)
 
 
 def repository_counts(conn: psycopg.Connection[Any], repo: str) -> dict[str, int]:

@@ -52,3 +52,25 @@ def load_repo_states(conn: psycopg.Connection[Any], repo: str) -> dict[str, Node
 
 def delete_states(conn: psycopg.Connection[Any], node_ids: Iterable[str]) -> None:
     conn.execute("DELETE FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in node_ids],))
+
+
+def markdown_paths(conn: psycopg.Connection[Any], repo: str) -> set[str]:
+    """The markdown files (relative to the repository root) the repository's states name."""
+    rows = conn.execute(
+        "SELECT value->>'markdown_path' FROM kv WHERE repo = %s AND key LIKE %s",
+        (repo, state_key("%")),
+    )
+    return {r[0] for r in rows}
+
+
+def state_gaps(conn: psycopg.Connection[Any], repo: str) -> tuple[int, int]:
+    """(indexed nodes without a state, states of no indexed node) of one repository."""
+    row = conn.execute(
+        "SELECT "
+        " (SELECT count(*) FROM hub_nodes n WHERE n.repo = %(r)s AND NOT EXISTS "
+        "   (SELECT 1 FROM kv WHERE kv.key = %(p)s || n.node_id || %(s)s)),"
+        " (SELECT count(*) FROM kv WHERE kv.repo = %(r)s AND kv.key LIKE %(like)s "
+        "   AND NOT EXISTS (SELECT 1 FROM hub_nodes n WHERE kv.key = %(p)s || n.node_id || %(s)s))",
+        {"r": repo, "p": KEY_PREFIX, "s": KEY_SUFFIX, "like": state_key("%")},
+    ).fetchone() or (0, 0)
+    return int(row[0]), int(row[1])

@@ -22,6 +22,11 @@ _COLUMNS = "name, source, location, branch, added_at, last_refresh_at, last_sha,
 
 #: every table whose rows belong to one repository, in the order removal deletes them
 REPO_TABLES = (
+    "hub_context_traces",
+    "hub_api_changes",
+    "hub_api_baselines",
+    "hub_api_snapshot",
+    "hub_test_runs",
     "hub_dirty",
     "hub_edges",
     "hub_traces",

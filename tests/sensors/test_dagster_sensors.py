@@ -95,11 +95,8 @@ def test_file_change_sensor_passes_the_change_set_and_resumes_from_cursor(
     assert isinstance(first, SensorResult)
     (req,) = first.run_requests or []
     config = req.run_config["ops"]["code_nodes"]["config"]
-    assert config == {
-        "changed_paths": ["pkg/a.py", "pkg/b.py"],
-        "full_scan": False,
-        "git_sha": None,
-    }
+    assert config["changed_paths"] == ["pkg/a.py", "pkg/b.py"]
+    assert config["full_scan"] is False and config["git_sha"] is None
     assert req.partition_key == REPO
     assert req.run_key and req.run_key.startswith(f"files:{REPO}:")
     # Same change still pending (run not finished): not requested twice.
@@ -266,3 +263,30 @@ def test_file_change_sensor_requests_one_run_per_changed_repository(
     # alpha changed again: requested; beta's change is still pending (same fingerprint)
     assert [r.partition_key for r in second.run_requests or []] == ["alpha"]
     assert json.loads(second.cursor or "{}")["beta"] == json.loads(first.cursor or "{}")["beta"]
+
+
+def test_a_failed_ci_run_without_tests_refreshes_its_repository_first(
+    env: dict[str, Any], instance: DagsterInstance, store: Store
+) -> None:
+    from sensors.events import CIJobEvent, CIWorkflowEvent
+
+    journal = EventJournal(store)
+    passed = journal.append(
+        CIWorkflowEvent(run_id="1", workflow="ci", status="completed", conclusion="success"),
+        repo=REPO,
+    )
+    quiet = _evaluate(ds.test_failure_sensor, instance, env, None)
+    assert _skipped(quiet, "none a failure")
+    assert isinstance(quiet, SensorResult) and quiet.cursor == str(passed)  # read, not kept
+    failed = journal.append(
+        CIJobEvent(
+            run_id="2", workflow="ci", job_id="7", job="tests", status="completed",
+            conclusion="failure",
+        ),
+        repo=REPO,
+    )  # fmt: skip
+    result = _evaluate(ds.test_failure_sensor, instance, env, quiet.cursor)
+    assert isinstance(result, SensorResult) and result.cursor == str(failed)
+    (req,) = result.run_requests or []
+    assert req.job_name == "code_refresh_job" and req.partition_key == REPO
+    assert req.tags["dagster/priority"] == "10"
