@@ -53,7 +53,7 @@ PACKAGES = ("kgents_assets", "sensors", "resources", "gateway")
 
 # ---------------------------------------------------------------- the corpus
 def python_files(root: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     for directory, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         out.extend(str(Path(directory, f)) for f in files if f.endswith(".py"))
@@ -244,8 +244,8 @@ def main() -> None:
     }
     print(f"  {'what':<40}{'wall s':>10}  {'vs raw 1 / N proc':>18}  {'per file':>14}  cpu s")
     for name, value, ratio, per in rows:
-        cpu_s = f"{cpu[name]:.2f}" if name in cpu else ""
-        print(f"  {name:<40}{value:>10.3f}  {ratio:>18}  {per:>14}  {cpu_s}")
+        cpu_text = f"{cpu[name]:.2f}" if name in cpu else ""
+        print(f"  {name:<40}{value:>10.3f}  {ratio:>18}  {per:>14}  {cpu_text}")
     print(
         f"  load average at the end: {Path('/proc/loadavg').read_text().split()[:3]} "
         f"on {os.cpu_count()} cores (cpu s = kg and its workers, not PostgreSQL)"
