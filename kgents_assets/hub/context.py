@@ -190,7 +190,7 @@ def _fill(
     blob.summary, blob.complexity = state.summary, state.complexity
     blob.callers = node_refs(conn, found.repo, state.callers, top_n)
     blob.callees = node_refs(conn, found.repo, state.callees, top_n)
-    blob.callers_total, blob.callees_total = len(state.callers), len(state.callees)
+    blob.callers_total, blob.callees_total = state.caller_count, len(state.callees)
     blob.related_tests = _tests(conn, found.repo, state.related_tests)
     blob.last_updated = last_updated(state)
     blob.source_version = state.source_hash

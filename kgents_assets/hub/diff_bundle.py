@@ -126,7 +126,12 @@ def build_diff_bundle(
             complexity_before=old.complexity if old else None, complexity_after=new.complexity
         ),
         relational=RelationalDiff(
-            callers_changed=old is not None and _edge_keys(old.callers) != _edge_keys(new.callers),
+            # the count too: callers past the stored cap come and go unseen otherwise
+            callers_changed=old is not None
+            and (
+                _edge_keys(old.callers) != _edge_keys(new.callers)
+                or old.caller_count != new.caller_count
+            ),
             callees_changed=old is not None and _edge_keys(old.callees) != _edge_keys(new.callees),
             tests_changed=old is not None and old.related_tests != new.related_tests,
         ),

@@ -15,11 +15,13 @@ def markdown_relpath(file_path: str, qualname: str, ordinal: int) -> str:
     return f"{NODES_DIR.as_posix()}/{file_path}/{qualname}{suffix}.md"
 
 
-def _edges(title: str, edges: list[tuple[str, float]]) -> list[str]:
+def _edges(title: str, edges: list[tuple[str, float]], total: int | None = None) -> list[str]:
     if not edges:
         return []
     lines = [f"## {title}", ""]
     lines += [f"- `{name}` (confidence {conf:.2f})" for name, conf in edges]
+    if total is not None and total > len(edges):
+        lines.append(f"- …and {total - len(edges)} more (the {len(edges)} most confident shown)")
     return [*lines, ""]
 
 
@@ -41,7 +43,9 @@ def render_markdown(state: NodeState) -> str:
     if state.decorators:
         lines += ["Decorators: " + ", ".join(f"`@{d}`" for d in state.decorators), ""]
     lines += ["## Summary", "", state.summary, ""]
-    lines += _edges("Callers", [(e.full_name, e.confidence) for e in state.callers])
+    lines += _edges(
+        "Callers", [(e.full_name, e.confidence) for e in state.callers], state.caller_count
+    )
     lines += _edges("Callees", [(e.full_name, e.confidence) for e in state.callees])
     if state.related_tests:
         lines += ["## Related tests", "", *[f"- `{t}`" for t in state.related_tests], ""]

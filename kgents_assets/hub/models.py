@@ -119,7 +119,9 @@ class NodeState(BaseModel):
     decorators: list[str] = Field(default_factory=list)
     docstring_summary: str | None = None
     complexity: int = 1
-    callers: list[Edge] = Field(default_factory=list)
+    callers: list[Edge] = Field(default_factory=list)  # the strongest CALLERS_CAP of them
+    #: every resolved caller, ``callers`` included; None in a state stored before the cap
+    callers_total: int | None = None
     callees: list[Edge] = Field(default_factory=list)
     related_tests: list[str] = Field(default_factory=list)  # full names of test nodes
     summary: str = ""
@@ -127,6 +129,11 @@ class NodeState(BaseModel):
     suggested_test: str | None = None  # a pytest skeleton while no test covers the node
     markdown_path: str = ""  # relative to the repository root
     updated: dict[str, datetime] = Field(default_factory=dict)
+
+    @property
+    def caller_count(self) -> int:
+        """How many callers the node has, also those beyond the stored ones."""
+        return len(self.callers) if self.callers_total is None else self.callers_total
 
     def content(self) -> dict[str, object]:
         """Everything but the timestamps: what "equal to a cold rebuild" compares."""

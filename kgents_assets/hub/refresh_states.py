@@ -141,7 +141,16 @@ def _tests_by_target(
     return out
 
 
-def _edge_list(items: list[tuple[str, str, float, bool]]) -> list[Edge]:
+#: Callers kept in a node's state and markdown. A popular method name (``save``, ``get``)
+#: collects thousands of name-only guesses (confidence 0.5/0.3): the strongest ones are the
+#: useful part; the count keeps the rest visible ("... and N more").
+CALLERS_CAP = 50
+
+
+def _edge_list(items: list[tuple[str, str, float, bool]], cap: int | None = None) -> list[Edge]:
+    """Edges by name; with ``cap``, only the ``cap`` most confident (ties by name, id)."""
+    if cap is not None and len(items) > cap:
+        items = sorted(items, key=lambda x: (-x[2], x[1], x[0]))[:cap]
     return [
         Edge.model_construct(node_id=i, full_name=f, confidence=c)
         for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0]))
@@ -404,7 +413,8 @@ def _fresh_state(
         decorators=list(node.decorators),
         docstring_summary=first_sentence(node.docstring),
         complexity=node.complexity,
-        callers=_edge_list(callers),
+        callers=_edge_list(callers, CALLERS_CAP),
+        callers_total=len(callers),
         callees=_edge_list(callees),
         related_tests=sorted(related - {node.full_name}),
         is_test=node.is_test,

@@ -19,7 +19,7 @@ TOOL_FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "extract_signature": (("signature", "decorators"), "signature"),
     "compute_complexity": (("complexity",), "complexity"),
-    "find_callers": (("callers",), "callers"),
+    "find_callers": (("callers", "callers_total"), "callers"),
     "find_callees": (("callees",), "callees"),
     "find_tests": (("related_tests",), "tests"),
     "generate_test_skeleton": (("suggested_test",), "tests"),
@@ -75,7 +75,7 @@ def summarize(state: NodeState) -> str:
     if state.kind != "module":
         parts.append(f"Cyclomatic complexity {state.complexity}.")
     parts.append(
-        f"Called by {len(state.callers)}, calls {len(state.callees)}"
+        f"Called by {state.caller_count}, calls {len(state.callees)}"
         + ("." if state.is_test else f", covered by {len(state.related_tests)} test(s).")
     )
     return " ".join(parts)
