@@ -56,6 +56,12 @@ class CatalogConfig(dg.Config):
     code_version=embedder_code_version(),
     freshness_policy=CATALOG_FRESHNESS,
     partitions_def=REPOSITORIES,
+    # Among steps ready at once the executor runs the higher dagster/priority first (ties:
+    # by step key, and "catalog_..." < "node_markdown"). The catalog is the slow step and
+    # the markdown does not wait for it, so the markdown goes first: a user reads it
+    # seconds after the scan. A priority rather than a deps edge: the lineage stays true
+    # and a failed markdown step does not hold the catalog back.
+    op_tags={"dagster/priority": "-1"},
     # a new embedder re-embeds every repository; a code refresh's own job carries the rest
     automation_condition=dg.AutomationCondition.code_version_changed(),
     description="L-gent catalog entries (code nodes, fixture specs, registered artifacts) "
