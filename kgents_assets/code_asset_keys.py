@@ -2,7 +2,7 @@
 
 The gateway's ``hub`` agent mirrors materializations of these assets; listing them by
 loading the code location would import every asset, resource and model backend into the
-gateway just to read three names (``catalog_embeddings`` is in group ``catalog``). A test
+gateway just to read four names (``catalog_embeddings`` is in group ``catalog``). A test
 checks this tuple against the code location's actual group, so a renamed or added asset
 fails CI instead of silently going unmirrored.
 """
@@ -10,4 +10,4 @@ fails CI instead of silently going unmirrored.
 from __future__ import annotations
 
 CODE_GROUP = "code"
-CODE_ASSET_KEYS: tuple[str, ...] = ("code_nodes", "node_state", "node_markdown")
+CODE_ASSET_KEYS: tuple[str, ...] = ("code_nodes", "node_state", "node_markdown", "api_impact")

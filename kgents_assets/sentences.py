@@ -149,8 +149,18 @@ def _catalog(meta: Data) -> list[str]:
     return parts
 
 
+def _api_impact(meta: Data) -> list[str]:
+    parts = []
+    if n := _int(meta, "api_changes"):
+        parts.append(f"{plural(n, 'public API change')}")
+    if n := _int(meta, "broken_callsites"):
+        parts.append(f"{plural(n, 'broken callsite')}")
+    return parts
+
+
 ASSET_PARTS: dict[str, Callable[[Data], list[str]]] = {
     "code_nodes": _code_nodes,
+    "api_impact": _api_impact,
     "node_state": _node_state,
     "node_markdown": _node_markdown,
     "catalog_embeddings": _catalog,

@@ -8,7 +8,7 @@ from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.errors import EmbedderMismatch
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import Store
-from tests.catalog.conftest import REPO, CORPUS, Node, make_node, put_nodes
+from tests.catalog.conftest import CORPUS, REPO, Node, make_node, put_nodes
 
 
 def test_drift_is_cosine_distance() -> None:

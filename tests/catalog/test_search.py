@@ -16,7 +16,7 @@ from kgents_assets.catalog.errors import (
 from kgents_assets.catalog.search import discover, similar_to
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import DatabaseUnavailable, Store
-from tests.catalog.conftest import REPO, CORPUS, put_nodes
+from tests.catalog.conftest import CORPUS, REPO, put_nodes
 
 
 @pytest.fixture

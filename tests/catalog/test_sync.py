@@ -11,7 +11,7 @@ from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.models import EntityType, RelationKind
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import DatabaseUnavailable, Store
-from tests.catalog.conftest import REPO, CORPUS, catalog_marks, make_node, put_nodes, remove_nodes
+from tests.catalog.conftest import CORPUS, REPO, catalog_marks, make_node, put_nodes, remove_nodes
 
 
 def snapshot(store: Store) -> dict[str, tuple[object, ...]]:

@@ -209,6 +209,7 @@ hd = HotData(Path(sys.argv[1]), AgentSnapshot, None, name="agent_snapshots/demo"
              lock_file=Path(sys.argv[2]))
 new = {"id": "new", "name": "New", "phase": "ACTIVE"}
 hd.render(new)  # import everything lazily imported while we may still read the venv
+from filelock import AsyncFileLock  # noqa: F401  (the lock is imported when first taken)
 if os.geteuid() == 0:  # root ignores permissions: become nobody
     os.setgid(65534); os.setuid(65534)
 async def gen():

@@ -152,9 +152,7 @@ def test_names_that_cannot_be_partitions_are_refused(store: Store, tmp_path: Pat
             add_repository(store, bad, str(tmp_path))
 
 
-def test_removal_during_a_refresh_refuses_or_waits_never_half(
-    store: Store, tmp_path: Path
-) -> None:
+def test_removal_during_a_refresh_refuses_or_waits_never_half(store: Store, tmp_path: Path) -> None:
     import threading
     import time
 
@@ -188,6 +186,6 @@ def test_removal_during_a_refresh_refuses_or_waits_never_half(
             ).fetchone() != (0,)
     waiter.join(60)  # ...and removes everything once the stage committed
     assert removed["hub_nodes"] > 0
-    with pytest.raises(dirty.RepositoryGone):  # a later stage of that run writes nothing
-        with store.transaction() as conn:
-            dirty.stage_lock(conn, "busy")
+    # a later stage of that run writes nothing
+    with pytest.raises(dirty.RepositoryGone), store.transaction() as conn:
+        dirty.stage_lock(conn, "busy")

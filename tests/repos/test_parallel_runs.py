@@ -53,7 +53,7 @@ def test_two_repositories_in_two_processes_at_once(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for name in roots
     }
     outputs = {name: p.communicate(timeout=600) for name, p in procs.items()}

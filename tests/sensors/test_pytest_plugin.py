@@ -52,6 +52,8 @@ def _pytest(
             "no:cacheprovider",
             "-p",
             "no:randomly",
+            "-p",
+            "no:kmock",  # kmock's plugin needs pytest-asyncio, which is not installed
             "--rootdir",
             str(tmp_path),
             str(tmp_path),
