@@ -18,7 +18,9 @@ def fetch_sdist(name: str, version: str) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     archive = next(CACHE.glob(f"[{name[0].upper()}{name[0]}]{name[1:]}-{version}.tar.gz"), None)
     if archive is None:
-        for python in (sys.executable, "python3"):
+        # the venv's python has no pip under uv; the interpreter it was made from has
+        base = str(Path(sys.base_prefix) / "bin" / "python3")
+        for python in (sys.executable, base, "python3"):
             cmd = [
                 python,
                 "-m",

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -74,7 +75,7 @@ def _prepare(home: Path, max_runs: int) -> dict[str, str]:
 def _launch(env: dict[str, str], home: Path) -> list[str]:
     run_ids = []
     for name, _ in CORPUS:
-        run_id = f"bench-{name}-{int(time.time() * 1000) % 10**9}"
+        run_id = str(uuid.uuid4())
         out = subprocess.run(
             [str(BIN / "dagster"), "job", "launch", "-w", str(home / "workspace.yaml"),
              "-j", "code_refresh_job", "--run-id", run_id,

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from dagster import Field, StringSource
 from dagster._config.config_schema import UserConfigSchema
 from dagster._core.storage.base_storage import DagsterStorage
@@ -31,6 +32,7 @@ from dagster._core.storage.runs import RunStorage
 from dagster._core.storage.schedules import ScheduleStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
+from psycopg.conninfo import make_conninfo
 
 from kgents_assets.instance.server import dagster_url, ensure_database
 from kgents_assets.store.database import DATABASE_URL_ENV, start_embedded_server
@@ -78,7 +80,13 @@ class KgentsPostgresStorage(DagsterStorage, ConfigurableClass):
         self._inst_data = inst_data
         url = server_url(database_url, embedded_dir)
         ensure_database(url, database)
-        self._storage = DagsterPostgresStorage(postgres_url=dagster_url(url, database))
+        # dagster-postgres creates its tables (alembic's version table first) when a storage
+        # is built; two processes starting on a fresh database at once (`kg hub` in two
+        # terminals, the webserver and the daemon) would race on that DDL. One session lock
+        # on that database makes the second wait, then find the tables there.
+        with psycopg.connect(make_conninfo(url, dbname=database)) as lock:
+            lock.execute("SELECT pg_advisory_lock(hashtext('kgents:dagster-schema'))")
+            self._storage = DagsterPostgresStorage(postgres_url=dagster_url(url, database))
         super().__init__()  # type: ignore[no-untyped-call]
 
     @property
