@@ -110,6 +110,12 @@ def named_scopes(scopes: list[Scope]) -> Iterator[tuple[Scope, NodeKind, Scope |
         yield scope, kind, parent
 
 
+def cyclomatic_complexity(branches: int) -> int:
+    """McCabe's number for one function: 1 + its decision points (the ``@branch``
+    captures of the language's query: if/elif, loops, except, boolean operators...)."""
+    return 1 + branches
+
+
 class NodeBuilder:
     """Turns scopes of one file into CodeNodes, numbering same-named twins (ordinals)."""
 
@@ -151,7 +157,7 @@ class NodeBuilder:
                 signature=signature,
                 decorators=decorators,
                 docstring=docstring,
-                complexity=1 + scope.branches,
+                complexity=cyclomatic_complexity(scope.branches),
                 calls=tuple(scope.calls),
                 class_name=class_name,
                 ordinal=ordinal,

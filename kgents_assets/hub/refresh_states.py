@@ -19,6 +19,7 @@ import psycopg
 from kgents_assets.hub import dirty
 from kgents_assets.hub.diff_bundle import build_diff_bundle
 from kgents_assets.hub.extract_common import first_sentence
+from kgents_assets.hub.field_updates import apply_tools, suggest_test_skeleton, summarize
 from kgents_assets.hub.markdown import markdown_relpath
 from kgents_assets.hub.models import (
     CodeNode,
@@ -30,7 +31,6 @@ from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, res
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.state_store import delete_states, load_states, state_key
 from kgents_assets.hub.test_files import tested_names
-from kgents_assets.hub.tools import apply_tools, suggest_test_skeleton, summarize
 from kgents_assets.hub.traces import write_traces
 from kgents_assets.hub.triage import RulesTriage, TriageBackend
 from kgents_assets.store import Store

@@ -1,4 +1,5 @@
-"""The deterministic update tools. Each owns some fields of a node state.
+"""Field updates of a node state: the deterministic "tools" triage approves, each the
+owner of some fields (signature, complexity, callers, tests, summary...).
 
 A refresh derives every fact afresh (cheap: it is already in memory) and triage decides
 which tools may write their fields into the stored state. Each tool that changes a field
