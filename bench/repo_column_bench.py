@@ -3,9 +3,9 @@ Django, the previous release (one repository per database) against this tree, in
 
 Both trees run the same worker in a subprocess of their own (``PYTHONPATH`` = the tree),
 against fresh databases on one pgserver, with the same edit: a body change in
-``django/utils/text.py`` toggled back and forth. Rounds alternate between the two trees (one live worker each), so load hits both alike.
-Times are wall clock around the library
-call ``refresh_repository`` (all three hub stages, markdown included), medians over runs.
+``django/utils/text.py`` toggled back and forth. Rounds alternate between the two trees
+(one live worker each), so the machine's load hits both alike. Times are wall clock around
+``refresh_repository`` (all three hub stages, markdown included), medians over rounds.
 
     uv run python bench/repo_column_bench.py --before /path/to/checkout/of/0d19b00 [--runs 15]
 
