@@ -126,6 +126,7 @@ def check_tree(tree: Path, env: dict[str, str]) -> None:
     out = subprocess.run(
         [sys.executable, "-c", "import kgents_assets; print(kgents_assets.__file__)"],
         env=env,
+        cwd=tempfile.gettempdir(),  # not this checkout: the current directory comes first
         capture_output=True,
         text=True,
         check=True,
