@@ -10,4 +10,6 @@ fails CI instead of silently going unmirrored.
 from __future__ import annotations
 
 CODE_GROUP = "code"
-CODE_ASSET_KEYS: tuple[str, ...] = ("code_nodes", "node_state", "node_markdown", "api_impact")
+CODE_ASSET_KEYS: tuple[str, ...] = (
+    "code_nodes", "node_state", "node_markdown", "api_impact", "test_skeletons",
+)  # fmt: skip

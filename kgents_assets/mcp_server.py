@@ -167,8 +167,8 @@ def build_server(hub: HubConnection | None = None) -> MCPServer:
                 if isinstance(summary, Miss):
                     return _missing(summary.reason)
                 root = repository_root(conn, summary.repo)
-            if root is not None:
-                write_summary(root, summary)
+                if root is not None:
+                    write_summary(root, summary, conn)
             return {"freshness_status": "fresh", "summary": summary.model_dump(mode="json")}
 
         return _guarded(connection, work)

@@ -158,9 +158,19 @@ def _api_impact(meta: Data) -> list[str]:
     return parts
 
 
+def _test_skeletons(meta: Data) -> list[str]:
+    parts = []
+    if n := _int(meta, "ran"):
+        parts.append(f"{plural(n, 'generated test')} run ({_int(meta, 'passed')} passed)")
+    if n := _int(meta, "awaiting_approval"):
+        parts.append(f"{plural(n, 'test')} awaiting approval")
+    return parts
+
+
 ASSET_PARTS: dict[str, Callable[[Data], list[str]]] = {
     "code_nodes": _code_nodes,
     "api_impact": _api_impact,
+    "test_skeletons": _test_skeletons,
     "node_state": _node_state,
     "node_markdown": _node_markdown,
     "catalog_embeddings": _catalog,

@@ -158,5 +158,5 @@ def _write_bundle(
         conn, repo, root, event.nodeid, message=event.message, longrepr=event.longrepr,
         failed_at=event.at, source=f"journal #{ctx.event_seq} ({event.source})", store=store,
     )  # fmt: skip
-    write_bundle(root, bundle)
+    write_bundle(root, bundle, conn)
     return bundle.artifact

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
 
 from gateway.routes import deps
+from kgents_assets.hub.generated_tests import GeneratedTest, last_generated_tests
 from kgents_assets.hub.markdown import render_markdown
 from kgents_assets.hub.models import NodeState, trusted_node_state
 from kgents_assets.hub.state_store import load_repo_states, load_state_json
@@ -23,16 +24,22 @@ RepoFilter = Annotated[
 ]
 
 
-def _load(store: Store, node_id: str) -> dict[str, Any] | None:
+Loaded = tuple[dict[str, Any], GeneratedTest | None]  # the state, its generated test's run
+
+
+def _load(store: Store, node_id: str) -> Loaded | None:
     with store.connect() as conn:
-        return load_state_json(conn, node_id)
+        state = load_state_json(conn, node_id)
+        if state is None:
+            return None
+        return state, last_generated_tests(conn, [node_id]).get(node_id)
 
 
-def _markdown(state: dict[str, Any]) -> tuple[str | None, str | None]:
+def _markdown(loaded: Loaded) -> tuple[str | None, str | None]:
     """(markdown, why there is none). Read the way the asset reads it (``trusted``: no
     re-validation), so the bytes match its file; a malformed state renders nothing."""
     try:
-        return render_markdown(trusted_node_state(state)), None
+        return render_markdown(trusted_node_state(loaded[0]), loaded[1]), None
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         return None, f"the stored state cannot be rendered: {type(exc).__name__}: {exc}"
 
@@ -41,12 +48,12 @@ def _in_repo(node_id: str, repo: str | None) -> bool:
     return repo is None or node_id.startswith(f"{repo}:")
 
 
-async def _state_or_404(store: Store, node_id: str, repo: str | None) -> dict[str, Any]:
-    state = await asyncio.to_thread(_load, store, node_id) if _in_repo(node_id, repo) else None
-    if state is None:
+async def _state_or_404(store: Store, node_id: str, repo: str | None) -> Loaded:
+    loaded = await asyncio.to_thread(_load, store, node_id) if _in_repo(node_id, repo) else None
+    if loaded is None:
         where = f" in repository {repo!r}" if repo else ""
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no state for node {node_id!r}{where}")
-    return state
+    return loaded
 
 
 @router.get("")
@@ -87,8 +94,9 @@ async def node(
 ) -> dict[str, Any]:
     """The node's state and its markdown rendered from it; 404 when the node has no state
     (``markdown`` is null, with ``markdown_error``, when the state does not validate)."""
-    state = await _state_or_404(store, node_id, repo)
-    markdown, error = _markdown(state)
+    loaded = await _state_or_404(store, node_id, repo)
+    state = loaded[0]
+    markdown, error = _markdown(loaded)
     return {
         "node_id": node_id,
         "state": state,

@@ -1,17 +1,29 @@
-"""Dagster wiring of the hub's demos (domain logic in kgents_assets/hub/): ``api_impact``
-follows ``node_state`` in each repository's partition, so every code refresh that
-changes a public signature, removes or renames a public symbol writes its impact summary
-under ``.agentfs/impact/`` in the same run.
+"""Dagster wiring of the hub's demos (domain logic in kgents_assets/hub/). Both assets
+follow ``node_state`` in each repository's partition, so the code refresh that changes a
+function (the file sensor's run, ``kg hub --once``) runs them too:
 
-Not merged into definitions.py here: the code location's owner adds ``hub_demos.defs``.
+- ``api_impact``: each public signature changed, symbol removed or renamed gets its impact
+  summary under ``.agentfs/impact/``;
+- ``test_skeletons``: each public function new or changed since the previous run without a
+  matching test gets a skeleton, written and run where its trust level allows.
+
 No ``from __future__ import annotations``: Dagster reads the context annotation.
 """
 
-from dagster import AssetExecutionContext, Definitions, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    Config,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from kgents_assets.assets.code import GROUP, OWNERS, node_state
 from kgents_assets.assets.partitions import REPOSITORIES
 from kgents_assets.hub.impact import detect_and_summarize
+from kgents_assets.hub.test_creation import create_tests_for_changes
+from kgents_assets.trust import parse_trust_level, trust_from_env
 from resources.repo import RepoResource
 from resources.store import StoreResource
 
@@ -53,4 +65,58 @@ def api_impact(
     )
 
 
-defs = Definitions(assets=[api_impact])
+class TestSkeletonsConfig(Config):
+    """``trust_level``: 0-3 or a name; unset means ``$KGENTS_TRUST_LEVEL``, else 1."""
+
+    trust_level: str | None = None
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"python"},
+    owners=OWNERS,
+    deps=[node_state],
+    partitions_def=REPOSITORIES,
+    description="Test creation: each public function new or changed since the previous run "
+    "with no matching test gets a runnable skeleton, run alone (its log in the trace "
+    "store); trust 1 keeps it under .agentfs/tests/, 2 asks a person first, 3 writes it "
+    "into tests/. The first run of a repository records the baseline only.",
+)
+def test_skeletons(
+    context: AssetExecutionContext,
+    config: TestSkeletonsConfig,
+    repo: RepoResource,
+    store: StoreResource,
+) -> MaterializeResult[None]:
+    name = context.partition_key
+    level = (
+        parse_trust_level(config.trust_level)
+        if config.trust_level is not None
+        else trust_from_env()
+    )
+    opened = store.open()
+    root = repo.root(repo.repository(opened, name))
+    report = create_tests_for_changes(opened, name, root, level)
+    for run in report.runs:
+        context.log.info(f"{run.node_id}: {run.outcome} {run.pytest_id or run.test_path or ''}")
+    paths = sorted({r.test_path for r in report.runs if r.test_path})
+    return MaterializeResult(
+        metadata={
+            "repository": name,
+            "trust_level": int(report.trust),
+            "baseline": report.baseline,
+            "new_or_changed": report.new_or_changed,
+            # written: run now, or (trust 2) under .agentfs/tests/ for the person to read
+            "created": report.count("passed", "failed", "timeout", "awaiting_human"),
+            "ran": report.count("passed", "failed", "timeout"),
+            "passed": report.count("passed"),
+            "failed": report.count("failed", "timeout"),
+            "awaiting_approval": report.count("awaiting_human"),
+            "logged_only": report.count("logged"),
+            "deferred": report.deferred,
+            "paths": MetadataValue.md("\n".join(f"- `{p}`" for p in paths) or "no test written"),
+        }
+    )
+
+
+defs = Definitions(assets=[api_impact, test_skeletons])

@@ -188,8 +188,8 @@ def impact(
             err.print(f"[red]error:[/red] {escape(summary.reason)}")
             raise typer.Exit(EXIT_MISSING)
         root = repository_root(conn, summary.repo)
-    if root is not None:
-        write_impact(root, summary)
+        if root is not None:
+            write_impact(root, summary, conn)
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
         return

@@ -24,6 +24,7 @@ import psycopg
 from pydantic import BaseModel, Field
 
 from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub.artifacts import record_artifact
 from kgents_assets.hub.context import NodeRef, node_refs, pytest_id
 from kgents_assets.hub.node_lookup import Found, find_node
 from kgents_assets.hub.state_store import load_state
@@ -248,7 +249,11 @@ def render_markdown(bundle: FailureBundle) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(root: Path, bundle: FailureBundle) -> Path:
+def write_bundle(
+    root: Path, bundle: FailureBundle, conn: psycopg.Connection[Any] | None = None
+) -> Path:
+    """Write the bundle's markdown and JSON; with ``conn``, also journal it as an artifact
+    (the gateway's hub stream shows it)."""
     file_part, _, rest = bundle.test_nodeid.partition("::")
     name = re.sub(r"[^\w.\[\]-]+", "_", rest.replace("::", ".")) or "session"
     base = root / FAILURES_DIR / file_part / name
@@ -256,7 +261,22 @@ def write_bundle(root: Path, bundle: FailureBundle) -> Path:
     bundle.artifact = json_path.relative_to(root).as_posix()
     atomic_write_text(base.with_name(base.name + ".md"), render_markdown(bundle))
     atomic_write_text(json_path, bundle.model_dump_json(indent=2))
+    if conn is not None:
+        record_artifact(
+            conn, bundle.repo, "failure_bundle", bundle.test_nodeid, bundle.artifact,
+            describe(bundle),
+            {"failing_node": bundle.failing_node, "frames": len(bundle.frames),
+             "message": bundle.message[:500]},
+        )  # fmt: skip
     return json_path
+
+
+def describe(bundle: FailureBundle) -> str:
+    """One sentence: the test, where it failed, what with."""
+    where = f" in {bundle.failing_node}" if bundle.failing_node else ""
+    first = bundle.message.strip().splitlines()[0][:160] if bundle.message.strip() else ""
+    what = f": {first}" if first else ""
+    return f"failure bundle for {bundle.test_nodeid}: failed{where}{what}"
 
 
 class JournaledFailure(BaseModel):
@@ -310,5 +330,5 @@ def bundle_for(
         store=store,
     )  # fmt: skip
     if root is not None:
-        write_bundle(root, bundle)
+        write_bundle(root, bundle, conn)
     return bundle

@@ -33,6 +33,7 @@ from kgents_assets.hub.api_surface import (
     last_change,
     public_api,
 )
+from kgents_assets.hub.artifacts import record_artifact
 from kgents_assets.hub.context import pytest_id
 from kgents_assets.hub.node_lookup import Found, Miss, find_node
 from kgents_assets.hub.state_store import load_states
@@ -234,11 +235,24 @@ def artifact_paths(root: Path, summary: ImpactSummary) -> tuple[Path, Path]:
     return base.with_name(base.name + ".json"), base.with_name(base.name + ".md")
 
 
-def write_summary(root: Path, summary: ImpactSummary) -> Path:
+def write_summary(
+    root: Path, summary: ImpactSummary, conn: psycopg.Connection[Any] | None = None
+) -> Path:
+    """Write the summary's markdown and JSON; with ``conn``, also journal it as an
+    artifact (the gateway's hub stream shows it)."""
     json_path, md_path = artifact_paths(root, summary)
     summary.artifact = json_path.relative_to(root).as_posix()
     atomic_write_text(md_path, render_markdown(summary))
     atomic_write_text(json_path, summary.model_dump_json(indent=2))
+    if conn is not None:
+        sites = len(summary.callsites)
+        record_artifact(
+            conn, summary.repo, "impact_summary", summary.symbol, summary.artifact,
+            f"impact summary: {summary.description}; {sites} callsite{'s' * (sites != 1)}, "
+            f"{len(summary.tests)} test{'s' * (len(summary.tests) != 1)} to run",
+            {"change": summary.change, "callsites": sites, "tests": len(summary.tests),
+             "node_id": summary.node_id},
+        )  # fmt: skip
     return json_path
 
 
@@ -252,7 +266,7 @@ def detect_and_summarize(
     for change in detection.changes:
         summary = summarize_change(conn, repo, change, change.old)
         if root is not None:
-            write_summary(root, summary)
+            write_summary(root, summary, conn)
         out.append(summary)
     return detection.baseline, out
 

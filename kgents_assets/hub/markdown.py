@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kgents_assets.hub.generated_tests import GeneratedTest
 from kgents_assets.hub.models import NodeState
 
 NODES_DIR = Path(".agentfs") / "nodes"
@@ -25,7 +26,22 @@ def _edges(title: str, edges: list[tuple[str, float]], total: int | None = None)
     return [*lines, ""]
 
 
-def render_markdown(state: NodeState) -> str:
+def _generated(test: GeneratedTest) -> list[str]:
+    exit_code = "no exit code" if test.exit_code is None else f"exit {test.exit_code}"
+    duration = "" if test.duration_s is None else f", {test.duration_s:.2f} s"
+    return [
+        "## Hub-generated test",
+        "",
+        f"- test: `{test.pytest_id}`",
+        f"- last result: **{test.outcome}** ({exit_code}{duration}, "
+        f"{test.at.isoformat(timespec='seconds')})",
+        "",
+    ]
+
+
+def render_markdown(state: NodeState, generated: GeneratedTest | None = None) -> str:
+    """The node's markdown: a function of its state and of its hub-generated test's last
+    run (``kgents_assets.hub.generated_tests``), so any later render keeps that section."""
     label = state.full_name if state.kind == "module" else state.qualname
     lines = [
         f"# {label}",
@@ -51,6 +67,8 @@ def render_markdown(state: NodeState) -> str:
         lines += ["## Related tests", "", *[f"- `{t}`" for t in state.related_tests], ""]
     if state.suggested_test:
         lines += ["## Suggested test", "", "```python", state.suggested_test.rstrip(), "```", ""]
+    if generated is not None:
+        lines += _generated(generated)
     stamps = ", ".join(
         f"{k} {v.isoformat(timespec='seconds')}" for k, v in sorted(state.updated.items())
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kgents_assets.fs.atomic import atomic_write_text
 from kgents_assets.hub import dirty
+from kgents_assets.hub.generated_tests import last_generated_tests
 from kgents_assets.hub.markdown import remove_markdown, render_markdown
 from kgents_assets.hub.models import trusted_node_state
 from kgents_assets.hub.state_store import node_id_of_key, state_key
@@ -73,12 +74,13 @@ def _write_batches(
                 )
             }
             _sweep_stale_temp_files({(root / v["markdown_path"]).parent for v in states.values()})
+            generated = last_generated_tests(conn, states)
             writes = []
             for node_id in batch:
                 reason = marks[node_id]
                 if node_id in states:
                     state = trusted_node_state(states[node_id])
-                    text = render_markdown(state)
+                    text = render_markdown(state, generated.get(node_id))
                     writes.append(pool.submit(atomic_write_text, root / state.markdown_path, text))
                     report.written += 1
                     if len(report.sample_paths) < 5:

@@ -24,7 +24,8 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,8 +34,11 @@ import psycopg
 from kgents_assets.flux.purgatory import Purgatory
 from kgents_assets.flux.semaphore import Semaphore, Severity, TokenStatus
 from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub.artifacts import record_artifact
+from kgents_assets.hub.generated_tests import last_generated_tests
+from kgents_assets.hub.markdown import render_markdown
 from kgents_assets.hub.models import NodeState
-from kgents_assets.hub.state_store import load_repo_states, load_state
+from kgents_assets.hub.state_store import load_repo_states, load_state, load_states
 from kgents_assets.hub.traces import write_trace
 from kgents_assets.store import Store
 from kgents_assets.trust import TrustLevel, Verdict, decide
@@ -73,9 +77,13 @@ class TestRun:
     token_id: str | None = None
 
 
-def candidates(conn: psycopg.Connection[Any], repo: str) -> list[Candidate]:
-    """Public functions and methods of ``repo`` that no test covers yet."""
-    states = load_repo_states(conn, repo)
+def candidates(
+    conn: psycopg.Connection[Any], repo: str, node_ids: Iterable[str] | None = None
+) -> list[Candidate]:
+    """Public functions and methods of ``repo`` (among ``node_ids`` when given) that no
+    test covers yet."""
+    chosen = None if node_ids is None else list(node_ids)
+    states = load_repo_states(conn, repo) if chosen is None else load_states(conn, chosen)
     modules = dict(
         conn.execute(
             "SELECT node_id, extract->>'module' FROM hub_nodes "
@@ -246,6 +254,7 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
                 "kind": "hub_test_creation",
                 "repo": repo,
                 "node_id": candidate.node_id,
+                "full_name": candidate.full_name,
                 "test_name": test_name,
                 "skeleton": text,
             },
@@ -258,9 +267,28 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
         run = _run_written(root, rel, agentfs_rel, test_name, text, candidate.node_id)
     with store.transaction() as conn:
         _record(conn, repo, run, trust, decision.reason)
+        _announce(conn, repo, candidate.full_name, run)
     if run.outcome in ("passed", "failed", "timeout"):
-        annotate_markdown(store, root, candidate.node_id, run)
+        annotate_markdown(store, root, candidate.node_id)
     return run
+
+
+def _announce(conn: psycopg.Connection[Any], repo: str, subject: str, run: TestRun) -> None:
+    """A test written and run, or proposed to a person, in the artifact journal (the
+    gateway's hub stream shows it)."""
+    if run.outcome == "awaiting_human":
+        record_artifact(
+            conn, repo, "test_proposed", subject, run.test_path,
+            f"test for {subject} proposed: {run.test_path} waits for approval ({run.token_id})",
+            {"token_id": run.token_id, "node_id": run.node_id},
+        )  # fmt: skip
+    elif run.outcome in ("passed", "failed", "timeout"):
+        record_artifact(
+            conn, repo, "test_created", subject, run.test_path,
+            f"test for {subject} written and run: {run.pytest_id} {run.outcome}",
+            {"node_id": run.node_id, "pytest_id": run.pytest_id, "outcome": run.outcome,
+             "exit_code": run.exit_code, "duration_s": run.duration_s},
+        )  # fmt: skip
 
 
 def settle(store: Store, repo: str, root: Path) -> list[TestRun]:
@@ -305,8 +333,9 @@ def settle(store: Store, repo: str, root: Path) -> list[TestRun]:
             reason = "approved by a person"
         with store.transaction() as conn:
             _record(conn, repo, run, TrustLevel.PROPOSE, reason)
+            _announce(conn, repo, str(context.get("full_name") or node_id), run)
         if run.outcome in ("passed", "failed", "timeout"):
-            annotate_markdown(store, root, node_id, run)
+            annotate_markdown(store, root, node_id)
         out.append(run)
     return out
 
@@ -319,24 +348,116 @@ def _approves(resolution: Any) -> bool:
     return resolution is True
 
 
-MARKER = "\n## Hub-generated test\n"
-
-
-def annotate_markdown(store: Store, root: Path, node_id: str, run: TestRun) -> None:
-    """Show the test and its last result in the node's markdown (rewritten atomically;
-    the section is replaced on each run)."""
+def annotate_markdown(store: Store, root: Path, node_id: str) -> None:
+    """Re-render the node's markdown now that its generated test ran: the renderer reads
+    the last run from ``hub_test_runs``, so the file is what any later render writes."""
     with store.connect() as conn:
         state: NodeState | None = load_state(conn, node_id)
+        generated = last_generated_tests(conn, [node_id]).get(node_id)
     if state is None or not state.markdown_path:
         return
     path = root / state.markdown_path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+    if not path.parent.is_dir():
+        return  # its markdown was never written here (node_markdown has not run)
+    atomic_write_text(path, render_markdown(state, generated))
+
+
+#: skeletons written and run per repository run; the rest stay "new" for the next run, so
+#: a merge that adds hundreds of functions costs minutes spread over refreshes, not one.
+MAX_PER_RUN = 20
+
+
+@dataclass
+class CreationReport:
+    """What one run of test creation for a repository did."""
+
+    baseline: bool = False  # first run: the functions seen were recorded, nothing created
+    trust: TrustLevel = TrustLevel.AGENTFS
+    new_or_changed: int = 0  # public functions new or changed since the previous run
+    deferred: int = 0  # candidates past MAX_PER_RUN, left for the next run
+    runs: list[TestRun] = field(default_factory=list)  # created now and settled proposals
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for r in self.runs if r.outcome in outcomes)
+
+
+def _public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
+    """node id -> hash of its source, for the public functions and methods of ``repo``."""
+    from kgents_assets.hub.test_files import is_test_file
+
+    rows = conn.execute(
+        "SELECT node_id, qualname, file_path, md5(source) FROM hub_nodes "
+        "WHERE repo = %s AND NOT is_test AND kind IN ('function', 'method')",
+        (repo,),
+    ).fetchall()
+    return {
+        node_id: digest
+        for node_id, qualname, path, digest in rows
+        if not any(p.startswith("_") for p in qualname.split(".")) and not is_test_file(path)
+    }
+
+
+def _seen(conn: psycopg.Connection[Any], repo: str) -> dict[str, str] | None:
+    """What the previous run saw, or None before the repository's first run."""
+    if conn.execute("SELECT 1 FROM hub_test_baselines WHERE repo = %s", (repo,)).fetchone() is None:
+        return None
+    rows = conn.execute(
+        "SELECT node_id, source_hash FROM hub_test_seen WHERE repo = %s", (repo,)
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _remember(conn: psycopg.Connection[Any], repo: str, seen: dict[str, str]) -> None:
+    if not seen:
         return
-    head = text.split(MARKER, 1)[0].rstrip("\n") + "\n"
-    section = (
-        f"{MARKER}\n- test: `{run.pytest_id}`\n- last result: **{run.outcome}** "
-        f"(exit {run.exit_code}, {run.duration_s} s)\n"
+    conn.execute(
+        "INSERT INTO hub_test_seen (repo, node_id, source_hash) "
+        "SELECT %s, unnest(%s::text[]), unnest(%s::text[]) "
+        "ON CONFLICT (repo, node_id) DO UPDATE SET source_hash = EXCLUDED.source_hash",
+        (repo, list(seen), list(seen.values())),
     )
-    atomic_write_text(path, head + section)
+
+
+def _forget_removed(conn: psycopg.Connection[Any], repo: str, now: dict[str, str]) -> None:
+    conn.execute(
+        "DELETE FROM hub_test_seen WHERE repo = %s AND NOT (node_id = ANY(%s))", (repo, list(now))
+    )
+
+
+def create_tests_for_changes(
+    store: Store, repo: str, root: Path, level: int, limit: int = MAX_PER_RUN
+) -> CreationReport:
+    """Demo 3 for one repository after a refresh: settle the proposals people decided,
+    then give each public function that is NEW or CHANGED since the previous run and has
+    no matching test a skeleton, at trust ``level``.
+
+    The first run of a repository only records what it sees (the baseline): a cold build
+    of a large repository would otherwise write a test for every untested function. A
+    function is remembered once handled, so a run that stops midway redoes only the rest.
+    """
+    report = CreationReport(trust=TrustLevel(level))
+    report.runs.extend(settle(store, repo, root))
+    with store.transaction() as conn:
+        now = _public_functions(conn, repo)
+        seen = _seen(conn, repo)
+        if seen is None:
+            conn.execute(
+                "INSERT INTO hub_test_baselines (repo) VALUES (%s) ON CONFLICT DO NOTHING",
+                (repo,),
+            )
+            _remember(conn, repo, now)
+            report.baseline = True
+            return report
+        _forget_removed(conn, repo, now)
+        changed = sorted(i for i, digest in now.items() if seen.get(i) != digest)
+        report.new_or_changed = len(changed)
+        found = {c.node_id: c for c in candidates(conn, repo, changed)}
+        # functions that changed but have a test need nothing: remember them now
+        _remember(conn, repo, {i: now[i] for i in changed if i not in found})
+    chosen = sorted(found.values(), key=lambda c: c.full_name)
+    report.deferred = max(0, len(chosen) - limit)
+    for candidate in chosen[:limit]:
+        report.runs.append(create_test(store, repo, root, candidate, level))
+        with store.transaction() as conn:
+            _remember(conn, repo, {candidate.node_id: now[candidate.node_id]})
+    return report
