@@ -106,7 +106,8 @@ function handle(entry, event) {
   });
   entry.list.prepend(eventRow(event));
   while (entry.list.childElementCount > MAX_ROWS) entry.list.lastElementChild.remove();
-  if (event.type.startsWith("semaphore_")) refreshSemaphores();
+  // a test the hub proposes parks its semaphore from another process: the hub says so
+  if (event.type.startsWith("semaphore_") || event.type === "test_proposed") refreshSemaphores();
   for (const listener of eventListeners) listener(entry.summary.id, event);
   scheduleRender();
 }
@@ -217,6 +218,8 @@ async function loadSemaphores() {
     const text = document.createElement("div");
     text.textContent = `[${token.severity}] ${token.agent_id}: ${token.prompt} — ${token.reason}`;
     li.appendChild(text);
+    const proposal = proposedTest(token);
+    if (proposal) li.appendChild(proposal);
     for (const option of token.options) {
       const button = document.createElement("button");
       button.textContent = option;
@@ -227,6 +230,21 @@ async function loadSemaphores() {
     }
     list.appendChild(li);
   }
+}
+
+// A test the hub wrote (demo 3, trust 2): the file it would add and its text, to read
+// before approving.
+function proposedTest(token) {
+  const context = token.context || {};
+  if (context.kind !== "hub_test_creation" || typeof context.skeleton !== "string") return null;
+  const details = document.createElement("details");
+  details.className = "proposed-test";
+  const summary = document.createElement("summary");
+  summary.textContent = `${context.repo}: ${(context.writes || []).join(", ")}`;
+  const code = document.createElement("pre");
+  code.textContent = context.skeleton;
+  details.append(summary, code);
+  return details;
 }
 
 async function resolve(sem, option) {

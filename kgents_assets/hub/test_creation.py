@@ -46,6 +46,8 @@ from kgents_assets.trust import TrustLevel, Verdict, decide
 AGENTFS_TESTS = Path(".agentfs") / "tests"
 #: the gateway's hosted agent whose purgatory shows (and resolves) these proposals
 APPROVER_AGENT = "daemon"
+#: the ``kind`` in a proposal's semaphore context, by which the approver recognizes it
+PROPOSAL_KIND = "hub_test_creation"
 RUN_TIMEOUT_S = 120.0
 MAX_LOG = 20_000
 Outcome = Literal["logged", "passed", "failed", "timeout", "awaiting_human", "rejected", "exists"]
@@ -251,7 +253,7 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
                 "action": f"add test {repo_rel}",
                 "trust": int(trust),
                 "writes": [repo_rel],
-                "kind": "hub_test_creation",
+                "kind": PROPOSAL_KIND,
                 "repo": repo,
                 "node_id": candidate.node_id,
                 "full_name": candidate.full_name,
