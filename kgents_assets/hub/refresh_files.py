@@ -8,11 +8,9 @@ convention-named tests came or went.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,15 +18,22 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.discovery import (
-    DEFAULT_MAX_FILE_BYTES,
-    extract_source,
-    package_dir_checker,
+from kgents_assets.hub.discovery import DEFAULT_MAX_FILE_BYTES
+from kgents_assets.hub.file_reads import (
+    FILE_COLUMNS,
+    NODE_COLUMNS,
+    SOURCE,
+    TOUCHED,
+    UNREADABLE,
+    VANISHED,
+    FileResult,
+    NodeFacts,
+    ReadRequest,
+    read_files,
 )
 from kgents_assets.hub.ignore import IgnoreRules
 from kgents_assets.hub.languages import language_for_path
-from kgents_assets.hub.models import SKIPPED_STATUSES, CodeNode, FileExtract, FileStatus
-from kgents_assets.hub.node_ids import content_hash, qualify_node_id
+from kgents_assets.hub.models import SKIPPED_STATUSES, FileStatus
 from kgents_assets.hub.scan import (
     FileStat,
     IndexedFile,
@@ -40,7 +45,6 @@ from kgents_assets.hub.test_files import tested_names
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
-PARALLEL_THRESHOLD = 200  # below this many files a process pool costs more than it saves
 LARGE_DELTA = 500  # names; past this, match callers in Python (see below)
 
 
@@ -60,45 +64,6 @@ class FilesReport:
     problems: dict[str, str] = field(default_factory=dict)  # skipped files and why
     changed_paths: list[str] = field(default_factory=list)
     duration_s: float = 0.0
-
-
-@dataclass
-class _Read:
-    stat: FileStat
-    data: bytes
-    digest: str
-
-
-def _parse_batch(
-    root: str, items: list[tuple[str, bytes, str]], max_bytes: int, repo: str
-) -> list[FileExtract]:
-    is_pkg = package_dir_checker(Path(root))
-    extracts = [extract_source(rel, data, lang, is_pkg, max_bytes) for rel, data, lang in items]
-    for extract in extracts:
-        extract.nodes = [
-            n.model_copy(update={"node_id": qualify_node_id(repo, n.node_id)})
-            for n in extract.nodes
-        ]
-    return extracts
-
-
-def parse_files(
-    root: Path, items: list[tuple[str, bytes, str]], max_bytes: int, workers: int, repo: str
-) -> list[FileExtract]:
-    if workers <= 1 or len(items) < PARALLEL_THRESHOLD:
-        return _parse_batch(str(root), items, max_bytes, repo)
-    chunk = max(1, len(items) // (workers * 8))
-    batches = [items[i : i + chunk] for i in range(0, len(items), chunk)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_parse_batch, str(root), b, max_bytes, repo) for b in batches]
-        return [extract for f in futures for extract in f.result()]
-
-
-def call_names(node: CodeNode, imports: dict[str, str]) -> list[str]:
-    """Every name a definition must have to be one of this node's callees."""
-    names = {ref.name for ref in node.calls}
-    names |= {imports[r.name].rsplit(".", 1)[-1] for r in node.calls if r.name in imports}
-    return sorted(names)
 
 
 def _files_under_changed_packages(
@@ -135,7 +100,7 @@ def indexed_paths(conn: psycopg.Connection[Any], repo: str, paths: Sequence[str]
 class _Reads:
     """Stage 1a's outcome: which candidate files really changed, and which only moved."""
 
-    to_parse: list[_Read] = field(default_factory=list)
+    to_parse: list[FileStat] = field(default_factory=list)
     touched: list[FileStat] = field(default_factory=list)  # mtime moved, same content
     deleted: list[str] = field(default_factory=list)
 
@@ -145,8 +110,9 @@ def _scan(
     index: dict[str, IndexedFile],
     changed_paths: Sequence[str] | None,
     report: FilesReport,
-) -> _Reads:
-    """1a. stat every file (or the change set), hash only what looks changed."""
+) -> tuple[_Reads, list[ReadRequest]]:
+    """1a. stat every file (or the change set): what looks changed is read (and hashed,
+    and parsed if its content is new) by the parse workers."""
     rules = IgnoreRules.for_repo(root)
     found = (
         walk_source_files(root, rules)
@@ -170,54 +136,65 @@ def _scan(
             reads.deleted.append(path)
             continue
         candidates.append(FileStat(path, info.st_mtime_ns, info.st_size))
-
+    requests = []
     for st in candidates:
-        try:
-            data = (root / st.path).read_bytes()
-        except FileNotFoundError:
-            report.problems[st.path] = FileStatus.VANISHED.value + ": deleted during the scan"
-            if st.path in index:
-                reads.deleted.append(st.path)
-            continue
-        except OSError as exc:
-            report.problems[st.path] = f"{FileStatus.UNREADABLE.value}: {exc.strerror}"
-            continue
-        digest = content_hash(data)
         known = index.get(st.path)
-        if known is not None and known.content_hash == digest and st.path not in forced:
-            reads.touched.append(st)
-        else:
-            reads.to_parse.append(_Read(st, data, digest))
-    return reads
+        requests.append(
+            ReadRequest(
+                st,
+                language_for_path(st.path) or "",
+                known.content_hash if known is not None and st.path not in forced else None,
+            )
+        )
+    return reads, requests
+
+
+def _sort_result(
+    result: FileResult, reads: _Reads, index: dict[str, IndexedFile], report: FilesReport
+) -> None:
+    """What one read found, in the report and in ``reads``."""
+    if result.outcome == TOUCHED:
+        reads.touched.append(result.stat)
+    elif result.outcome == VANISHED:
+        report.problems[result.stat.path] = result.problem
+        if result.stat.path in index:
+            reads.deleted.append(result.stat.path)
+    elif result.outcome == UNREADABLE:
+        report.problems[result.stat.path] = result.problem
+    else:
+        reads.to_parse.append(result.stat)
+        if result.status in SKIPPED_STATUSES:
+            assert result.status is not None
+            report.problems[result.stat.path] = f"{result.status.value}: {result.error}"
+        elif result.status == FileStatus.SYNTAX_ERROR:
+            report.parse_errors += 1
 
 
 def _count_parse_outcomes(
-    extracts: list[FileExtract], reads: _Reads, index: dict[str, IndexedFile], report: FilesReport
+    reads: _Reads, index: dict[str, IndexedFile], report: FilesReport
 ) -> None:
-    for extract in extracts:
-        if extract.status in SKIPPED_STATUSES:
-            report.problems[extract.path] = f"{extract.status.value}: {extract.error}"
-        elif extract.status == FileStatus.SYNTAX_ERROR:
-            report.parse_errors += 1
-    report.files_parsed = len(extracts)
-    report.files_added = sum(1 for r in reads.to_parse if r.stat.path not in index)
+    report.files_parsed = len(reads.to_parse)
+    report.files_added = sum(1 for st in reads.to_parse if st.path not in index)
     report.files_deleted = len(reads.deleted)
     report.files_touched = len(reads.touched)
-    report.changed_paths = sorted([r.stat.path for r in reads.to_parse] + reads.deleted)
+    report.changed_paths = sorted([st.path for st in reads.to_parse] + reads.deleted)
 
 
-#: what the index knew of a node before this run: name, kind, is_test, source hash, full name
-_OldNode = tuple[str, str, bool, str, str]
+#: what the index knew of a node before this run: name, kind, is_test, source hash, full
+#: name, file
+_OldNode = tuple[str, str, bool, str, str, str]
 
 
 def _marks_for_changes(
     conn: psycopg.Connection[Any],
     repo: str,
-    new: dict[str, CodeNode],
+    new: dict[str, NodeFacts],
     old: dict[str, _OldNode],
     added: set[str],
     removed: list[str],
     affected_files: list[str],
+    *,
+    first_build: bool,
 ) -> set[str]:
     """1c. Who must be re-derived: the changed nodes, every caller that mentions a name
     whose set of definitions changed, and what tests that came or went point at."""
@@ -228,7 +205,9 @@ def _marks_for_changes(
         {n.name for i, n in new.items() if (i in added or i in renamed) and n.kind != "module"}
         | {old[i][0] for i in removed if old[i][1] != "module"}
     )
-    if len(delta_names) <= LARGE_DELTA:
+    if first_build:
+        pass  # every node of the repository is new, hence already marked
+    elif len(delta_names) <= LARGE_DELTA:
         rows: Any = (
             conn.execute(
                 "SELECT node_id FROM hub_nodes WHERE repo = %s AND call_names && %s::text[]",
@@ -240,7 +219,7 @@ def _marks_for_changes(
         marks |= {r[0] for r in rows}
     else:
         # An overlap test against thousands of names is slow in SQL; the nodes outside
-        # the changed files are few when the delta is this large (a cold build: none).
+        # the changed files are few when the delta is this large.
         wanted = set(delta_names)
         rows = conn.execute(
             "SELECT node_id, call_names FROM hub_nodes "
@@ -252,13 +231,26 @@ def _marks_for_changes(
         {t for i in added if new[i].is_test for t in tested_names(new[i].name)}
         | {t for i in removed if old[i][2] for t in tested_names(old[i][0])}
     )
-    if test_targets:
+    if test_targets and not first_build:
         rows = conn.execute(
             "SELECT node_id FROM hub_nodes WHERE repo = %s AND name = ANY(%s) AND NOT is_test",
             (repo, test_targets),
         )
         marks |= {r[0] for r in rows}
     return marks
+
+
+def _load_old_nodes(
+    conn: psycopg.Connection[Any], repo: str, paths: list[str]
+) -> dict[str, _OldNode]:
+    if not paths:
+        return {}
+    rows = conn.execute(
+        "SELECT node_id, name, kind, is_test, extract->>'source_hash', full_name, file_path "
+        "FROM hub_nodes WHERE repo = %s AND file_path = ANY(%s)",
+        (repo, paths),
+    )
+    return {r[0]: (r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows}
 
 
 def refresh_files(
@@ -273,7 +265,8 @@ def refresh_files(
     """``changed_paths`` (repo-relative) skips the scan; None scans the whole repository.
 
     Only rows of ``repo`` are read or written: another repository in the same store is
-    never seen as deleted, renamed or called.
+    never seen as deleted, renamed or called. Parsed files stream into the index batch by
+    batch: the main process never holds every file's nodes at once.
     """
     started = time.perf_counter()
     report = FilesReport()
@@ -281,29 +274,38 @@ def refresh_files(
     with store.transaction() as conn:
         dirty.stage_lock(conn, repo)
         index = load_file_index(conn, repo)
-        reads = _scan(root, index, changed_paths, report)
+        # Nothing indexed yet: every node is new, no row can conflict, no caller elsewhere.
+        first_build = not index
+        reads, requests = _scan(root, index, changed_paths, report)
+        # Every node a candidate file had (a touched or unreadable file keeps its nodes:
+        # only files parsed or deleted below count).
+        old_all = _load_old_nodes(conn, repo, [r.stat.path for r in requests] + reads.deleted)
 
-        # 1b. parse what changed and compare its nodes with the index
-        extracts = parse_files(
-            root,
-            [(r.stat.path, r.data, language_for_path(r.stat.path) or "") for r in reads.to_parse],
-            max_file_bytes,
-            workers,
-            repo,
-        )
-        _count_parse_outcomes(extracts, reads, index, report)
-        affected_files = [r.stat.path for r in reads.to_parse] + reads.deleted
-        old_rows = (
-            conn.execute(
-                "SELECT node_id, name, kind, is_test, extract->>'source_hash', full_name "
-                "FROM hub_nodes WHERE repo = %s AND file_path = ANY(%s)",
-                (repo, affected_files),
-            ).fetchall()
-            if affected_files
-            else []
-        )
-        old: dict[str, _OldNode] = {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in old_rows}
-        new = {n.node_id: n for e in extracts for n in e.nodes}
+        # 1b. read, parse and write what changed, batch by batch
+        new: dict[str, NodeFacts] = {}
+        kept_rows: list[tuple[Any, ...]] = []  # nodes the index knew: upserted at the end
+        file_rows: list[tuple[Any, ...]] = []
+        for batch in read_files(root, requests, max_file_bytes, workers, repo):
+            fresh_rows: list[tuple[Any, ...]] = []
+            for result in batch:
+                _sort_result(result, reads, index, report)
+                if result.file_row is None:
+                    continue
+                file_rows.append(result.file_row)
+                new.update((n.node_id, n) for n in result.nodes)
+                for row in result.node_rows:
+                    # A new node's "before" is its own source; a kept node keeps the source
+                    # its state was derived from until stage 2 has diffed against it.
+                    if row[1] in old_all:
+                        kept_rows.append(row)
+                    else:
+                        fresh_rows.append((*row, row[SOURCE]))
+            del batch
+            bulk_insert(conn, "hub_nodes", [*NODE_COLUMNS, "state_source"], fresh_rows)
+        _count_parse_outcomes(reads, index, report)
+        affected_files = [st.path for st in reads.to_parse] + reads.deleted
+        affected_set = set(affected_files)
+        old = {i: o for i, o in old_all.items() if o[5] in affected_set}
         added = {i for i in new if i not in old}
         removed = sorted(i for i in old if i not in new)
         report.nodes_added, report.nodes_removed = len(added), len(removed)
@@ -311,70 +313,27 @@ def refresh_files(
             1 for i, n in new.items() if i in old and old[i][3] != n.source_hash
         )
 
-        _write_index(conn, repo, extracts, reads, removed, added)
-        marks = _marks_for_changes(conn, repo, new, old, added, removed, affected_files)
+        _write_index(conn, repo, file_rows, kept_rows, reads, removed)
+        marks = _marks_for_changes(
+            conn, repo, new, old, added, removed, affected_files, first_build=first_build
+        )
         dirty.mark_dirty(conn, repo, dirty.STATE, sorted(marks), "files changed")
         report.nodes_marked = len(marks)
     report.duration_s = time.perf_counter() - started
     return report
 
 
-_FILE_COLUMNS = [
-    "repo",
-    "path",
-    "mtime_ns",
-    "size",
-    "content_hash",
-    "language",
-    "status",
-    "error",
-    "module",
-    "imports",
-]
-_NODE_COLUMNS = [
-    "repo",
-    "node_id",
-    "file_path",
-    "kind",
-    "name",
-    "qualname",
-    "full_name",
-    "class_name",
-    "is_test",
-    "source",
-    "call_names",
-    "tested_names",
-    "extract",
-]
-_SOURCE = _NODE_COLUMNS.index("source")
-
-
 def _write_index(
     conn: psycopg.Connection[Any],
     repo: str,
-    extracts: list[FileExtract],
+    file_rows: list[tuple[Any, ...]],
+    kept_rows: list[tuple[Any, ...]],
     reads: _Reads,
     removed: list[str],
-    added: set[str],
 ) -> None:
-    """1c. the index rows of changed files, in bulk (COPY + one set-based upsert)."""
-    digests = {r.stat.path: r for r in reads.to_parse}
-    file_rows = [
-        (
-            repo,
-            e.path,
-            digests[e.path].stat.mtime_ns,
-            digests[e.path].stat.size,
-            digests[e.path].digest,
-            e.language,
-            e.status.value,
-            e.error,
-            e.module,
-            json.dumps(e.imports),
-        )
-        for e in extracts
-    ]
-    bulk_upsert(conn, "hub_files", _FILE_COLUMNS, file_rows, key=["repo", "path"])
+    """1c. the rest of the index rows of changed files, in bulk (COPY + set-based upserts);
+    new nodes were copied in as their files were parsed."""
+    bulk_upsert(conn, "hub_files", FILE_COLUMNS, file_rows, key=["repo", "path"])
     if reads.touched:
         t = reads.touched
         conn.execute(
@@ -389,37 +348,4 @@ def _write_index(
         conn.execute(
             "DELETE FROM hub_files WHERE repo = %s AND path = ANY(%s)", (repo, reads.deleted)
         )
-    node_rows = [
-        (
-            repo,
-            n.node_id,
-            n.file_path,
-            n.kind,
-            n.name,
-            n.qualname,
-            n.full_name,
-            n.class_name,
-            n.is_test,
-            n.source,
-            call_names(n, e.imports),
-            tested_names(n.name) if n.is_test and n.kind != "module" else [],
-            n.model_dump_json(exclude={"source"}),
-        )
-        for e in extracts
-        for n in e.nodes
-    ]
-    # A new node's "before" is its own source; a kept node keeps the source its state
-    # was derived from until stage 2 has diffed against it.
-    bulk_insert(
-        conn,
-        "hub_nodes",
-        [*_NODE_COLUMNS, "state_source"],
-        ((*row, row[_SOURCE]) for row in node_rows if row[1] in added),
-    )
-    bulk_upsert(
-        conn,
-        "hub_nodes",
-        _NODE_COLUMNS,
-        (row for row in node_rows if row[1] not in added),
-        key=["node_id"],
-    )
+    bulk_upsert(conn, "hub_nodes", NODE_COLUMNS, kept_rows, key=["node_id"])

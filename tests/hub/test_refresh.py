@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kgents_assets.hub import file_reads
 from kgents_assets.hub import refresh_files as refresh_files_mod
 from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.refresh import refresh_repository
@@ -300,10 +301,10 @@ def test_parallel_parse_gives_the_same_model(
         {f"many/m{i}.py": f"def f{i}():\n    return f{(i + 1) % 50}()\n" for i in range(50)}
     )
     root = repo(files)
-    monkeypatch.setattr(refresh_files_mod, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(file_reads, "PARALLEL_THRESHOLD", 10)
     refresh_repository(store, root, repo=REPO, workers=2)
     other = fresh_store()
-    monkeypatch.setattr(refresh_files_mod, "PARALLEL_THRESHOLD", 10_000)
+    monkeypatch.setattr(file_reads, "PARALLEL_THRESHOLD", 10_000)
     refresh_repository(other, root, repo=REPO, workers=1)
     a, b = snapshot(store, root), snapshot(other, root)
     assert (a["states"], a["edges"]) == (b["states"], b["edges"])

@@ -1,0 +1,190 @@
+"""Stage 1's per-file work, run in parse workers: read, hash, parse, and build index rows.
+
+A worker returns what the index stores (ready-made ``hub_files``/``hub_nodes`` rows) and a
+few facts per node for the change marks, never the parsed models: the main process then
+only streams rows into COPY and keeps no file's bytes, no source and no parse tree.
+Reading and hashing happen here too, so a cold build never holds the repository's bytes
+in the main process (nor pickles them to the workers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from kgents_assets.hub.discovery import extract_source, package_dir_checker
+from kgents_assets.hub.models import CodeNode, FileStatus
+from kgents_assets.hub.node_ids import content_hash, qualify_node_id
+from kgents_assets.hub.scan import FileStat
+from kgents_assets.hub.test_files import tested_names
+
+PARALLEL_THRESHOLD = 200  # below this many files a process pool costs more than it saves
+SERIAL_BATCH = 256  # files per batch in-process: bounds what one COPY holds
+
+
+class NodeFacts(NamedTuple):
+    """What stage 1 keeps of a node once its row is on its way to the index."""
+
+    node_id: str
+    name: str
+    kind: str
+    is_test: bool
+    source_hash: str
+    full_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """A file that looks changed. ``known_hash``: its indexed content hash, or None when
+    it must be parsed whatever it holds (new, or under a renamed package)."""
+
+    stat: FileStat
+    language: str
+    known_hash: str | None
+
+
+#: outcomes of reading one file
+PARSED, TOUCHED, VANISHED, UNREADABLE = "parsed", "touched", "vanished", "unreadable"
+
+
+@dataclass(slots=True)
+class FileResult:
+    stat: FileStat
+    outcome: str
+    problem: str = ""  # why it was not parsed (vanished, unreadable)
+    digest: str = ""
+    status: FileStatus | None = None
+    error: str | None = None
+    file_row: tuple[Any, ...] | None = None  # hub_files columns (FILE_COLUMNS)
+    nodes: list[NodeFacts] = field(default_factory=list)
+    node_rows: list[tuple[Any, ...]] = field(default_factory=list)  # NODE_COLUMNS
+
+
+FILE_COLUMNS = [
+    "repo",
+    "path",
+    "mtime_ns",
+    "size",
+    "content_hash",
+    "language",
+    "status",
+    "error",
+    "module",
+    "imports",
+]
+NODE_COLUMNS = [
+    "repo",
+    "node_id",
+    "file_path",
+    "kind",
+    "name",
+    "qualname",
+    "full_name",
+    "class_name",
+    "is_test",
+    "source",
+    "call_names",
+    "tested_names",
+    "extract",
+]
+SOURCE = NODE_COLUMNS.index("source")
+
+
+def call_names(node: CodeNode, imports: dict[str, str]) -> list[str]:
+    """Every name a definition must have to be one of this node's callees."""
+    names = {ref.name for ref in node.calls}
+    names |= {imports[r.name].rsplit(".", 1)[-1] for r in node.calls if r.name in imports}
+    return sorted(names)
+
+
+def _node_row(repo: str, node: CodeNode, imports: dict[str, str]) -> tuple[Any, ...]:
+    return (
+        repo,
+        node.node_id,
+        node.file_path,
+        node.kind,
+        node.name,
+        node.qualname,
+        node.full_name,
+        node.class_name,
+        node.is_test,
+        node.source,
+        call_names(node, imports),
+        tested_names(node.name) if node.is_test and node.kind != "module" else [],
+        node.model_dump_json(exclude={"source"}),
+    )
+
+
+def read_and_parse(
+    root: Path,
+    request: ReadRequest,
+    max_bytes: int,
+    repo: str,
+    is_package_dir: Callable[[str], bool],
+) -> FileResult:
+    """One file: read it, hash it, and parse it unless its content is the indexed one."""
+    st = request.stat
+    try:
+        data = (root / st.path).read_bytes()
+    except FileNotFoundError:
+        return FileResult(st, VANISHED, FileStatus.VANISHED.value + ": deleted during the scan")
+    except OSError as exc:
+        return FileResult(st, UNREADABLE, f"{FileStatus.UNREADABLE.value}: {exc.strerror}")
+    digest = content_hash(data)
+    if request.known_hash == digest:
+        return FileResult(st, TOUCHED, digest=digest)
+    extract = extract_source(st.path, data, request.language, is_package_dir, max_bytes)
+    del data
+    result = FileResult(st, PARSED, digest=digest, status=extract.status, error=extract.error)
+    result.file_row = (
+        repo,
+        extract.path,
+        st.mtime_ns,
+        st.size,
+        digest,
+        extract.language,
+        extract.status.value,
+        extract.error,
+        extract.module,
+        json.dumps(extract.imports),
+    )
+    for local in extract.nodes:
+        node = local.model_copy(update={"node_id": qualify_node_id(repo, local.node_id)})
+        result.node_rows.append(_node_row(repo, node, extract.imports))
+        result.nodes.append(
+            NodeFacts(
+                node.node_id, node.name, node.kind, node.is_test, node.source_hash, node.full_name
+            )
+        )
+    return result
+
+
+def _read_batch(
+    root: str, requests: list[ReadRequest], max_bytes: int, repo: str
+) -> list[FileResult]:
+    base = Path(root)
+    is_pkg = package_dir_checker(base)
+    return [read_and_parse(base, r, max_bytes, repo, is_pkg) for r in requests]
+
+
+def read_files(
+    root: Path, requests: list[ReadRequest], max_bytes: int, workers: int, repo: str
+) -> Iterator[list[FileResult]]:
+    """Results batch by batch, in request order, as workers finish them: the caller writes
+    each batch and drops it before the next arrives."""
+    if workers <= 1 or len(requests) < PARALLEL_THRESHOLD:
+        for start in range(0, len(requests), SERIAL_BATCH):
+            yield _read_batch(str(root), requests[start : start + SERIAL_BATCH], max_bytes, repo)
+        return
+    chunk = max(1, len(requests) // (workers * 8))
+    batches = [requests[i : i + chunk] for i in range(0, len(requests), chunk)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = deque(pool.submit(_read_batch, str(root), b, max_bytes, repo) for b in batches)
+        del batches
+        while pending:
+            yield pending.popleft().result()  # no reference left once the caller wrote it
