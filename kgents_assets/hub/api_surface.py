@@ -2,7 +2,9 @@
 
 Public: a function, class or method none of whose qualified-name parts starts with an
 underscore, in a non-test file; where its module defines ``__all__``, the top-level name
-must be listed there unless a package re-exports it (its ``__init__`` imports it).
+must be listed there unless a package re-exports it: its ``__init__`` imports it by name,
+or star-imports its module (``from .m import *`` re-exports what ``m.__all__`` lists, or
+without ``__all__`` every public top-level name of ``m``, as Python does).
 
 The last seen surface is kept per repository in ``hub_api_snapshot`` and
 ``hub_api_baselines`` (this module is their only owner). ``detect_api_changes`` compares
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 import psycopg
 
+from kgents_assets.hub.modules import resolve_relative
 from kgents_assets.hub.node_ids import content_hash
 
 ChangeKind = Literal["removed", "renamed", "signature_changed"]
@@ -105,15 +108,71 @@ def module_all(root: Path | None, file_path: str) -> frozenset[str] | None:
     return _dunder_all(path, mtime)
 
 
-def _re_exports(conn: psycopg.Connection[Any], repo: str) -> dict[str, list[str]]:
-    """full name -> the packages whose ``__init__`` imports it."""
+@cache
+def _star_sources(path: Path, mtime_ns: int) -> tuple[tuple[int, str], ...]:
+    """(level, module) of each ``from module import *`` at the top of the file."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    return tuple(
+        (node.level, node.module or "")
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
+    )
+
+
+def star_imports(root: Path | None, file_path: str, module: str) -> list[str]:
+    """The absolute names of the modules a package ``__init__`` star-imports."""
+    if root is None:
+        return []
+    path = root / file_path
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return []
+    return [
+        resolve_relative(module, True, level, name) if level else name
+        for level, name in _star_sources(path, mtime)
+    ]
+
+
+def _star_names(
+    conn: psycopg.Connection[Any], repo: str, root: Path | None, module: str
+) -> list[str]:
+    """The full names of what ``from module import *`` binds: the names of its
+    ``__all__``, else its public top-level functions, classes and imports; a name the
+    module itself imports is followed to where it is defined (a chain of re-exports)."""
+    row = conn.execute(
+        "SELECT path, imports FROM hub_files WHERE repo = %s AND module = %s LIMIT 1",
+        (repo, module),
+    ).fetchone()
+    path, imports = (row[0], row[1] or {}) if row else (None, {})
+    listed = module_all(root, path) if path else None
+    if listed is None:
+        defined = conn.execute(
+            "SELECT DISTINCT name FROM hub_nodes WHERE repo = %s AND extract->>'module' = %s "
+            "AND kind IN ('function', 'class') AND qualname = name",
+            (repo, module),
+        ).fetchall()
+        listed = frozenset(n for n in [*(r[0] for r in defined), *imports] if _is_public(n))
+    return [imports.get(name, f"{module}.{name}") for name in sorted(listed)]
+
+
+def _re_exports(
+    conn: psycopg.Connection[Any], repo: str, root: Path | None
+) -> dict[str, list[str]]:
+    """full name -> the packages whose ``__init__`` imports it (by name or by a star)."""
     out: dict[str, list[str]] = {}
-    for module, imports in conn.execute(
-        "SELECT module, imports FROM hub_files WHERE repo = %s AND path LIKE '%%__init__.py'",
+    for module, imports, path in conn.execute(
+        "SELECT module, imports, path FROM hub_files WHERE repo = %s AND path LIKE '%%__init__.py'",
         (repo,),
     ).fetchall():
         for target in (imports or {}).values():
             out.setdefault(target, []).append(module)
+        for source in star_imports(root, path, module or ""):
+            for full_name in _star_names(conn, repo, root, source):
+                out.setdefault(full_name, []).append(module)
     return out
 
 
@@ -123,7 +182,7 @@ def _is_public(qualname: str) -> bool:
 
 def public_api(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> dict[str, ApiSymbol]:
     """node id -> symbol, for every public function, class and method of ``repo``."""
-    exports = _re_exports(conn, repo)
+    exports = _re_exports(conn, repo, root)
     rows = conn.execute(
         "SELECT node_id, full_name, qualname, name, kind, file_path, "
         "(extract->>'start_line')::int, extract->>'signature', extract->>'module', source "
@@ -135,7 +194,7 @@ def public_api(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> d
         if not _is_public(qual) or _is_test_path(path):
             continue
         top = qual.split(".", 1)[0]
-        exported_by = tuple(sorted(exports.get(f"{module}.{top}", [])))
+        exported_by = tuple(sorted(set(exports.get(f"{module}.{top}", []))))
         listed = module_all(root, path)
         if listed is not None and top not in listed and not exported_by:
             continue

@@ -170,3 +170,62 @@ def test_impact_of_a_symbol_as_it_stands_and_of_an_unknown_name(store: Store, sh
         ("test_cart.test_total", 0.3)  # Cart().total(): a method through an object
     ]
     assert isinstance(missing, Miss) and "no node named 'no_such_api'" in missing.reason
+
+
+STARS: Files = {
+    # the package re-exports two modules with stars: one lists __all__, one does not
+    "kit/__init__.py": "from .tools import *\nfrom kit.extra import *\n",
+    "kit/tools.py": """
+        __all__ = ["hammer"]
+
+
+        def hammer(nail):
+            return nail
+
+
+        def saw(board):
+            return board
+        """,
+    "kit/extra.py": """
+        from kit.deep.impl import drill
+
+
+        def glue(a, b):
+            return a, b
+
+
+        def _secret():
+            return 1
+        """,
+    "kit/deep/__init__.py": "",
+    "kit/deep/impl.py": "__all__ = []\n\n\ndef drill(hole):\n    return hole\n",
+    "app.py": "from kit import drill, glue, hammer\n\n\ndef build():\n"
+    "    return hammer(1), glue(1, 2), drill(3)\n",
+}
+
+
+def test_star_re_exports_count_as_exports(store: Store, repo: Callable[[Files], Path]) -> None:
+    root = repo(STARS)
+    refresh_repository(store, root, repo="kit")
+    with store.connect() as conn:
+        from kgents_assets.hub.api_surface import public_api
+
+        surface = {s.full_name: s.exported_by for s in public_api(conn, "kit", root).values()}
+    # __all__ of tools says what its star exports: hammer, not saw (not public at all)
+    assert surface["kit.tools.hammer"] == ("kit.tools", "kit")
+    assert "kit.tools.saw" not in surface
+    # no __all__ in extra: its public names, imported ones followed to their definition
+    assert surface["kit.extra.glue"] == ("kit.extra", "kit")
+    assert "kit.extra._secret" not in surface
+    # impl's __all__ is empty, but the package re-exports drill through extra's star
+    assert surface["kit.deep.impl.drill"] == ("kit.deep.impl", "kit")
+
+    with store.transaction() as conn:
+        assert detect_and_summarize(conn, "kit", root)[0] is True
+    (root / "kit/deep/impl.py").write_text("__all__ = []\n")
+    refresh_repository(store, root, repo="kit")
+    with store.transaction() as conn:
+        _, (summary,) = detect_and_summarize(conn, "kit", root)
+    assert summary.description == "kit.deep.impl.drill was removed (def drill(hole))"
+    assert summary.exported_by == ["kit.deep.impl", "kit"]
+    assert [(s.file_path, s.caller) for s in summary.callsites] == [("app.py", "app.build")]
