@@ -18,20 +18,22 @@ import importlib.util
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pgserver
 import psycopg
 
 from kgents_assets.catalog import storage
-from kgents_assets.catalog.connections import run_search
 from kgents_assets.catalog.embedders import Embedder, Vectors, build_embedder
 from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.search import discover
@@ -42,6 +44,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 QUALITY_PACKAGE = "rich"  # a real third-party package whose source is in the venv
 INCREMENTAL_PACKAGE = "httpx"  # smaller: the hub parses it in a second
 MAX_PAIRS = 400
+#: The tree at the start of the work on issue 12's search row: its query path is "before".
+BEFORE_COMMIT = "dba0dd5"
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 # ---------------------------------------------------------------- shared plumbing
@@ -188,32 +194,6 @@ def bench_quality(server: Store) -> None:
 
 
 # ---------------------------------------------------------------- latency
-class FixedEmbedder:
-    """Returns prepared query vectors: latency is measured on synthetic vectors."""
-
-    def __init__(self, dim: int, queries: dict[str, Vectors]) -> None:
-        self._dim, self._queries = dim, queries
-
-    @property
-    def id(self) -> str:
-        return f"synthetic:{self._dim}"
-
-    @property
-    def dimension(self) -> int:
-        return self._dim
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        return np.stack([self._queries[t] for t in texts])
-
-
-def clustered_vectors(n: int, dim: int, clusters: int, rng: np.random.Generator) -> Vectors:
-    """Unit vectors around random topic centres, like real embeddings (not uniform noise)."""
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    labels = rng.integers(0, clusters, n)
-    data = centres[labels] + 0.9 * rng.standard_normal((n, dim)).astype(np.float32)
-    return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
-
-
 def site_packages_functions(n: int) -> tuple[list[CatalogEntry], list[str]]:
     """Up to ``n`` real functions from the installed packages, and docstring queries."""
     site = Path(np.__file__).parent.parent
@@ -242,128 +222,223 @@ def site_packages_functions(n: int) -> tuple[list[CatalogEntry], list[str]]:
     return entries, queries
 
 
-def bench_latency(server: Store, n: int, dim: int, n_queries: int, synthetic: bool) -> None:
-    rng = np.random.default_rng(7)
-    embedder: Embedder
-    if synthetic:
-        print(f"\n== search latency: {n:,} entries, {dim}-d synthetic clustered vectors, "
-              f"{n_queries} queries through discover(mode='semantic')")  # fmt: skip
-        data = clustered_vectors(n + n_queries, dim, 2_000, rng)
-        base, queries = data[:n], data[n:]
-        names = [f"q{i}" for i in range(n_queries)]
-        embedder = FixedEmbedder(dim, dict(zip(names, queries, strict=True)))
-        entries = [
-            CatalogEntry(id=f"e{i}", entity_type="function", name=f"fn_{i}",
-                         description=f"entry {i}", origin="node")
-            for i in range(n)
-        ]  # fmt: skip
-    else:
-        t0 = time.perf_counter()
-        entries, questions = site_packages_functions(n)
-        n = len(entries)
-        embedder = build_embedder("hashing")
-        dim = embedder.dimension
-        base = np.vstack([embedder.embed([storage.embedding_text(e) for e in entries[i : i + 5000]])
-                          for i in range(0, n, 5000)])  # fmt: skip
-        names = [questions[int(i)] for i in rng.choice(len(questions), n_queries, replace=False)]
-        queries = embedder.embed(names)
-        print(f"\n== search latency: {n:,} real functions from site-packages, hashing "
-              f"embedder ({dim}-d), {n_queries} docstring queries through "
-              f"discover(mode='semantic'); corpus + embedding {time.perf_counter() - t0:.0f}s")  # fmt: skip
+#: Repositories of the latency catalog, by contiguous runs of site-packages (so each is a
+#: few whole packages, topical like a real repository): a small one searched exactly, a
+#: large one through HNSW with a post-filter, and the rest.
+REPOS = (("small", 2_000), ("large", 25_000))
+
+
+def load_latency_catalog(
+    server: Store, entries: list[CatalogEntry], base: Vectors, embedder: Embedder
+) -> Store:
     store = new_database(server)
     started = time.perf_counter()
     with store.transaction() as conn:
         storage.prepare(conn)
-        for s in range(0, n, 20_000):
+        for s in range(0, len(entries), 20_000):
             storage.upsert_entries(conn, entries[s : s + 20_000])
-        conn.execute("SET LOCAL maintenance_work_mem = '1GB'")
-        conn.execute(
-            "CREATE TEMP TABLE _v (entry_id text, embedder text, dim int, text_hash text, embedding vector) ON COMMIT DROP"
-        )
-        with conn.cursor().copy("COPY _v FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["text", "text", "int4", "text", "vector"])
-            for e, v in zip(entries, base, strict=True):
-                copy.write_row((e.id, embedder.id, dim, "-", v))
-        conn.execute(
-            "INSERT INTO catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
-            "SELECT v.entry_id, v.embedder, v.dim, e.text_hash, v.embedding FROM _v v "
-            "JOIN catalog_entries e ON e.id = v.entry_id"
-        )
+        storage.upsert_embeddings(conn, entries, base, embedder, index=False)
         loaded = time.perf_counter()
-        storage.ensure_vector_index(conn, dim)
+        storage.ensure_vector_index(conn, embedder.dimension)
         storage.write_embedder_meta(conn, embedder)
+        start = 0
+        for name, size in REPOS:
+            conn.execute(
+                "UPDATE catalog_entries SET repo = %s WHERE substr(id, 2)::int >= %s "
+                "AND substr(id, 2)::int < %s",
+                (name, start, start + size),
+            )
+            start += size
+        conn.execute("UPDATE catalog_entries SET repo = 'rest' WHERE repo IS NULL")
     built = time.perf_counter()
     with store.connect(autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE catalog_embeddings")
-    print(
-        f"  load {loaded - started:.1f}s, HNSW build (m={storage.HNSW_M}, ef_construction={storage.HNSW_EF_CONSTRUCTION}) {built - loaded:.1f}s"
-    )
+        conn.execute("VACUUM ANALYZE")
+    print(f"  load {loaded - started:.1f}s, HNSW build (m={storage.HNSW_M}, "
+          f"ef_construction={storage.HNSW_EF_CONSTRUCTION}) {built - loaded:.1f}s")  # fmt: skip
+    return store
+
+
+def repo_rows(name: str) -> slice:
+    start = 0
+    for repo, size in REPOS:
+        if repo == name:
+            return slice(start, start + size)
+        start += size
+    raise KeyError(name)
+
+
+@dataclass
+class Measured:
+    """One configuration's per-query latencies (pooled over rounds) and last answers."""
+
+    label: str
+    ms: list[float]
+    ids: list[list[str]]
+
+
+def bench_latency(
+    server: Store, n: int, n_queries: int, rounds: int, before_commit: str, rest: bool
+) -> None:
+    from _search_latency import ApiWorker, Gateway, export_tree
+
+    from kgents_assets.catalog.search import EF_SEARCH
+
+    rng = np.random.default_rng(7)
+    t0 = time.perf_counter()
+    entries, questions = site_packages_functions(n)
+    n = len(entries)
+    embedder = build_embedder("hashing")  # the default: what discover embeds queries with
+    dim = embedder.dimension
+    base = np.vstack([embedder.embed([storage.embedding_text(e) for e in entries[i : i + 5000]])
+                      for i in range(0, n, 5000)])  # fmt: skip
+    names = [questions[int(i)] for i in rng.choice(len(questions), n_queries, replace=False)]
+    queries = embedder.embed(names)
+    print(f"\n== search latency: {n:,} real functions from site-packages, hashing embedder "
+          f"({dim}-d), {n_queries} docstring queries, limit 10; corpus + embedding "
+          f"{time.perf_counter() - t0:.0f}s")  # fmt: skip
+    store = load_latency_catalog(server, entries, base, embedder)
 
     # recall with ties: a returned entry counts when it is as close as the 10th exact
     # neighbour (real code has many identical functions, i.e. identical vectors)
-    tenth = [float(np.sort(base @ q)[-10]) for q in queries]
+    def tenth(rows: slice) -> list[float]:
+        sims = queries @ base[rows].T
+        return [float(np.sort(s)[-10]) for s in sims]
 
-    def recall_of(ids: list[str], q: Vectors, threshold: float) -> float:
-        sims = [float(base[int(i[1:])] @ q) for i in ids]
-        return sum(1 for s in sims if s >= threshold - 1e-5) / 10
+    thresholds: dict[str | None, list[float]] = {None: tenth(slice(0, n))}
+    thresholds.update({name: tenth(repo_rows(name)) for name, _ in REPOS})
 
-    def run(ef: int | None) -> tuple[list[float], float]:
-        latencies, recalls = [], []
-        for name, q, threshold in zip(names, queries, tenth, strict=True):
-            t0 = time.perf_counter()
-            if ef is None:  # baseline: exact search, sequential scan, same API path
-                hits = exact_search(store, embedder, name)
-            else:
-                hits = [
-                    h.entry.id
-                    for h in discover(
-                        store, name, mode="semantic", limit=10, embedder=embedder, ef_search=ef
-                    )
-                ]  # type: ignore[arg-type]
-            latencies.append((time.perf_counter() - t0) * 1000)
-            recalls.append(recall_of(hits, q, threshold))
-        return latencies, statistics.mean(recalls)
+    def recall(ids: list[list[str]], repo: str | None = None) -> float:
+        found = [
+            sum(1 for i in hit if float(base[int(i[1:])] @ q) >= limit - 1e-5) / 10
+            for hit, q, limit in zip(ids, queries, thresholds[repo], strict=False)
+        ]
+        return statistics.mean(found)
+
+    filtered_names = names[:100]
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        before_tree = export_tree(before_commit, scratch)
+        workers = {"before": ApiWorker(before_tree, store.url, scratch),
+                   "after": ApiWorker(HERE, store.url, scratch)}  # fmt: skip
+        gateways: dict[str, Gateway] = {}
+        try:
+            if rest:
+                gateways = {"before": Gateway(before_tree, store.url, scratch),
+                            "after": Gateway(HERE, store.url, scratch)}  # fmt: skip
+            for worker in workers.values():  # warm: pools open, statements prepared
+                worker.run(names[:30], "semantic")
+                worker.run(names[:10], "hybrid")
+            for gateway in gateways.values():
+                gateway.run(names[:30], "semantic")
+            sql_conn = store.connect(autocommit=True)
+            storage.prepare(sql_conn)
+
+            configs: list[tuple[str, Callable[[], tuple[list[float], list[list[str]]]]]] = []
+            for tree, w in workers.items():
+                configs.append((f"API {tree}: semantic", partial(w.run, names, "semantic")))
+            configs.append(("API after: semantic, ef_search=100",
+                            partial(workers["after"].run, names, "semantic", ef=100)))  # fmt: skip
+            for ef in sorted({100, EF_SEARCH}):
+                configs.append((f"SQL only: ef_search={ef}",
+                                partial(raw_sql, sql_conn, queries, dim, ef)))  # fmt: skip
+            for tree, g in gateways.items():
+                configs.append((f"REST {tree}: semantic", partial(g.run, names, "semantic")))
+            for tree, w in workers.items():
+                configs.append((f"API {tree}: hybrid (kg's default)",
+                                partial(w.run, names, "hybrid")))  # fmt: skip
+            for name, _ in REPOS:
+                for tree, w in workers.items():
+                    configs.append((f"API {tree}: semantic, repo={name}",
+                                    partial(w.run, filtered_names, "semantic", repo=name)))  # fmt: skip
+            measured = {label: Measured(label, [], []) for label, _ in configs}
+            for r in range(rounds):  # alternate the order: load hits every configuration alike
+                for label, run in configs if r % 2 == 0 else configs[::-1]:
+                    ms, ids = run()
+                    measured[label].ms.extend(ms)
+                    measured[label].ids = ids
+            sweep = []
+            for ef in (40, 60, 80, 100, 150):
+                ms, ids = workers["after"].run(names, "semantic", ef=ef)
+                sweep.append((f"API after: ef_search={ef}", f"{pct(ms, 50):.2f}",
+                              f"{pct(ms, 95):.2f}", f"{recall(ids):.3f}"))  # fmt: skip
+            exact_ms = exact_latency(sql_conn, queries[:30])
+            sql_conn.close()
+        finally:
+            for worker in workers.values():
+                worker.close()
+            for gateway in gateways.values():
+                gateway.close()
 
     rows = []
-    for ef in (None, 40, 100, 200):
-        latencies, recall = run(ef)
-        rows.append(("exact (seq scan)" if ef is None else f"HNSW ef_search={ef}",
-                     f"{pct(latencies, 50):.2f}", f"{pct(latencies, 99):.2f}", f"{recall:.3f}"))  # fmt: skip
-    sql_only = raw_sql_latency(store, queries, dim, 100)
-    rows.append(
-        ("HNSW ef=100, SQL only", f"{pct(sql_only, 50):.2f}", f"{pct(sql_only, 99):.2f}", "-")
+    for label, m in measured.items():
+        repo = label.rsplit("repo=", 1)[1] if "repo=" in label else None
+        scored = "hybrid" not in label and "SQL" not in label
+        short = sum(1 for ids in m.ids if len(ids) < 10) if "SQL" not in label else 0
+        rows.append((label, f"{pct(m.ms, 50):.2f}", f"{pct(m.ms, 95):.2f}",
+                     f"{recall(m.ids, repo):.3f}" if scored else "-",
+                     short if "SQL" not in label else "-"))  # fmt: skip
+    table(f"search latency at {n:,} entries, before = {before_commit} (same run, {rounds} "
+          f"alternating rounds, medians of per-query wall ms; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())})",
+          ("configuration", "p50 ms", "p95 ms", "recall@10", "< 10 hits"), rows)  # fmt: skip
+    table("ef_search sweep (this tree, one pass): recall against exact search",
+          ("configuration", "p50 ms", "p95 ms", "recall@10"),
+          [*sweep, ("exact (seq scan, SQL, 30 queries)", f"{pct(exact_ms, 50):.2f}",
+                    f"{pct(exact_ms, 95):.2f}", "1.000")])  # fmt: skip
+    check_latency(measured, recall, n_queries)
+
+
+def check_latency(
+    measured: dict[str, Measured], recall: Callable[..., float], n_queries: int
+) -> None:
+    """The checks the latency table rests on; a failure exits non-zero."""
+    after = measured["API after: semantic"]
+    if (got := recall(after.ids)) < 0.95:
+        raise SystemExit(f"FAILED: recall@10 {got:.3f} < 0.95 at the default ef_search")
+    same = sum(
+        set(a) == set(b)
+        for a, b in zip(measured["API before: semantic"].ids,
+                        measured["API after: semantic, ef_search=100"].ids, strict=True)
+    )  # fmt: skip
+    print(f"  same hits as before at ef_search=100: {same}/{n_queries} queries")
+    if same < 0.99 * n_queries:
+        raise SystemExit("FAILED: at the same ef_search the new query path answers differently")
+    for repo, size in REPOS:
+        short = [ids for ids in measured[f"API after: semantic, repo={repo}"].ids if len(ids) < 10]
+        if short and size >= 10:
+            raise SystemExit(f"FAILED: {len(short)} searches in repo={repo} ({size:,} entries) "
+                             "returned fewer than 10 hits")  # fmt: skip
+
+
+def raw_sql(
+    conn: psycopg.Connection[Any],
+    queries: Vectors,
+    dim: int,
+    ef: int,
+) -> tuple[list[float], list[list[str]]]:
+    """The anchor: the HNSW statement alone on a warm connection, ids only."""
+    conn.execute(f"SET hnsw.ef_search = {ef}")
+    ms, ids = [], []
+    statement = (
+        f"SELECT entry_id FROM catalog_embeddings WHERE dim = {dim} "
+        f"ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT 10"
     )
-    table("semantic search latency (target: recall@10 >= 0.95 at p50 <= 5 ms)",
-          ("method", "p50 ms", "p99 ms", "recall@10"), rows)  # fmt: skip
+    for q in queries:
+        t0 = time.perf_counter()
+        rows = conn.execute(statement, (q,), prepare=True).fetchall()
+        ms.append((time.perf_counter() - t0) * 1000)
+        ids.append([r[0] for r in rows])
+    return ms, ids
 
 
-def exact_search(store: Store, embedder: Embedder, name: str) -> list[str]:
-    """Baseline: the same API path (warm connection, entries fetched), no index."""
-    vector = embedder.embed([name])[0]
-
-    def work(conn: psycopg.Connection) -> list[str]:  # type: ignore[type-arg]
-        rows = conn.execute(
-            "SELECT entry_id FROM catalog_embeddings ORDER BY embedding <=> %s LIMIT 10", (vector,)
-        ).fetchall()
-        storage.get_entries(conn, [r[0] for r in rows])
-        return [r[0] for r in rows]
-
-    return run_search(store, work)
-
-
-def raw_sql_latency(store: Store, queries: Vectors, dim: int, ef: int) -> list[float]:
+def exact_latency(conn: psycopg.Connection[Any], queries: Vectors) -> list[float]:
     out = []
-    with store.connect() as conn:
-        storage.prepare(conn)
-        conn.execute(f"SET hnsw.ef_search = {ef}")
-        for q in queries:
-            t0 = time.perf_counter()
-            conn.execute(
-                f"SELECT entry_id FROM catalog_embeddings WHERE dim = {dim} "
-                f"ORDER BY embedding::vector({dim}) <=> %s::vector({dim}) LIMIT 10",
-                (q,),
-            ).fetchall()
-            out.append((time.perf_counter() - t0) * 1000)
+    for q in queries:
+        t0 = time.perf_counter()
+        conn.execute(
+            "SELECT entry_id FROM catalog_embeddings ORDER BY embedding <=> %s LIMIT 10", (q,)
+        ).fetchall()
+        out.append((time.perf_counter() - t0) * 1000)
     return out
 
 
@@ -456,12 +531,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=["quality", "latency", "throughput", "incremental"])
     parser.add_argument("--entries", type=int, default=100_000)
-    parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=5, help="latency: alternating rounds")
     parser.add_argument(
-        "--synthetic",
-        action="store_true",
-        help="latency on synthetic clustered vectors instead of real code",
+        "--before",
+        default=BEFORE_COMMIT,
+        help="latency: the commit whose query path is measured as 'before' (git archive)",
+    )
+    parser.add_argument(
+        "--no-rest", action="store_true", help="latency: skip the REST route (two gateways)"
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -478,7 +556,9 @@ def main() -> None:
         if args.only in (None, "incremental"):
             bench_incremental(server)
         if args.only in (None, "latency"):
-            bench_latency(server, args.entries, args.dim, args.queries, args.synthetic)
+            bench_latency(
+                server, args.entries, args.queries, args.rounds, args.before, not args.no_rest
+            )
 
 
 if __name__ == "__main__":

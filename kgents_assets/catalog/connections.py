@@ -6,16 +6,22 @@ borrow warm connections from a pool. Searches only read, so pooled connections r
 autocommit mode: no BEGIN/COMMIT round trips, and an idle connection never holds a
 transaction open.
 
-A server that went away: the pool checks each connection as it lends it (an empty query,
-one round trip) and replaces a dead one, so a restart of PostgreSQL costs no failed
-search. A server that stays down surfaces as ``DatabaseUnavailable`` with the driver's
-reason after at most ``CONNECT_TIMEOUT_S``, never as a pool timeout without a cause.
+A server that went away: a connection the server closed (a restart, a terminated backend)
+has something to read on its socket while it sits idle in the pool, so the pool looks at
+the socket as it lends a connection (no round trip: a search is ~1 ms of SQL, a round trip
+on a busy machine can be as much) and only then asks the server with an empty query,
+replacing a dead one. A connection that dies between that look and the search's first
+statement is replaced and the read-only search runs once more on a fresh one, so a
+restart of PostgreSQL costs no failed search. A server that stays down surfaces as
+``DatabaseUnavailable`` with the driver's reason after at most ``CONNECT_TIMEOUT_S``, never
+as a pool timeout without a cause.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import select
 import threading
 import time
 import weakref
@@ -57,6 +63,16 @@ def set_ef_search(conn: psycopg.Connection[Any], value: int) -> None:
         _EF_SEARCH[conn] = value
 
 
+def check_idle_connection(conn: psycopg.Connection[Any]) -> None:
+    """Raise when ``conn`` is dead. An idle search connection receives nothing (no LISTEN)
+    unless the server hung up on it, so a quiet socket means alive: no round trip then."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:  # a goodbye from the server, or EOF: let the driver read it and tell
+        ConnectionPool.check_connection(conn)
+
+
 def _open_pool(store: Store) -> ConnectionPool[psycopg.Connection[Any]]:
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
         store.url,
@@ -65,7 +81,7 @@ def _open_pool(store: Store) -> ConnectionPool[psycopg.Connection[Any]]:
         max_size=POOL_MAX_SIZE,
         open=False,
         configure=storage.prepare,
-        check=ConnectionPool.check_connection,
+        check=check_idle_connection,
         timeout=CONNECT_TIMEOUT_S,
         name="catalog-search",
     )
@@ -128,17 +144,26 @@ def _borrow(store: Store, pool: ConnectionPool[psycopg.Connection[Any]]) -> psyc
 
 
 def run_search(store: Store, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-    """Run read-only ``work`` on a pooled, checked connection to ``store``."""
+    """Run read-only ``work`` on a pooled, checked connection to ``store``.
+
+    ``work`` may run twice: when the connection broke under it (the server closed it after
+    the pool lent it), the other idle connections are checked and ``work`` runs once more
+    on a fresh one. A second loss is reported."""
     pool = _pool(store)
-    conn = _borrow(store, pool)
-    try:
-        return work(conn)
-    except psycopg.OperationalError as exc:  # lost mid-search; the pool drops that one
-        raise DatabaseUnavailable(
-            f"lost the database at {store.display_url}: {store.reason(exc)}"
-        ) from exc
-    finally:
-        pool.putconn(conn)  # a broken connection is discarded and replaced by the pool
+    retry = True
+    while True:
+        conn = _borrow(store, pool)
+        try:
+            return work(conn)
+        except psycopg.OperationalError as exc:
+            if not (retry and conn.broken):
+                raise DatabaseUnavailable(
+                    f"lost the database at {store.display_url}: {store.reason(exc)}"
+                ) from exc
+        finally:
+            pool.putconn(conn)  # a broken connection is discarded and replaced by the pool
+        retry = False
+        pool.check()  # its idle siblings most likely died with it (a restart): replace them
 
 
 def close_pools() -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any, get_args
@@ -33,11 +34,16 @@ EF_SEARCH = 100
 #: entries we search them exactly instead, above it we widen the candidate list.
 EXACT_FILTERED_MAX = 20_000
 FILTERED_EF_SEARCH = 400
+MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
 HYBRID_DEPTH = 50  # candidates taken from each list before fusing
 MAX_LIMIT = 1_000
 _TERM = re.compile(r"^[a-z0-9_]+$")
 Fused = tuple[str, float, dict[str, Any]]  # (entry id, score, rank facts)
+Ranked = tuple[str, float, CatalogEntry | None]  # (entry id, similarity, entry if fetched)
+# Entries as search results show them: the body (up to 20k characters of source nobody
+# displays in a result list) stays in the database.
+_ENTRY_WITHOUT_BODY = storage._SELECT_ENTRY.replace(" body,", " ''::text,", 1)
 
 
 def default_embedder() -> Embedder:
@@ -60,18 +66,14 @@ def _check(query: str, mode: str, limit: int) -> list[str]:
 
 def _filter_sql(
     entity_type: str | None, status: str | None, repo: str | None = None
-) -> tuple[sql.Composable, list[Any]]:
-    clauses: list[sql.Composable] = []
-    params: list[Any] = []
-    if repo is not None:
-        clauses.append(sql.SQL("e.repo = %s"))
-        params.append(repo)
-    if entity_type is not None:
-        clauses.append(sql.SQL("e.entity_type = %s"))
-        params.append(entity_type)
-    if status is not None:
-        clauses.append(sql.SQL("e.status = %s"))
-        params.append(status)
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """`` AND ...`` over ``catalog_entries e`` and its named parameters."""
+    given = {"repo": repo, "entity_type": entity_type, "status": status}
+    params = {column: value for column, value in given.items() if value is not None}
+    clauses = [
+        sql.SQL("e.{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+        for column in params
+    ]
     if not clauses:
         return sql.SQL(""), params
     return sql.SQL(" AND ") + sql.SQL(" AND ").join(clauses), params
@@ -87,22 +89,43 @@ def keyword_ranking(
 ) -> list[tuple[str, float]]:
     """(id, ts_rank) best first; any term may match (OR), rank rewards matching many."""
     tsquery = " | ".join(terms)
-    empty = conn.execute("SELECT numnode(to_tsquery('english', %s)) = 0", (tsquery,)).fetchone()
-    if empty and empty[0]:
-        raise StopWordQuery(
-            f"the query terms {terms} are all stop words for full-text search; add a word "
-            "that names what you are looking for"
-        )
     where, params = _filter_sql(entity_type, status, repo)
     rows = conn.execute(
         sql.SQL(
             "SELECT e.id, ts_rank(e.tsv, q, 1) AS score "
-            "FROM catalog_entries e, to_tsquery('english', %s) AS q "
-            "WHERE e.tsv @@ q{} ORDER BY score DESC, e.id LIMIT %s"
+            "FROM catalog_entries e, to_tsquery('english', %(tsquery)s) AS q "
+            "WHERE e.tsv @@ q{} ORDER BY score DESC, e.id LIMIT %(limit)s"
         ).format(where),
-        [tsquery, *params, limit],
+        {**params, "tsquery": tsquery, "limit": limit},
     ).fetchall()
+    if not rows:  # nothing matched: say so if full-text search had nothing to look for
+        empty = conn.execute("SELECT numnode(to_tsquery('english', %s)) = 0", (tsquery,)).fetchone()
+        if empty and empty[0]:
+            raise StopWordQuery(
+                f"the query terms {terms} are all stop words for full-text search; add a "
+                "word that names what you are looking for"
+            )
     return [(r[0], float(r[1])) for r in rows]
+
+
+def _ranked(
+    conn: psycopg.Connection[Any],
+    candidates: sql.Composed,
+    params: dict[str, Any],
+    with_entries: bool,
+) -> list[Ranked]:
+    """Run ``candidates`` (rows of entry_id, distance, best first) and, with
+    ``with_entries``, bring each entry (without its body) in the same statement: one round
+    trip for a whole semantic search."""
+    if not with_entries:
+        rows = conn.execute(candidates, params, prepare=True).fetchall()
+        return [(r[0], 1.0 - float(r[1]), None) for r in rows]
+    query = sql.SQL(
+        "WITH c AS MATERIALIZED ({candidates}) SELECT c.distance, x.* FROM c, LATERAL "
+        "({entry} WHERE e.id = c.entry_id) x ORDER BY c.distance, c.entry_id"
+    ).format(candidates=candidates, entry=sql.SQL(_ENTRY_WITHOUT_BODY))
+    rows = conn.execute(query, params, prepare=True).fetchall()
+    return [(r[1], 1.0 - float(r[0]), storage.row_to_entry(r[1:])) for r in rows]
 
 
 def semantic_ranking(
@@ -115,47 +138,90 @@ def semantic_ranking(
     ef_search: int = EF_SEARCH,
     embedder_id: str | None = None,
     repo: str | None = None,
-) -> list[tuple[str, float]]:
-    """(id, cosine similarity) best first. Sets ``hnsw.ef_search`` on the session.
+    *,
+    with_entries: bool = False,
+) -> list[Ranked]:
+    """(id, cosine similarity, entry or None) best first. Sets ``hnsw.ef_search`` on the
+    session.
 
     ``embedder_id`` keeps vectors of any other embedder out of the result (an empty result
-    then tells the caller to check which embedder the catalog holds).
+    then tells the caller to check which embedder the catalog holds). With a filter, the
+    result holds ``limit`` entries whenever that many match: a small matching set is
+    searched exactly, a large one through HNSW with a candidate list sized to the share of
+    the catalog it holds, and exactly after all when that list held too few of them.
     """
-    where, params = _filter_sql(entity_type, status, repo)
-    own: sql.Composable = sql.SQL(" AND v.embedder = %s") if embedder_id else sql.SQL("")
-    own_params = [embedder_id] if embedder_id else []
-    distance = sql.SQL("v.embedding::vector({d}) <=> %s::vector({d})").format(d=sql.Literal(dim))
-    if not params:
+    where, filter_params = _filter_sql(entity_type, status, repo)
+    own: sql.Composable = sql.SQL(" AND v.embedder = %(embedder)s") if embedder_id else sql.SQL("")
+    params: dict[str, Any] = {"q": vector, "embedder": embedder_id, "limit": limit}
+    params.update(filter_params)
+    d = sql.Literal(dim)
+    distance = sql.SQL("v.embedding::vector({d}) <=> %(q)s::vector({d})").format(d=d)
+    hnsw = sql.SQL(
+        "SELECT v.entry_id, {dist} AS distance FROM catalog_embeddings v "
+        "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %(depth)s"
+    ).format(dist=distance, d=d, own=own)
+    if not filter_params:
         set_ef_search(conn, max(ef_search, limit))
-        query = sql.SQL(
-            "SELECT v.entry_id, {dist} AS distance FROM catalog_embeddings v "
-            "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %s"
-        ).format(dist=distance, d=sql.Literal(dim), own=own)
-        rows = conn.execute(query, [vector, *own_params, vector, limit]).fetchall()
-        return [(r[0], 1.0 - float(r[1])) for r in rows]
-    count_row = conn.execute(
-        sql.SQL("SELECT count(*) FROM catalog_entries e WHERE true{}").format(where), params
-    ).fetchone()
-    matching = count_row[0] if count_row else 0
+        return _ranked(conn, hnsw, {**params, "depth": limit}, with_entries)
+    # exact: order by the plain operator, which the expression index does not serve
+    exact = sql.SQL(
+        "SELECT v.entry_id, v.embedding <=> %(q)s AS distance FROM catalog_embeddings v "
+        "JOIN catalog_entries e ON e.id = v.entry_id WHERE v.dim = {d}{own}{w} "
+        "ORDER BY distance, v.entry_id LIMIT %(limit)s"
+    ).format(d=d, own=own, w=where)
+    matching, share = _matching_share(conn, where, filter_params)
     if matching <= EXACT_FILTERED_MAX:
-        # exact: order by the plain operator, which the expression index does not serve
-        query = sql.SQL(
-            "SELECT v.entry_id, v.embedding <=> %s AS distance FROM catalog_embeddings v "
-            "JOIN catalog_entries e ON e.id = v.entry_id WHERE v.dim = {d}{own}{w} "
-            "ORDER BY distance, v.entry_id LIMIT %s"
-        ).format(d=sql.Literal(dim), own=own, w=where)
-        rows = conn.execute(query, [vector, *own_params, *params, limit]).fetchall()
-        return [(r[0], 1.0 - float(r[1])) for r in rows]
-    depth = max(FILTERED_EF_SEARCH, limit)
+        return _ranked(conn, exact, params, with_entries)
+    depth = filtered_depth(limit, share, ef_search)
     set_ef_search(conn, depth)
-    query = sql.SQL(
-        "SELECT c.entry_id, c.distance FROM (SELECT v.entry_id, {dist} AS distance "
-        "FROM catalog_embeddings v WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %s) c "
-        "JOIN catalog_entries e ON e.id = c.entry_id WHERE true{w} "
-        "ORDER BY c.distance LIMIT %s"
-    ).format(dist=distance, d=sql.Literal(dim), own=own, w=where)
-    rows = conn.execute(query, [vector, *own_params, vector, depth, *params, limit]).fetchall()
-    return [(r[0], 1.0 - float(r[1])) for r in rows]
+    post_filtered = sql.SQL(
+        "SELECT c.entry_id, c.distance FROM ({hnsw}) c JOIN catalog_entries e "
+        "ON e.id = c.entry_id WHERE true{w} ORDER BY c.distance LIMIT %(limit)s"
+    ).format(hnsw=hnsw, w=where)
+    ranked = _ranked(conn, post_filtered, {**params, "depth": depth}, with_entries)
+    if len(ranked) >= limit:
+        return ranked
+    # HNSW filters after its candidate list (pgvector 0.6 has no iterative scan): this
+    # query's nearest neighbours were mostly other entries. Exact over the matching ones.
+    return _ranked(conn, exact, params, with_entries)
+
+
+def _matching_share(
+    conn: psycopg.Connection[Any], where: sql.Composable, params: dict[str, Any]
+) -> tuple[int, float]:
+    """(entries matching the filter, counted up to EXACT_FILTERED_MAX + 1; their share of
+    the vectors). Bounded work: past the cap, the share is the planner's estimate (its
+    statistics know how many entries each repository, type and status has)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM catalog_entries e WHERE true{w} "
+            "LIMIT {cap}) m), (SELECT reltuples FROM pg_class "
+            "WHERE oid = 'catalog_embeddings'::regclass)"
+        ).format(w=where, cap=sql.Literal(EXACT_FILTERED_MAX + 1)),
+        params,
+        prepare=True,
+    ).fetchone()
+    matching = int(row[0]) if row else 0
+    vectors = float(row[1]) if row and row[1] and row[1] > 0 else 0.0
+    estimate = float(matching)
+    if matching > EXACT_FILTERED_MAX:
+        plan = conn.execute(
+            sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM catalog_entries e WHERE true{w}").format(
+                w=where
+            ),
+            params,
+        ).fetchone()
+        if plan:
+            estimate = max(estimate, float(plan[0][0]["Plan"]["Plan Rows"]))
+    return matching, min(1.0, estimate / vectors) if vectors > 0 else 1.0
+
+
+def filtered_depth(limit: int, share: float, ef_search: int = EF_SEARCH) -> int:
+    """HNSW candidates to take when only ``share`` of the vectors match the filter: twice
+    what ``limit`` hits need on average, at least FILTERED_EF_SEARCH, at most what
+    pgvector allows."""
+    wanted = math.ceil(2 * limit / share) if share > 0 else MAX_EF_SEARCH
+    return max(FILTERED_EF_SEARCH, ef_search, limit, min(wanted, MAX_EF_SEARCH))
 
 
 def _fuse(
@@ -191,43 +257,46 @@ def discover(
     terms = _check(query, mode, limit)
     etype = parse_entity_type(entity_type).value if entity_type else None
     stat = parse_status(status).value if status else None
-    need_vectors = mode in ("semantic", "hybrid")
-    model = (embedder or default_embedder()) if need_vectors else None
+    model = (embedder or default_embedder()) if mode in ("semantic", "hybrid") else None
+    # embedded before a connection is borrowed: the pool lends it for SQL only
+    vector = model.embed([query])[0] if model is not None else None
     depth = limit if mode != "hybrid" else max(HYBRID_DEPTH, limit)
 
-    def search(conn: psycopg.Connection[Any]) -> tuple[list[Fused], dict[str, CatalogEntry]]:
-        keyword: list[tuple[str, float]] = []
-        semantic: list[tuple[str, float]] = []
-        if mode in ("keyword", "hybrid"):
-            keyword = keyword_ranking(conn, terms, depth, etype, stat, repo)
-        if model is not None:
-            vector = model.embed([query])[0]
-            semantic = semantic_ranking(
-                conn, vector, model.dimension, depth, etype, stat, ef_search, model.id, repo
-            )
-            if not semantic:  # empty catalog, filters matched nothing, or another embedder
-                storage.require_same_embedder(conn, model)
+    def semantic(conn: psycopg.Connection[Any], with_entries: bool) -> list[Ranked]:
+        assert model is not None
+        ranked = semantic_ranking(
+            conn, vector, model.dimension, depth, etype, stat, ef_search, model.id, repo,
+            with_entries=with_entries,
+        )  # fmt: skip
+        if not ranked:  # empty catalog, filters matched nothing, or another embedder
+            storage.require_same_embedder(conn, model)
+        return ranked
+
+    def search(conn: psycopg.Connection[Any]) -> list[SearchHit]:
+        if mode == "semantic":  # one statement: neighbours and their entries
+            return [
+                SearchHit(entry=entry, score=sim, semantic_rank=rank, similarity=sim)
+                for rank, (_, sim, entry) in enumerate(semantic(conn, True), 1)
+                if entry is not None
+            ]
+        keyword = keyword_ranking(conn, terms, depth, etype, stat, repo)
         fused: list[Fused]
         if mode == "keyword":
             fused = [
                 (i, s, {"keyword_rank": r, "keyword_score": s})
                 for r, (i, s) in enumerate(keyword, 1)
             ]
-        elif mode == "semantic":
-            fused = [
-                (i, s, {"semantic_rank": r, "similarity": s})
-                for r, (i, s) in enumerate(semantic, 1)
-            ]
         else:
-            fused = _fuse(keyword, semantic, limit)
-        return fused, storage.get_entries(conn, [f[0] for f in fused], with_body=False)
+            ranked = [(i, sim) for i, sim, _ in semantic(conn, False)]
+            fused = _fuse(keyword, ranked, limit)
+        entries = storage.get_entries(conn, [f[0] for f in fused], with_body=False)
+        return [
+            SearchHit(entry=entries[entry_id], score=score, **facts)
+            for entry_id, score, facts in fused
+            if entry_id in entries
+        ]
 
-    fused, entries = run_search(store, search)
-    return [
-        SearchHit(entry=entries[entry_id], score=score, **facts)
-        for entry_id, score, facts in fused
-        if entry_id in entries
-    ]
+    return run_search(store, search)
 
 
 @metrics.timed_search("similar")
@@ -244,8 +313,11 @@ def similar_to(
         stored = storage.entry_vector(conn, entry_id)
         if stored is None:
             raise EntryNotFound(f"catalog entry {entry_id!r} has no vector yet")
-        ranked = semantic_ranking(conn, stored[1], model.dimension, limit + 1)
-        ranked = [r for r in ranked if r[0] != entry_id][:limit]
+        ranked = [
+            (i, sim)
+            for i, sim, _ in semantic_ranking(conn, stored[1], model.dimension, limit + 1)
+            if i != entry_id
+        ][:limit]
         return ranked, storage.get_entries(conn, [r[0] for r in ranked], with_body=False)
 
     ranked, entries = run_search(store, search)
