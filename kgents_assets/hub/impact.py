@@ -75,12 +75,19 @@ class ImpactSummary(BaseModel):
     duration_ms: float | None = None
 
 
+def _homes(symbol: ApiSymbol) -> set[str]:
+    """The modules through which the symbol is reached: its own and the packages that
+    re-export it (``httpx.get`` is ``httpx._api.get``)."""
+    return {symbol.module, *symbol.exported_by}
+
+
 def _qualifiers(imports: dict[str, str], symbol: ApiSymbol) -> tuple[set[str], set[str]]:
     """(names that mean the symbol when called bare, qualifiers that mean its module)."""
     top = symbol.qualname.split(".", 1)[0]
-    target = f"{symbol.module}.{top}"
-    bare = {alias for alias, t in imports.items() if t == target}
-    mods = {alias for alias, t in imports.items() if t == symbol.module}
+    homes = _homes(symbol)
+    targets = {f"{home}.{top}" for home in homes}
+    bare = {alias for alias, t in imports.items() if t in targets}
+    mods = {alias for alias, t in imports.items() if t in homes}
     return bare, mods
 
 
@@ -115,14 +122,14 @@ def find_callsites(conn: psycopg.Connection[Any], repo: str, symbol: ApiSymbol) 
                         IMPORTED if name in bare else SAME_MODULE if module == symbol.module
                         else NAME_ONLY
                     )  # fmt: skip
-                elif qual in mods or qual == symbol.module:
+                elif qual in mods or qual in _homes(symbol):
                     confidence = IMPORTED
                 else:
                     # ``other_module.name(...)``: a qualifier the file imports as something
                     # else means another function of the same name, not this one
                     head = qual.split(".", 1)[0]
                     known = (imports or {}).get(head)
-                    confidence = 0.0 if known and known != symbol.module else NAME_ONLY
+                    confidence = 0.0 if known and known not in _homes(symbol) else NAME_ONLY
                 line = (start or 1) + offset
                 if confidence <= 0 or (path, line) in seen:
                     continue

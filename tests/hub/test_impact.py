@@ -228,4 +228,7 @@ def test_star_re_exports_count_as_exports(store: Store, repo: Callable[[Files], 
         _, (summary,) = detect_and_summarize(conn, "kit", root)
     assert summary.description == "kit.deep.impl.drill was removed (def drill(hole))"
     assert summary.exported_by == ["kit.deep.impl", "kit"]
-    assert [(s.file_path, s.caller) for s in summary.callsites] == [("app.py", "app.build")]
+    # imported from the package that re-exports it: the callsite is certain
+    assert [(s.file_path, s.caller, s.confidence) for s in summary.callsites] == [
+        ("app.py", "app.build", 1.0)
+    ]
