@@ -3,15 +3,17 @@
     inotify (watchfiles) ──► translator ──► EventBus ──► Debouncer ──► change set
     git dir changes ───────► GitWatcher ──┘                              │
                                                    ActionExecutor (trust) ▼
-                                          materialize_code(...) in-process, same instance
+              hub stages in-process (markdown on disk) ──► impact, catalog, Dagster record
 
 - The main thread sleeps in ``EventBus.get`` until an event arrives or the open change
   set's quiet period ends: no timer does work while nothing changes.
 - A burst (a checkout of thousands of files) merges into one change set; events that
-  arrive during a run form the next one. Nothing is dropped: an overflowing bus turns
-  into a rescan, a failed run makes the next run a rescan, and every start begins with a
-  catch-up run that detects whatever changed while no daemon was watching (including a
-  daemon killed mid-run: the pipeline's work marks finish what that run left).
+  arrive during a refresh form the next one. Nothing is dropped: an overflowing bus turns
+  into a rescan, a failed refresh makes the next one a rescan, and every start begins
+  with a catch-up refresh that detects whatever changed while no daemon was watching
+  (including a daemon killed mid-refresh: the pipeline's work marks finish what it left).
+- A save's markdown does not wait for Dagster: see ``sensors.watch_refresh`` for why the
+  refresh calls the hub's stages itself and records them in the instance afterwards.
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kgents_assets.hub.refresh_files import indexed_paths
 from sensors.bus import DEFAULT_CAPACITY, BusClosed, EventBus
-from sensors.debounce import DEFAULT_MAX_WAIT_S, ChangeSet, Debouncer
+from sensors.debounce import DEFAULT_MAX_WAIT_S, DEFAULT_QUIET_S, ChangeSet, Debouncer
 from sensors.events import Event, RescanRequested
 from sensors.fs_source import FileEventTranslator, RepositoryWatch
 from sensors.git_source import GitError, GitRepo, GitWatcher
@@ -37,6 +39,7 @@ from sensors.journal import EventJournal
 from sensors.lock import DaemonAlreadyRunning, DaemonLock
 from sensors.run_spec import listed_paths, run_tags
 from sensors.trust import DEFAULT_TRUST, Action, ActionExecutor, ActionStatus, TrustLevel
+from sensors.watch_refresh import WatchRefresh
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -46,6 +49,13 @@ if TYPE_CHECKING:
 TRIGGER = "kg-hub-watch"
 TRUST_ENV = "KGENTS_TRUST_LEVEL"
 MATERIALIZE = "materialize_code"
+#: An editor's save is a few events within milliseconds (write, chmod, rename) that the
+#: file watcher already hands over together; a short quiet period after them closes the
+#: change set, and the debouncer's max wait bounds a trickle that never goes quiet.
+DEFAULT_DEBOUNCE_MS = round(DEFAULT_QUIET_S * 1000)
+
+#: (the one-line summary, problems to show) once a refresh's follow-up is done
+FollowUp = Callable[[], tuple[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,8 @@ class RunOutcome:
     run_id: str | None
     success: bool
     summary: str
+    #: work after the markdown is on disk (impact, catalog, the record in Dagster)
+    follow_up: FollowUp | None = None
 
 
 #: (paths or None for "detect yourself", run tags) -> outcome
@@ -66,6 +78,8 @@ class DaemonStats:
     failed_runs: int = 0
     events: int = 0
     run_seconds: list[float] = field(default_factory=list)
+    #: first event of a change set -> its refresh returned (markdown on disk)
+    markdown_seconds: list[float] = field(default_factory=list)
 
 
 class WatchDaemon:
@@ -77,7 +91,7 @@ class WatchDaemon:
         refresh: Refresh,
         repo: str | None = None,
         status: Callable[[str], None] = print,
-        debounce_ms: int = 200,
+        debounce_ms: int = DEFAULT_DEBOUNCE_MS,
         max_wait_s: float = DEFAULT_MAX_WAIT_S,
         trust_level: int = DEFAULT_TRUST,
         bus_capacity: int = DEFAULT_CAPACITY,
@@ -98,6 +112,8 @@ class WatchDaemon:
         self.stats = DaemonStats()
         self._stop = threading.Event()
         self._rescan_next = False
+        #: when the change set being refreshed saw its first event
+        self._opened_at: float | None = None
         self.failure: str | None = None
         self.git: GitWatcher | None = None
         self.git_problem: str | None = None
@@ -215,18 +231,22 @@ class WatchDaemon:
             payload={"paths": paths, "tags": tags},
         )
         started = time.monotonic()
-        record = self.executor.execute(action)
+        self._opened_at = cs.opened_at
+        try:
+            record = self.executor.execute(action)
+        finally:
+            self._opened_at = None
         elapsed = time.monotonic() - started
         stamp = datetime.now().strftime("%H:%M:%S")
-        latency = time.monotonic() - cs.opened_at
         if record.status == ActionStatus.THOUGHT:
             self.status(f"{stamp} {what}: observed only ({record.result.get('thought')})")
         elif record.status == ActionStatus.DONE:
             self._rescan_next = False
+            markdown = record.result.get("markdown_after_s")
+            after = f"markdown {markdown:.2f} s after the first event; " if markdown else ""
             self.status(
-                f"{stamp} {what} -> run {str(record.result.get('run_id'))[:8]} "
-                f"[green]ok[/green] in {elapsed:.2f} s (event to done {latency:.2f} s): "
-                f"{record.result.get('summary', '')}"
+                f"{stamp} {what} -> [green]ok[/green] in {elapsed:.2f} s ({after}all done "
+                f"{time.monotonic() - cs.opened_at:.2f} s): {record.result.get('summary', '')}"
             )
         else:
             self._rescan_next = True  # whatever that run missed, the next one re-detects
@@ -258,10 +278,30 @@ class WatchDaemon:
         self.stats.run_seconds.append(time.monotonic() - started)
         if not outcome.success:
             raise RuntimeError(f"run {outcome.run_id} failed: {outcome.summary}")
-        return {"run_id": outcome.run_id, "summary": outcome.summary}
+        # The refresh returned: its markdown is on disk. A proposal approved later (trust
+        # level 2) is no change set's latency.
+        opened_at = self._opened_at
+        markdown_after = time.monotonic() - opened_at if opened_at is not None else None
+        if markdown_after is not None:
+            self.stats.markdown_seconds.append(markdown_after)
+        summary = outcome.summary
+        if outcome.follow_up is not None:
+            # After the markdown and before the next change set: never two refreshes of
+            # one repository at once, and a save meanwhile waits only its quiet period.
+            summary, problems = _in_worker_thread(outcome.follow_up)
+            for problem in problems:
+                self.status(f"[yellow]{problem}[/yellow]")
+        return {
+            "run_id": outcome.run_id,
+            "summary": summary,
+            "markdown_after_s": round(markdown_after, 3) if markdown_after else None,
+        }
 
 
-def _in_worker_thread(fn: Callable[[], RunOutcome]) -> RunOutcome:
+T = TypeVar("T")
+
+
+def _in_worker_thread(fn: Callable[[], T]) -> T:
     """Run ``fn`` off the main thread and wait for it.
 
     Dagster's in-process execution swallows SIGINT while it runs on the main thread; off
@@ -291,48 +331,54 @@ def _describe(cs: ChangeSet, paths: Sequence[str] | None) -> str:
     return head + f"{len(paths)} path{'s' if len(paths) != 1 else ''}: {shown}"
 
 
-# --- the real refresh: the lead's in-process runner --------------------------------
+# --- the real refresh: the hub's stages, then the record in Dagster ----------------
 
 
-def dagster_refresh(repo: str, instance: Any) -> Refresh:
-    """Run ``code_refresh_job`` for ``repo``'s partition in-process against ``instance``
-    (history in the UI)."""
-    from kgents_assets.runner import materialize_code
+def direct_refresh(watch: WatchRefresh) -> Refresh:
+    """Refresh through ``watch`` (markdown first); the follow-up records it in Dagster."""
 
     def refresh(paths: Sequence[str] | None, tags: Mapping[str, str]) -> RunOutcome:
-        result = materialize_code(
-            repo, paths, instance=instance, tags=tags, raise_on_error=False, log_level="ERROR"
+        reports = watch.refresh(paths, tags)
+
+        def follow_up() -> tuple[str, list[str]]:
+            problems = watch.follow_up(reports)
+            return reports.sentence(watch.repo, watch.root), problems
+
+        return RunOutcome(
+            reports.refresh_id, True, reports.sentence(watch.repo, watch.root), follow_up
         )
-        return RunOutcome(result.run_id, result.success, _run_summary(result))
 
     return refresh
 
 
-def _run_summary(result: Any) -> str:
-    wanted = {
-        "code_nodes": ("files_changed", "nodes_added", "nodes_changed", "nodes_removed"),
-        "node_state": ("states_changed",),
-        "node_markdown": ("written", "removed"),
-    }
-    parts: list[str] = []
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        name = mat.asset_key.to_user_string()
-        for key in wanted.get(name, ()):
-            value = mat.metadata.get(key)
-            if value is not None and getattr(value, "value", None):
-                parts.append(f"{key}={value.value}")
-    if not result.success:
-        failed = [e.step_key for e in result.all_events if e.is_step_failure]
-        parts.append("failed steps: " + ", ".join(str(s) for s in failed))
-    return ", ".join(parts) or "nothing to do"
+def watch_refresh(store: Store, root: Path, repo: str, instance: Any) -> WatchRefresh:
+    """The daemon's refresh with the code location's triage and embedder settings."""
+    from kgents_assets.assets.partitions import ensure_partition
+    from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
+    from resources.llm import llm_resource_from_env
+    from resources.triage import triage_resource_from_env
+
+    ensure_partition(instance, repo)  # its events land on the repository's partition
+    # The resources as definitions.py binds them, their EnvVars resolved here.
+    triage = triage_resource_from_env().process_config_and_initialize()
+    llm = llm_resource_from_env().process_config_and_initialize()
+    spec = os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC
+    return WatchRefresh(
+        store,
+        root,
+        repo,
+        instance,
+        triage=triage.get_backend(llm),
+        embedder=lambda: get_embedder(spec),
+        trigger=TRIGGER,
+    )
 
 
 def run_watch(
     repo_root: Path,
     *,
     console: Console,
-    debounce_ms: int = 200,
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS,
     trust_level: int | None = None,
     name: str | None = None,
 ) -> int:
@@ -374,11 +420,17 @@ def run_watch(
             console.print(f"[red]{exc}[/red]")
             return 2
         instance = get_instance()
+        try:
+            watch = watch_refresh(store, root, repository.name, instance)
+        except ValueError as exc:  # e.g. triage 'llm' without an endpoint
+            console.print(f"[red]{exc}[/red]")
+            instance.dispose()
+            return 2
         daemon = WatchDaemon(
             root,
             store=store,
             repo=repository.name,
-            refresh=dagster_refresh(repository.name, instance),
+            refresh=direct_refresh(watch),
             status=console.print,
             debounce_ms=debounce_ms,
             trust_level=level,
@@ -401,11 +453,15 @@ def run_watch(
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            waiting = watch.recorder.flush()  # the last chance for a queued record
+            if waiting:
+                console.print(f"[yellow]{waiting.split('; ')[0]}: lost with this exit[/yellow]")
             instance.dispose()
         stats = daemon.stats
         console.print(
-            f"stopped: {stats.change_sets} change sets, {stats.runs} runs "
-            f"({stats.failed_runs} failed), {stats.events} events"
+            f"stopped: {stats.change_sets} change sets, {stats.runs} refreshes "
+            f"({stats.failed_runs} failed), {stats.events} events, "
+            f"{watch.recorder.recorded} asset events recorded in Dagster"
         )
         return 1 if daemon.failure else 0
     finally:

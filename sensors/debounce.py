@@ -29,7 +29,7 @@ from sensors.events import (
     RescanRequested,
 )
 
-DEFAULT_QUIET_S = 0.2
+DEFAULT_QUIET_S = 0.05  # an editor's save: a few events within milliseconds
 DEFAULT_MAX_WAIT_S = 10.0
 
 

@@ -26,6 +26,9 @@ from sensors.events import Event, FileCreated, FileDeleted, FileModified, Rescan
 from sensors.git_source import GitRepo
 
 SOURCE = "filesystem"
+#: watchfiles' grouping of raw changes (see ``RepositoryWatch.run``)
+BATCH_MS = 40
+STEP_MS = 20
 
 
 class FileEventTranslator:
@@ -136,17 +139,20 @@ class RepositoryWatch:
         on_events: Callable[[list[Event], bool], None],
         stop: threading.Event,
         *,
-        batch_ms: int = 50,
+        batch_ms: int = BATCH_MS,
+        step_ms: int = STEP_MS,
     ) -> None:
         """Block, calling ``on_events(events, git_moved)`` per batch, until ``stop`` is set.
 
         The wait happens in Rust on inotify; with nothing changing, no Python runs except
-        watchfiles' stop-flag check every 50 ms.
+        watchfiles' stop-flag check every ``step_ms``. A batch is handed over after one
+        quiet step, or ``batch_ms`` after its first change at the latest: the daemon's
+        debouncer does the real grouping, so this layer only has to be short.
         """
         wants = self.translator.wants
         try:
             while not stop.is_set():
-                raw = self._notify.watch(batch_ms, 50, 0, stop)
+                raw = self._notify.watch(batch_ms, step_ms, 0, stop)
                 if raw in ("stop", "signal"):
                     return
                 if raw == "timeout" or isinstance(raw, str):

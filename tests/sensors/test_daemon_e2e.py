@@ -1,5 +1,6 @@
-"""`kg hub --watch` end to end: a real subprocess, real inotify, real Postgres, the real
-code pipeline running in-process against a real Dagster instance under the repo."""
+"""`kg hub --watch` end to end: a real subprocess, real inotify, real Postgres, the hub's
+stages in-process, and their record in a real Dagster instance (runless asset events on
+the repository's partition)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from dagster import DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, EventLogRecord, RunsFilter
 
+from kgents_assets.hub import dirty
 from kgents_assets.instance import get_instance
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
@@ -22,6 +24,7 @@ from tests.executables import project_executable
 
 pytestmark = pytest.mark.slow
 WATCH_TAG = {"kgents/trigger": "kg-hub-watch"}
+PARTITION = "repo"  # the repository is registered under its directory's name
 KG = project_executable("kg")
 
 
@@ -59,13 +62,15 @@ class Daemon:
         raise AssertionError(f"no line with {needle!r}; output:\n{''.join(self.output)}")
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 30) -> float:
+def wait_for(
+    check: Callable[[], bool], timeout: float = 30, what: Callable[[], str] = lambda: ""
+) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if check():
             return time.monotonic() - start
         time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"condition not met in time {what()}")
 
 
 @pytest.fixture
@@ -89,16 +94,41 @@ def md(repo: Path, rel: str, name: str) -> Path:
     return repo / ".agentfs" / "nodes" / rel / f"{name}.md"
 
 
+def materializations(instance: DagsterInstance, asset: str) -> list[EventLogRecord]:
+    """The asset's materializations of the repository's partition, newest first."""
+    return list(
+        instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[PARTITION]),
+            limit=100,
+        ).records
+    )
+
+
+def metadata(record: EventLogRecord) -> dict[str, object]:
+    mat = record.asset_materialization
+    assert mat is not None
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def recorded_path(instance: DagsterInstance, path: str) -> list[EventLogRecord]:
+    """code_nodes materializations whose change set named ``path``."""
+    return [
+        r
+        for r in materializations(instance, "code_nodes")
+        if path in (metadata(r).get("changed_paths") or [])  # type: ignore[operator]
+    ]
+
+
 def test_watch_saves_commits_second_daemon_and_ctrl_c(
     repo: Path, env: dict[str, str], gh: object
 ) -> None:
     daemon = Daemon(repo, env)
     try:
         daemon.wait_line("watching")
-        daemon.wait_line(" ok ")  # the catch-up run
+        daemon.wait_line(" ok ")  # the catch-up refresh
         assert md(repo, "pkg/mod.py", "f").is_file()
 
-        # A save updates the markdown without anyone asking.
+        # A save updates the markdown without anyone asking...
         (repo / "pkg" / "mod.py").write_text(
             "def f(a, b):\n    return a + b\n\n\ndef g():\n    pass\n"
         )
@@ -108,6 +138,33 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
                 and "b" in md(repo, "pkg/mod.py", "f").read_text()
             )
         )
+        # ...and then the instance holds what it did, on the repository's partition: one
+        # materialization per code asset, in lineage order, naming the daemon and the file.
+        with get_instance() as instance:
+            wait_for(lambda: bool(recorded_path(instance, "pkg/mod.py")))
+            code = recorded_path(instance, "pkg/mod.py")[0]
+            refresh_id = metadata(code)["refresh_id"]
+            assert metadata(code)["trigger"] == "kg-hub-watch"
+            assert metadata(code)["nodes_added"] == 1 and metadata(code)["mode"] == "change set"
+
+            def of_refresh(asset: str) -> list[EventLogRecord]:
+                return [
+                    r
+                    for r in materializations(instance, asset)
+                    if metadata(r)["refresh_id"] == refresh_id
+                ]
+
+            wait_for(lambda: bool(of_refresh("catalog_embeddings")))
+            chain = ["code_nodes", "node_state", "node_markdown", "api_impact"]
+            records = [of_refresh(a)[0] for a in [*chain, "catalog_embeddings"]]
+            ids = [r.storage_id for r in records]
+            assert ids == sorted(ids)  # upstream first: no asset looks stale in the UI
+            assert all(r.partition_key == PARTITION for r in records)
+            assert metadata(records[2])["written"] >= 2  # f changed, g is new
+            assert metadata(records[4])["entries_added"] >= 1  # g joined the catalog
+            # Runless: no Dagster run was launched for the watch's refreshes.
+            assert all(r.run_id == "" for r in records)
+            assert instance.get_runs(RunsFilter(tags=WATCH_TAG)) == []
 
         # A second daemon on the same repository is refused, clearly, with exit code 2.
         second = subprocess.run(
@@ -117,40 +174,45 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
         assert "already watching" in second.stdout + second.stderr
         assert f"pid {daemon.proc.pid})" in second.stdout + second.stderr
 
-        # A deleted file's nodes go away.
+        # A deleted file's nodes go away, and so does its markdown.
         (repo / "pkg" / "mod.py").unlink()
         wait_for(lambda: not md(repo, "pkg/mod.py", "g").exists())
+        with get_instance() as instance:
+            wait_for(
+                lambda: any(
+                    metadata(r)["files_deleted"] == 1 and metadata(r)["nodes_removed"] >= 2  # type: ignore[operator]
+                    for r in recorded_path(instance, "pkg/mod.py")
+                )
+            )
     finally:
         daemon.proc.send_signal(signal.SIGINT)
-        code = daemon.proc.wait(timeout=60)
-    assert code == 0, "".join(daemon.output)
-    assert "stopped:" in "".join(daemon.output)
-
-    with get_instance() as instance:
-        runs = instance.get_runs(RunsFilter(tags=WATCH_TAG))
-    assert len(runs) >= 3 and all(r.job_name == "code_refresh_job" for r in runs)
+        code_ = daemon.proc.wait(timeout=60)
+    out = "".join(daemon.output)
+    assert code_ == 0, out
+    assert "stopped:" in out and "asset events recorded in Dagster" in out
+    assert "markdown " in out and " after the first event" in out
 
 
-def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str]) -> None:
+def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str], store: Store) -> None:
     daemon = Daemon(repo, env)
     daemon.wait_line(" ok ")
-    with get_instance() as instance:
-        done = {r.run_id for r in instance.get_runs(RunsFilter(tags=WATCH_TAG))}
-        (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\ndef h():\n    pass\n")
+    # Enough definitions that their states and markdown take a while to write.
+    many = "".join(f"def h{i}(a):\n    return a + {i}\n\n\n" for i in range(1500))
+    (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\n" + many)
 
-        def started() -> list[DagsterRun]:
-            runs = instance.get_runs(
-                RunsFilter(tags=WATCH_TAG, statuses=[DagsterRunStatus.STARTED])
+    def work_left() -> int:
+        with store.connect() as conn:
+            return sum(
+                dirty.pending_count(conn, PARTITION, stage)
+                for stage in (dirty.STATE, dirty.MARKDOWN, dirty.CATALOG)
             )
-            return [r for r in runs if r.run_id not in done]
 
-        # Kill without warning once the save's run is in progress, and prove it was.
-        wait_for(lambda: bool(started()), timeout=60)
-        daemon.proc.send_signal(signal.SIGKILL)
-        daemon.proc.wait(timeout=30)
-        killed = started()
-        # Still STARTED: the run never reached its end (a finished run would be SUCCESS).
-        assert len(killed) == 1, "the run finished before the kill landed"
+    # Kill without warning once the save's refresh is under way (its first stage has left
+    # work for the next ones), and prove it was: work is still left once the process died.
+    wait_for(lambda: work_left() > 0, timeout=60)
+    daemon.proc.send_signal(signal.SIGKILL)
+    daemon.proc.wait(timeout=30)
+    assert work_left() > 0, "the refresh finished before the kill landed"
     # Changes made while no daemon watches.
     (repo / "pkg" / "other.py").write_text("def k():\n    pass\n")
     daemon = Daemon(repo, env)  # the lock died with the process: a new daemon may start
@@ -158,9 +220,13 @@ def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str]) -> None:
         daemon.wait_line(" ok ")
         wait_for(
             lambda: (
-                md(repo, "pkg/mod.py", "h").is_file() and md(repo, "pkg/other.py", "k").is_file()
+                md(repo, "pkg/mod.py", "h1499").is_file()
+                and md(repo, "pkg/other.py", "k").is_file()
             )
         )
+        wait_for(lambda: work_left() == 0, what=lambda: "".join(daemon.output))
+        with get_instance() as instance:
+            wait_for(lambda: bool(recorded_path(instance, "pkg/other.py")), timeout=60)
     finally:
         daemon.proc.send_signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=60) == 0

@@ -1,0 +1,320 @@
+"""The watch daemon's refresh: the hub's stages called directly, markdown first, and what
+they did recorded in the Dagster instance afterwards.
+
+Why not a Dagster run per save: an in-process run of ``code_refresh_job`` costs 0.85-2 s of
+run machinery (run record, step events, resources, checks) for ~0.1 s of hub work, and the
+markdown waited for it. Here a save costs the three hub stages
+(``refresh_files`` -> ``refresh_states`` -> ``refresh_markdown``, the functions the assets
+call); once the markdown is on disk the slower, non-urgent part follows: the public-API
+impact and the catalog for the changed nodes (both consume marks or baselines the stages
+left, so nothing is skipped by running them later), then one runless materialization per
+asset (``instance.report_runless_asset_event``) for the repository's partition. The UI's
+asset pages show them in each asset's history, partition status and lineage like a run's,
+marked as reported rather than linked to a run; their metadata names the refresh, its
+trigger and the change set. Starting a Dagster run after the markdown instead would spend
+the same 1-2 s of CPU on every save, on a machine where that delays the next save.
+
+A record that cannot be written (the instance's database away) stays queued and is retried
+before the next change set's record: never dropped while the daemon lives. Checks are not
+evaluated per save; any Dagster run of the job (``kg hub --once``, sensors) evaluates them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kgents_assets.hub.markdown import NODES_DIR
+from kgents_assets.hub.refresh_files import FilesReport, refresh_files
+from kgents_assets.hub.refresh_markdown import MarkdownReport, refresh_markdown
+from kgents_assets.hub.refresh_states import StatesReport, refresh_states
+from kgents_assets.repos.registry import record_refresh
+from kgents_assets.sentences import run_summary_sentence
+
+if TYPE_CHECKING:
+    from dagster import AssetMaterialization, AssetObservation, DagsterInstance
+
+    from kgents_assets.catalog.embedders.base import Embedder
+    from kgents_assets.catalog.sync import SyncReport
+    from kgents_assets.hub.triage import TriageBackend
+    from kgents_assets.store import Store
+
+log = logging.getLogger(__name__)
+MAX_LISTED = 50
+
+
+@dataclass
+class StageReports:
+    """What one refresh did; ``after_*`` are filled by the follow-up."""
+
+    refresh_id: str
+    tags: Mapping[str, str]
+    files: FilesReport
+    states: StatesReport
+    markdown: MarkdownReport
+    markdown_s: float
+    listed: bool  # the change set named its paths (else the stage scanned the tree)
+    impact: Mapping[str, Any] | None = None
+    catalog: SyncReport | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> bool:
+        f, s, m = self.files, self.states, self.markdown
+        return not (
+            f.files_parsed
+            or f.files_added
+            or f.files_deleted
+            or f.nodes_added
+            or f.nodes_changed
+            or f.nodes_removed
+            or f.nodes_marked
+            or s.nodes_processed
+            or m.written
+            or m.removed
+        )
+
+    def asset_metadata(self, repo: str, root: Path) -> dict[str, dict[str, Any]]:
+        """Metadata per asset key, with the names the assets themselves use."""
+        f, s, m = self.files, self.states, self.markdown
+        out: dict[str, dict[str, Any]] = {
+            "code_nodes": {
+                "repository": repo,
+                "checkout": str(root),
+                "mode": "change set" if self.listed else "scan",
+                "files_scanned": f.files_scanned,
+                "files_changed": f.files_parsed,
+                "files_added": f.files_added,
+                "files_deleted": f.files_deleted,
+                "files_touched": f.files_touched,
+                "nodes_added": f.nodes_added,
+                "nodes_changed": f.nodes_changed,
+                "nodes_removed": f.nodes_removed,
+                "nodes_marked": f.nodes_marked,
+                "parse_errors": f.parse_errors,
+                "skipped_files": len(f.problems),
+                "changed_paths": f.changed_paths[:MAX_LISTED],
+                "duration_s": round(f.duration_s, 3),
+            },
+            "node_state": {
+                "nodes_processed": s.nodes_processed,
+                "states_added": s.states_added,
+                "states_changed": s.states_changed,
+                "states_removed": s.states_removed,
+                "states_unchanged": s.states_unchanged,
+                "edges_written": s.edges_written,
+                "decisions": s.decisions,
+                "decisions_deferred": s.deferred,
+                "duration_s": round(s.duration_s, 3),
+            },
+            "node_markdown": {
+                "written": m.written,
+                "removed": m.removed,
+                "nodes_dir": str(root / NODES_DIR),
+                "sample_paths": list(m.sample_paths),
+                "duration_s": round(m.duration_s, 3),
+                "save_to_markdown_s": round(self.markdown_s, 3),
+            },
+        }
+        if self.impact is not None:
+            out["api_impact"] = {"repository": repo, **self.impact}
+        if self.catalog is not None:
+            c = self.catalog
+            out["catalog_embeddings"] = {
+                "repository": repo,
+                "mode": c.mode,
+                "reason": c.reason,
+                "embedder": c.embedder,
+                "dimension": c.dimension,
+                "entries_considered": c.considered,
+                "entries_added": c.added,
+                "entries_updated": c.updated,
+                "entries_unchanged": c.unchanged,
+                "entries_removed": c.removed,
+                "entries_reembedded": c.reembedded,
+                "dirty_marks_consumed": c.marks_consumed,
+                "duration_s": round(c.duration_s, 3),
+            }
+        return out
+
+    def sentence(self, repo: str, root: Path) -> str:
+        return run_summary_sentence(
+            self.refresh_id,
+            True,
+            self.asset_metadata(repo, root),
+            repository=repo,
+        )
+
+
+class EventRecorder:
+    """Asset events waiting to be written to the instance, oldest first; a failed write
+    leaves them queued for the next :meth:`flush`."""
+
+    def __init__(self, instance: DagsterInstance) -> None:
+        self.instance = instance
+        self.pending: list[AssetMaterialization | AssetObservation] = []
+        self.recorded = 0
+
+    def add(self, events: Sequence[AssetMaterialization | AssetObservation]) -> None:
+        self.pending.extend(events)
+
+    def flush(self) -> str | None:
+        """Write what is queued; None when all went, else why the rest waits."""
+        while self.pending:
+            try:
+                self.instance.report_runless_asset_event(self.pending[0])
+            except Exception as exc:
+                log.warning("recording in the Dagster instance failed, retried later: %s", exc)
+                return (
+                    f"{len(self.pending)} asset events not yet recorded in Dagster "
+                    f"({type(exc).__name__}: {exc}); retried with the next change"
+                )
+            self.pending.pop(0)
+            self.recorded += 1
+        return None
+
+
+class WatchRefresh:
+    """``refresh(paths, tags)`` runs the hub stages (markdown on disk when it returns);
+    ``follow_up(reports)`` does the impact, the catalog and the record in Dagster."""
+
+    def __init__(
+        self,
+        store: Store,
+        root: Path,
+        repo: str,
+        instance: DagsterInstance,
+        *,
+        triage: TriageBackend | None = None,
+        embedder: Callable[[], Embedder] | None = None,
+        trigger: str = "kg-hub-watch",
+    ) -> None:
+        self.store = store
+        self.root = root
+        self.repo = repo
+        self.triage = triage
+        self._embedder_factory = embedder
+        self._embedder: Embedder | None = None
+        self.trigger = trigger
+        self.recorder = EventRecorder(instance)
+
+    # --- latency path: save -> markdown ------------------------------------------
+
+    def refresh(self, paths: Sequence[str] | None, tags: Mapping[str, str]) -> StageReports:
+        started = time.monotonic()
+        refresh_id = uuid.uuid4().hex  # shaped like a run id: sentences shorten it the same way
+        files = refresh_files(self.store, self.root, repo=self.repo, changed_paths=paths)
+        states = refresh_states(self.store, repo=self.repo, triage=self.triage, run_id=refresh_id)
+        markdown = refresh_markdown(self.store, self.root, repo=self.repo)
+        return StageReports(
+            refresh_id,
+            dict(tags),
+            files,
+            states,
+            markdown,
+            time.monotonic() - started,
+            listed=paths is not None,
+        )
+
+    # --- after the markdown --------------------------------------------------------
+
+    def follow_up(self, reports: StageReports) -> list[str]:
+        """Impact, catalog, the repository's last refresh and the Dagster record.
+
+        Returns problems to show; a stage that fails keeps its marks (or baseline) and is
+        done by the next change set."""
+        problems: list[str] = []
+        if not reports.unchanged:
+            try:
+                reports.impact = self._impact()
+            except Exception as exc:
+                problems.append(f"api_impact failed: {type(exc).__name__}: {exc}")
+        try:
+            reports.catalog = self._catalog(reports.refresh_id)
+        except Exception as exc:
+            problems.append(f"catalog_embeddings failed: {type(exc).__name__}: {exc}")
+        try:
+            with self.store.transaction() as conn:
+                record_refresh(
+                    conn, self.repo, run_id=reports.refresh_id, sha=None, at=datetime.now(UTC)
+                )
+        except Exception as exc:
+            problems.append(f"could not record the refresh: {type(exc).__name__}: {exc}")
+        reports.problems = problems
+        self.recorder.add(self.asset_events(reports))
+        waiting = self.recorder.flush()
+        return [*problems, waiting] if waiting else problems
+
+    def _impact(self) -> dict[str, Any]:
+        from kgents_assets.hub.impact import detect_and_summarize
+
+        with self.store.transaction() as conn:
+            baseline, summaries = detect_and_summarize(conn, self.repo, self.root)
+        return {
+            "baseline": baseline,
+            "api_changes": len(summaries),
+            "broken_callsites": sum(
+                len(s.callsites) for s in summaries if s.change in ("removed", "renamed")
+            ),
+            "summaries": [s.description for s in summaries[:MAX_LISTED]],
+        }
+
+    def _catalog(self, refresh_id: str) -> SyncReport | None:
+        if self._embedder_factory is None:
+            return None
+        from kgents_assets.catalog.fixtures import fixture_entries
+        from kgents_assets.catalog.sync import sync_catalog
+        from kgents_assets.hotdata.catalog import load_specs
+
+        if self._embedder is None:
+            self._embedder = self._embedder_factory()
+        return sync_catalog(
+            self.store,
+            self._embedder,
+            repo=self.repo,
+            fixture_entries=fixture_entries(load_specs()),
+            run_id=refresh_id,
+        )
+
+    def asset_events(self, reports: StageReports) -> list[AssetMaterialization | AssetObservation]:
+        """One materialization per asset that ran; nothing changed: an observation of
+        ``code_nodes`` (what a run of the job records then, its downstream skipped)."""
+        from dagster import AssetKey, AssetMaterialization, AssetObservation
+
+        common: dict[str, Any] = {
+            "trigger": self.trigger,
+            "refresh_id": reports.refresh_id,
+            "tags": dict(reports.tags),
+        }
+        metadata = reports.asset_metadata(self.repo, self.root)
+        if reports.unchanged and not (reports.catalog and _catalog_changed(reports.catalog)):
+            return [
+                AssetObservation(
+                    asset_key=AssetKey("code_nodes"),
+                    partition=self.repo,
+                    metadata={
+                        **metadata["code_nodes"],
+                        **common,
+                        "outcome": "nothing changed, downstream skipped",
+                    },
+                )
+            ]
+        return [
+            AssetMaterialization(
+                asset_key=AssetKey(key),
+                partition=self.repo,
+                description=f"refreshed by {self.trigger} without a run",
+                metadata={**meta, **common},
+            )
+            for key, meta in metadata.items()
+        ]
+
+
+def _catalog_changed(report: SyncReport) -> bool:
+    return bool(report.added or report.updated or report.removed or report.reembedded)
