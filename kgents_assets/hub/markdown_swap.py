@@ -1,0 +1,105 @@
+"""Stage 3 on a first build: every node's markdown written into a fresh directory that is
+then renamed into place as ``.agentfs/nodes``.
+
+Nobody can read a directory that does not exist yet, so its files need no temp file and
+rename each (the per-file path's atomic write), and each directory is made once. The swap
+is the atomic step: a run killed before it leaves no ``nodes`` directory (what was there
+before: nothing) and a staging directory that the next run sweeps; the marks, cleared in
+the transaction that follows the rename, make the next run finish either way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from kgents_assets.hub import dirty
+from kgents_assets.hub.generated_tests import last_generated_tests
+from kgents_assets.hub.markdown import NODES_DIR, render_markdown
+from kgents_assets.hub.models import trusted_node_state
+from kgents_assets.hub.state_store import node_id_of_key, state_key
+
+#: Fewer marks than this go file by file: a small first build is quick either way.
+SWAP_THRESHOLD = 2000
+BATCH = 2000
+_STAGING_GLOB = ".nodes-*.tmp"
+_FILE_MODE = 0o644  # what the atomic writer gives a file
+
+
+def sweep_staging(root: Path) -> None:
+    """Remove staging directories a killed first build left behind (call it holding the
+    repository's stage lock: a live first build holds it until its rename)."""
+    agentfs = root / NODES_DIR.parent
+    if agentfs.is_dir():
+        for stale in agentfs.glob(_STAGING_GLOB):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def can_swap(root: Path, marks: Mapping[str, str]) -> bool:
+    """Many nodes to write, no ``nodes`` directory yet, and nothing to remove."""
+    return (
+        len(marks) >= SWAP_THRESHOLD
+        and not os.path.lexists(root / NODES_DIR)
+        and not any(reason.startswith(dirty.REMOVED_PREFIX) for reason in marks.values())
+    )
+
+
+def _write(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(text.encode("utf-8"))
+
+
+def write_and_swap(
+    conn: psycopg.Connection[Any], root: Path, repo: str, ids: list[str]
+) -> tuple[int, list[str], str]:
+    """Write the markdown of ``ids`` (sorted) into a staging directory, rename it into
+    place and clear their marks in ``conn``'s transaction. Returns (files written, the
+    first few paths, the first file's text)."""
+    sweep_staging(root)
+    staging = root / NODES_DIR.parent / f".nodes-{os.getpid()}.tmp"
+    staging.mkdir(parents=True)
+    prefix = NODES_DIR.as_posix() + "/"
+    made = {staging}
+    written, first = 0, ""
+    samples: list[str] = []
+    try:
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start : start + BATCH]
+            states = {
+                node_id_of_key(key): value
+                for key, value in conn.execute(
+                    "SELECT key, value FROM kv WHERE key = ANY(%s)",
+                    ([state_key(i) for i in batch],),
+                )
+            }
+            generated = last_generated_tests(conn, states)
+            for node_id in batch:
+                if node_id not in states:
+                    continue  # no state and not a removal: nothing to write (as file by file)
+                state = trusted_node_state(states[node_id])
+                text = render_markdown(state, generated.get(node_id))
+                rel = state.markdown_path
+                if not rel.startswith(prefix):
+                    raise ValueError(f"markdown path outside {prefix}: {rel!r}")
+                path = staging / rel[len(prefix) :]
+                if path.parent not in made:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(path.parent)
+                _write(path, text)
+                written += 1
+                if len(samples) < 5:
+                    samples.append(rel)
+                if not first:
+                    first = text
+        staging.rename(root / NODES_DIR)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    dirty.clear_marks(conn, repo, dirty.MARKDOWN, ids)
+    return written, samples, first

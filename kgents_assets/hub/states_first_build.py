@@ -1,0 +1,106 @@
+"""Stage 2 on a repository's first build: every node is new, nothing was derived before.
+
+The general path (``refresh_states``) loads each marked node whole (source, ``before``
+source, every call), diffs old edges against new ones and re-reads the edges it just
+wrote to find callers. With no state, no edge and every node marked, all of that is known
+to be empty or all-inclusive, so this path streams instead: the symbol table once, the
+calls in batches (edges resolved and held as small tuples, copied out once), then the
+facts in batches, each batch derived by the very same per-node code and copied into the
+store before the next is read. The result is the general path's, row for row (the
+cold-path == incremental-path test in tests/hub/test_first_build.py holds it to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+
+from kgents_assets.hub.models import CallRef, trusted_code_node
+from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
+from kgents_assets.hub.state_store import KEY_PREFIX, KEY_SUFFIX
+
+#: nodes read, derived and written per round trip
+BATCH = 2000
+
+#: (other end's node id, its full name, confidence, other end is a test)
+EdgeEnd = tuple[str, str, float, bool]
+
+
+def is_first_build(conn: psycopg.Connection[Any], repo: str) -> bool:
+    """No state and no edge of ``repo`` exists, and every node of it is marked for stage 2:
+    the general path would treat every node as new and find no old edge or state."""
+    row = conn.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM hub_edges WHERE repo = %(r)s)"
+        " AND NOT EXISTS (SELECT 1 FROM kv WHERE repo = %(r)s AND key LIKE %(like)s)"
+        " AND NOT EXISTS (SELECT 1 FROM hub_nodes n WHERE n.repo = %(r)s AND NOT EXISTS"
+        "   (SELECT 1 FROM hub_dirty d WHERE d.node_id = n.node_id AND d.stage = 'state'))",
+        {"r": repo, "like": f"{KEY_PREFIX}%{KEY_SUFFIX}"},
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def batches(ids: list[str], size: int = BATCH) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def load_symbols(
+    conn: psycopg.Connection[Any], repo: str
+) -> tuple[SymbolTable, dict[str, tuple[str, bool]]]:
+    """Every definition of ``repo``, and each node's (full name, is a test)."""
+    rows = conn.execute(
+        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module, n.is_test FROM hub_nodes n "
+        "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path WHERE n.repo = %s",
+        (repo,),
+    ).fetchall()
+    table = SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    return table, {r[0]: (r[2], r[5]) for r in rows}
+
+
+def resolve_all(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    ids: list[str],
+    table: SymbolTable,
+    ends: dict[str, tuple[str, bool]],
+) -> tuple[list[tuple[str, str, str, float]], dict[str, list[EdgeEnd]], dict[str, list[EdgeEnd]]]:
+    """Every node's calls resolved: the edge rows, and each node's callers and callees as
+    the general path reads them back (confidence rounded as a ``real`` round-trips)."""
+    rows: list[tuple[str, str, str, float]] = []
+    callers: dict[str, list[EdgeEnd]] = {}
+    callees: dict[str, list[EdgeEnd]] = {}
+    for batch in batches(ids):
+        for node_id, calls, module, class_name, imports in conn.execute(
+            "SELECT n.node_id, n.extract->'calls', n.extract->>'module', "
+            "n.extract->>'class_name', f.imports FROM hub_nodes n "
+            "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path "
+            "WHERE n.repo = %s AND n.node_id = ANY(%s)",
+            (repo, batch),
+        ):
+            refs = [CallRef.model_construct(**c) for c in calls or ()]
+            ctx = CallerContext(node_id, module, class_name, imports)
+            src_name, src_test = ends[node_id]
+            for dst, conf in resolve_node_calls(refs, ctx, table).items():
+                rows.append((repo, node_id, dst, conf))
+                c = round(float(conf), 3)
+                dst_name, dst_test = ends[dst]
+                callees.setdefault(node_id, []).append((dst, dst_name, c, dst_test))
+                callers.setdefault(dst, []).append((node_id, src_name, c, src_test))
+    return rows, callers, callees
+
+
+def load_facts(
+    conn: psycopg.Connection[Any], repo: str, batch: list[str]
+) -> Iterator[tuple[Any, str, str | None]]:
+    """(node, source, the source its state was derived from) for a batch; both sources
+    empty when they are equal (the diff bundle then has no text diff, as with equal ones)."""
+    for extract, source, state_source in conn.execute(
+        "SELECT n.extract - 'calls', "
+        "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.source ELSE '' END, "
+        "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.state_source ELSE '' END "
+        "FROM hub_nodes n WHERE n.repo = %s AND n.node_id = ANY(%s)",
+        (repo, batch),
+    ):
+        yield trusted_code_node(extract), source, state_source
