@@ -1,44 +1,54 @@
-"""Code-node pipeline benchmark on Django 5.2 (~2,800 files), every figure in one run.
+"""Code-node pipeline benchmark on Django 5.2 (~2,800 files): before and after in one run.
 
-    uv run python bench/hub_bench.py [--workers N] [--runs 5] [--edits 5]
+    uv run python bench/hub_bench.py [--before REF|PATH] [--cold-runs 1] [--runs 3]
+        [--after REF|PATH] [--workers 2] [--edits 3]
 
-The hub's three stages called in-process (no Dagster, no process start: that is
-bench/readme_bench.py), into a real PostgreSQL. Prints, all wall clock, medians over runs:
-the raw tree-sitter baseline on 1 and on N processes side by side, the cold build by stage
-and its ratio to both baselines, the no-op refresh, a one-file edit (through a change set
-and through a full stat scan) next to the raw parse of the same edited file, node counts
-against Python's ast, peak memory. Exits non-zero when a check it prints fails.
+The hub's three stages (no Dagster, no catalog: that is bench/readme_bench.py), each cold
+build in its own process (``_hub_cold_driver.py``) against a fresh database of one real
+PostgreSQL, for two trees: ``--before`` (a commit archived into a temp dir, default the
+session-start commit dba0dd5, or a checkout's path) and this one. Rounds alternate the
+order of the trees so a burst of load elsewhere hits both alike. Prints, all wall clock,
+medians over rounds: the raw tree-sitter baseline on 1 and on N processes side by side,
+the cold build by stage and its ratio to the 1-process baseline, CPU seconds of the build
+and of PostgreSQL, peak RSS of the main process and of its process tree (with the parse
+workers), then a no-op refresh and one-file edits on the built model. Exits non-zero when
+the cold builds of the two trees stored different models (nodes, edges, states,
+markdown): the after tree's first-build paths must equal the general (incremental)
+paths of the before tree, byte for byte, timestamps aside. A before tree older than the
+callers cap (1a01ef9) stores other states, so compare against dba0dd5 or later.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import json
 import os
-import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
-import time
+import uuid
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _baseline import BenchFailure, raw_baseline
 from _corpus import fetch_sdist
-from _proc import stop_postgres
+from _proc import postgres_cpu_s, postgres_servers, run_measured, stop_postgres
 
 from kgents_assets.hub.discovery import extract_source, package_dir_checker
 from kgents_assets.hub.ignore import IgnoreRules
-from kgents_assets.hub.refresh import refresh_repository
-from kgents_assets.hub.refresh_files import refresh_files
-from kgents_assets.hub.refresh_markdown import refresh_markdown
-from kgents_assets.hub.refresh_states import refresh_states
 from kgents_assets.hub.scan import FileStat, walk_source_files
-from kgents_assets.repos.registry import add_repository
-from kgents_assets.store import Store, open_store
+from kgents_assets.store import open_store
 
 REPO = "django"
+HERE = Path(__file__).resolve().parent
+DRIVER = HERE / "_hub_cold_driver.py"
+DEFAULT_BEFORE = "dba0dd5"
 
 
 def python_files(root: Path) -> list[str]:
@@ -72,34 +82,93 @@ def ast_counts(root: Path, files: list[str]) -> tuple[int, int, int, int]:
     return compared, matching, total_ast, total_ts
 
 
-def pick_edit_target(root: Path, files: list[str]) -> Path:
+def pick_edit_target(root: Path, files: list[str]) -> str:
     """A mid-sized module: the kind of file a person edits."""
     sizes = sorted(((root / f).stat().st_size, f) for f in files if "/tests/" not in f)
-    return root / sizes[len(sizes) * 3 // 4][1]
+    return sizes[len(sizes) * 3 // 4][1]
 
 
-def median_ms(values: list[float]) -> float:
-    return statistics.median(values) * 1e3
+def tree_of(before: str, work: Path) -> Path:
+    """A checkout's path as given, or a commit archived (git archive) into ``work``."""
+    if Path(before).is_dir():
+        return Path(before).resolve()
+    target = work / f"tree-{before.replace('/', '_')}"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", before], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def _database(server_url: str) -> str:
+    name = f"hub_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = server_url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def cold_run(
+    tree: Path,
+    source: Path,
+    work: Path,
+    server_url: str,
+    pg_dir: Path,
+    args: argparse.Namespace,
+    target: str,
+) -> dict[str, Any]:
+    root = work / f"django-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(source, root)
+    url = _database(server_url)
+    env = {**os.environ, "PYTHONPATH": str(tree), "KGENTS_HOME": str(work / "home")}
+    pg0 = postgres_cpu_s(pg_dir)
+    measured = run_measured(
+        [sys.executable, str(DRIVER), url, str(root), REPO, str(args.workers), str(args.edits),
+         target],
+        env,
+        cwd=work,
+    )  # fmt: skip
+    pg_cpu = postgres_cpu_s(pg_dir) - pg0
+    shutil.rmtree(root, ignore_errors=True)
+    if measured.returncode != 0:
+        raise BenchFailure(f"cold build with {tree} failed:\n{measured.output[-3000:]}")
+    out: dict[str, Any] = json.loads(measured.output.strip().splitlines()[-1])
+    if Path(out["code"]).resolve() != tree.resolve():
+        raise BenchFailure(f"the driver imported {out['code']}, not {tree}")
+    out.update(
+        total_s=out["files_s"] + out["states_s"] + out["markdown_s"],
+        wall_s=measured.wall_s,
+        cpu_s=measured.cpu_s,
+        pg_cpu_s=pg_cpu,
+        main_peak_mb=measured.main_peak_mb,
+        tree_peak_mb=measured.tree_peak_mb,
+    )
+    return out
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--runs", type=int, default=5, help="baseline and no-op runs")
-    parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3, help="raw baseline runs")
+    parser.add_argument("--cold-runs", type=int, default=1, help="cold builds per tree")
+    parser.add_argument("--edits", type=int, default=3, help="no-op and edit runs per build")
+    parser.add_argument("--before", default=DEFAULT_BEFORE, help="commit or checkout path")
+    parser.add_argument("--after", default=str(HERE.parent), help="commit or checkout path")
     args = parser.parse_args()
+    print(f"load average at start: {load()}")
 
     source = fetch_sdist("django", "5.2")
-    work = Path(tempfile.mkdtemp(prefix="kg-bench-"))
-    root = work / "django"
-    shutil.copytree(source, root)
-    files = python_files(root)
-    paths = [str(root / f) for f in files]
+    files = python_files(source)
+    paths = [str(source / f) for f in files]
     print(
         f"corpus: Django 5.2 sdist, {len(files):,} Python files, "
-        f"{sum((root / f).stat().st_size for f in files) / 1e6:.1f} MB"
+        f"{sum((source / f).stat().st_size for f in files) / 1e6:.1f} MB"
     )
-
     raw_baseline(paths[:200])  # warm the page cache before the baselines
     raw1, rawn = [], []
     for _ in range(args.runs):
@@ -107,94 +176,103 @@ def main() -> None:
         rawn.append(raw_baseline(paths, args.workers)[0])
     raw, raw_n = statistics.median(raw1), statistics.median(rawn)
 
-    store = open_store(None, data_dir=work / "pg")
+    work = Path(tempfile.mkdtemp(prefix="kg-hub-bench-"))
     try:
-        measure(store, root, files, args, raw, raw_n)
+        trees = {"before": tree_of(args.before, work), "after": tree_of(args.after, work)}
+        store = open_store(None, data_dir=work / "pg")
+        pg_dir = postgres_servers(work)[0]
+        target = pick_edit_target(source, files)
+        results: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+        for i in range(args.cold_runs):
+            order = ["before", "after"] if i % 2 == 0 else ["after", "before"]
+            for label in order:
+                results[label].append(
+                    cold_run(trees[label], source, work, store.url, pg_dir, args, target)
+                )
+                print(f"  round {i + 1}, {label}: {results[label][-1]['total_s']:.1f} s "
+                      f"(load {load()})", flush=True)  # fmt: skip
+        report(results, raw, raw_n, len(files), args, trees)
     finally:
-        stop_postgres(work / "pg")
+        for pg in postgres_servers(work):
+            stop_postgres(pg)
         shutil.rmtree(work, ignore_errors=True)
 
-
-def measure(
-    store: Store, root: Path, files: list[str], args: argparse.Namespace, raw: float, raw_n: float
-) -> None:
-    add_repository(store, REPO, str(root))
-    started = time.perf_counter()
-    files_report = refresh_files(store, root, repo=REPO, workers=args.workers)
-    t_files = time.perf_counter() - started
-    states_report = refresh_states(store, repo=REPO)
-    t_states = time.perf_counter() - started - t_files
-    md_report = refresh_markdown(store, root, repo=REPO)
-    cold = time.perf_counter() - started
-    t_md = cold - t_files - t_states
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    peak_children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-    noop_times = []
-    for _ in range(args.runs):
-        t0 = time.perf_counter()
-        report = refresh_repository(store, root, repo=REPO)
-        noop_times.append(time.perf_counter() - t0)
-        if report.files.files_parsed or report.states.nodes_processed:
-            raise BenchFailure(f"a no-op refresh did work: {report.files}, {report.states}")
-
-    target = pick_edit_target(root, files)
-    rel = target.relative_to(root).as_posix()
-    edit_scan, edit_changeset, edit_raw = [], [], []
-    for i in range(args.edits):
-        text = target.read_text()
-        target.write_text(text + f"\n\ndef bench_added_{i}(x):\n    return x + {i}\n")
-        t0 = time.perf_counter()
-        r = refresh_repository(store, root, repo=REPO)
-        edit_scan.append(time.perf_counter() - t0)
-        if r.files.files_parsed != 1:
-            raise BenchFailure(f"a one-file edit parsed {r.files.files_parsed} files")
-        # the baseline for this edit: the raw parse of the same file, as edited
-        edit_raw.append(raw_baseline([str(target)])[0])
-        target.write_text(
-            text + f"\n\ndef bench_added_{i}(x):\n    if x:\n        return x\n    return {i}\n"
-        )
-        t0 = time.perf_counter()
-        r = refresh_repository(store, root, repo=REPO, changed_paths=[rel])
-        edit_changeset.append(time.perf_counter() - t0)
-        if r.files.files_parsed != 1:
-            raise BenchFailure(f"a one-file change set parsed {r.files.files_parsed} files")
-        edit_raw.append(raw_baseline([str(target)])[0])
-
-    compared, matching, n_ast, n_ts = ast_counts(root, files)
-
-    print(f"\n{'measure (wall clock, medians)':<52}{'value':>12}  target")
-    print(f"{'raw tree-sitter parse+query, 1 process':<52}{raw:>10.2f} s")
-    print(f"{f'raw tree-sitter parse+query, {args.workers} processes':<52}{raw_n:>10.2f} s")
-    print(f"{'cold build, total (one run)':<52}{cold:>10.2f} s")
+    compared, matching, n_ast, n_ts = ast_counts(source, files)
     print(
-        f"{'  discovery (scan, hash, parse, index)':<52}{t_files:>10.2f} s  workers={args.workers}"
-    )
-    print(f"{'  node state (resolve, tools, store)':<52}{t_states:>10.2f} s")
-    print(f"{'  markdown':<52}{t_md:>10.2f} s")
-    print(f"{'cold / raw, 1 process':<52}{cold / raw:>11.2f}x  <= 4x")
-    print(f"{f'cold / raw, {args.workers} processes':<52}{cold / raw_n:>11.2f}x")
-    print(f"{'cold ms per file':<52}{cold / len(files) * 1e3:>10.2f} ms  <= 5 ms")
-    print(
-        f"{'nodes / states / markdown files':<52}{files_report.nodes_added:>6,} / "
-        f"{states_report.states_added:,} / {md_report.written:,}"
-    )
-    noop = statistics.median(noop_times)
-    print(f"{'no-op refresh':<52}{noop * 1e3:>10.1f} ms")
-    print(f"{'no-op refresh per file':<52}{noop / len(files) * 1e3:>10.3f} ms  <= 0.1 ms")
-    print(f"{'one-file edit via change set':<52}{median_ms(edit_changeset):>10.1f} ms  <= 150 ms")
-    print(f"{'one-file edit via full stat scan':<52}{median_ms(edit_scan):>10.1f} ms")
-    print(f"{'  baseline: raw parse+query of the edited file':<52}{median_ms(edit_raw):>10.1f} ms")
-    print(
-        f"{'ast node counts: files matching':<52}{matching:>6,}/{compared:,}  "
+        f"{'ast node counts: files matching':<46}{matching:>6,}/{compared:,}  "
         f"(nodes ast {n_ast:,}, ours {n_ts:,})"
     )
-    print(f"{'peak RSS, main process':<52}{peak_mb:>9.0f} MB")
-    print(f"{'peak RSS, largest parse worker':<52}{peak_children_mb:>9.0f} MB")
+    print(f"load average at end: {load()}")
     if matching != compared or n_ast != n_ts:
         raise BenchFailure(
             f"node counts differ from Python's ast in {compared - matching} files "
             f"({n_ast:,} vs {n_ts:,} nodes)"
+        )
+
+
+def report(
+    results: dict[str, list[dict[str, Any]]],
+    raw: float,
+    raw_n: float,
+    n_files: int,
+    args: argparse.Namespace,
+    trees: dict[str, Path],
+) -> None:
+    def med(label: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[label])
+
+    print(f"\nbefore = {args.before} ({trees['before']}), after = {args.after}")
+    print(f"rounds: {args.cold_runs} cold build(s) per tree, alternating; medians\n")
+    print(f"{'measure (wall clock, medians)':<46}{'before':>12}{'after':>12}  target")
+    print(f"{'raw tree-sitter parse+query, 1 process':<46}{raw:>11.2f}s")
+    print(f"{f'raw tree-sitter parse+query, {args.workers} processes':<46}{raw_n:>11.2f}s")
+    rows = [
+        ("cold build, 3 stages", "total_s", ""),
+        ("  code_nodes (scan, hash, parse, index)", "files_s", ""),
+        ("  node_state (resolve, tools, store)", "states_s", ""),
+        ("  node_markdown", "markdown_s", ""),
+    ]
+    for name, key, _ in rows:
+        print(f"{name:<46}{med('before', key):>11.2f}s{med('after', key):>11.2f}s")
+    for name, key in [("cold / raw, 1 process", "total_s")]:
+        b, a = med("before", key) / raw, med("after", key) / raw
+        print(f"{name:<46}{b:>11.2f}x{a:>11.2f}x  <= 4x")
+    print(
+        f"{f'cold / raw, {args.workers} processes':<46}"
+        f"{med('before', 'total_s') / raw_n:>11.2f}x{med('after', 'total_s') / raw_n:>11.2f}x"
+    )
+    for name, key in [("  code_nodes / raw", "files_s"), ("  node_state / raw", "states_s"),
+                      ("  node_markdown / raw", "markdown_s")]:  # fmt: skip
+        print(f"{name:<46}{med('before', key) / raw:>11.2f}x{med('after', key) / raw:>11.2f}x")
+    print(
+        f"{'cold ms per file':<46}{med('before', 'total_s') / n_files * 1e3:>10.2f}ms"
+        f"{med('after', 'total_s') / n_files * 1e3:>10.2f}ms  <= 5 ms"
+    )
+    print(f"{'process wall incl. start':<46}{med('before', 'wall_s'):>11.2f}s"
+          f"{med('after', 'wall_s'):>11.2f}s")  # fmt: skip
+    print(f"{'CPU, build process + workers':<46}{med('before', 'cpu_s'):>11.2f}s"
+          f"{med('after', 'cpu_s'):>11.2f}s")  # fmt: skip
+    print(f"{'CPU, PostgreSQL':<46}{med('before', 'pg_cpu_s'):>11.2f}s"
+          f"{med('after', 'pg_cpu_s'):>11.2f}s")  # fmt: skip
+    print(f"{'peak RSS, main process':<46}{med('before', 'main_peak_mb'):>10.0f}MB"
+          f"{med('after', 'main_peak_mb'):>10.0f}MB  <= 400 MB")  # fmt: skip
+    print(f"{'peak RSS, main + parse workers':<46}{med('before', 'tree_peak_mb'):>10.0f}MB"
+          f"{med('after', 'tree_peak_mb'):>10.0f}MB")  # fmt: skip
+    if args.edits:
+        for name, key in [("no-op refresh", "noop_s"), ("one-file edit, full stat scan",
+                          "edit_scan_s"), ("one-file edit, change set", "edit_changeset_s")]:  # fmt: skip
+            print(
+                f"{name:<46}{med('before', key) * 1e3:>10.1f}ms{med('after', key) * 1e3:>10.1f}ms"
+            )
+    counts = {(r["nodes"], r["states"], r["markdown"]) for rs in results.values() for r in rs}
+    print(f"{'nodes / states / markdown files':<46}{' | '.join(str(c) for c in counts)}")
+    digests = {json.dumps(r["digest"], sort_keys=True) for rs in results.values() for r in rs}
+    same = len(digests) == 1
+    print(f"{'stored model, before == after (cold)':<46}{'equal' if same else 'DIFFERENT':>12}")
+    if not same:
+        raise BenchFailure(
+            "the cold builds stored different models:\n"
+            + "\n".join(f"  {label}: {r['digest']}" for label, rs in results.items() for r in rs)
         )
 
 
