@@ -1,6 +1,7 @@
 """The README's command, as a user runs it: ``kg hub --once PATH`` on Django 5.2.
 
-    uv run python bench/readme_bench.py [--runs 3] [--cold-runs 1] [--tree PATH]
+    uv run python bench/readme_bench.py [--runs 3] [--cold-runs 1] [--tree PATH ...]
+        [--prepared DIR]
 
 Every figure is wall clock of the real ``kg`` process (the venv's own script, interpreter
 start included), all assets, in one run of this script:
@@ -18,8 +19,16 @@ start included), all assets, in one run of this script:
 
 ``--tree PATH`` runs another checkout of this project (a ``git worktree`` of an older
 commit) with this venv: PYTHONPATH points at it and the script checks that ``kg`` really
-imports the code from there. Medians over runs; exits non-zero when a run fails or a
-check does not hold.
+imports the code from there. Repeat it (``--tree /work/before --tree .``) to measure
+before and after in one run: each tree gets its own copy and homes, and the no-op and
+edit runs alternate between the trees round by round, so a burst of load elsewhere hits
+both alike. Medians over runs; exits non-zero when a run fails or a check does not hold.
+
+``--prepared DIR`` keeps each tree's copy, homes and store in ``DIR`` and, when they are
+already there from an earlier run, skips the cold part: a no-op and edit measure in
+minutes instead of a cold index per tree. A prepared copy is brought up to date by one
+uncounted run first (its code may have changed since), and the edited file is restored
+(and indexed again, uncounted) before the script ends.
 """
 
 from __future__ import annotations
@@ -71,10 +80,12 @@ class Runner:
     """``kg hub --once`` for one copy of the corpus, with its own homes."""
 
     def __init__(self, tree: Path, work: Path, name: str) -> None:
+        self.tree = tree
         self.copy = work / name / "django"
         self.home = work / name / "kgents_home"
         self.dagster = work / name / "dagster_home"
-        self.dagster.mkdir(parents=True)
+        self.prepared_marker = work / name / "prepared"
+        self.dagster.mkdir(parents=True, exist_ok=True)
         self.env = {
             k: v
             for k, v in os.environ.items()
@@ -151,59 +162,108 @@ def spread(values: list[float]) -> str:
     return f"({min(values):.2f}-{max(values):.2f}, n={len(values)})"
 
 
+def tree_label(trees: list[Path], tree: Path) -> str:
+    return tree.name if len(trees) == 1 else f"[{trees.index(tree)}] {tree.name}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tree", type=Path, default=HERE, help="checkout of kgents-assets")
+    parser.add_argument("--tree", type=Path, action="append", help="checkout (repeatable)")
     parser.add_argument("--runs", type=int, default=3, help="no-op, edit and baseline runs")
     parser.add_argument("--cold-runs", type=int, default=1, help="cold runs (fresh copies)")
     parser.add_argument("--workers", type=int, default=2, help="processes for the baseline")
     parser.add_argument("--corpus", type=Path, help="another source tree (default: Django 5.2)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--prepared", type=Path, help="keep/reuse each tree's indexed copy here (no cold run)"
+    )
     args = parser.parse_args()
-    tree = args.tree.resolve()
+    trees = [t.resolve() for t in args.tree or [HERE]]
     print(f"load average at the start: {Path('/proc/loadavg').read_text().split()[:3]}")
 
     source = args.corpus.resolve() if args.corpus else fetch_sdist("django", "5.2")
-    work = Path(tempfile.mkdtemp(prefix="kg-readme-bench-"))
-    runners: list[Runner] = []
+    work = (
+        args.prepared.resolve()
+        if args.prepared
+        else Path(tempfile.mkdtemp(prefix="kg-readme-bench-"))
+    )
+    work.mkdir(parents=True, exist_ok=True)
+    runners: list[Runner] = []  # the copy each tree's no-op and edit runs use
+    started_runners: list[Runner] = []  # every copy, for stopping their servers
+    cold: dict[Path, list[Measured]] = {t: [] for t in trees}
+    steps: dict[Path, dict[str, tuple[float, float]]] = {}
+    pg_after_cold: dict[Path, float] = {}
+    pg_cpu_cold: dict[Path, float] = {}
     try:
-        cold: list[Measured] = []
-        steps: dict[str, tuple[float, float]] = {}
-        for n in range(args.cold_runs):
-            runner = Runner(tree, work, f"cold{n}")
-            if n == 0:
-                check_tree(tree, runner.env)
-            shutil.copytree(source, runner.copy)
-            runners.append(runner)
-            files = python_files(runner.copy)
-            if n == 0:
-                size = sum(Path(f).stat().st_size for f in files) / 1e6
-                print(f"tree: {tree}\ncorpus: {source.name}, {len(files):,} Python files, "
-                      f"{size:.1f} MB; kg = {KG}")  # fmt: skip
-            cold.append(runner.run())
-            print(f"  cold run {n + 1}: {cold[-1].wall_s:.1f} s", flush=True)
-            if n == 0:
-                steps = runner.step_durations()
-        runner = runners[0]
-        pg_after_cold = sum(postgres_rss_mb(d) for d in runner.servers())
-        pg_cpu_cold = sum(postgres_cpu_s(d) for d in runner.servers())
+        for k, tree in enumerate(trees):
+            label = tree_label(trees, tree)
+            for n in range(args.cold_runs):
+                runner = Runner(tree, work, f"tree{k}-cold{n}")
+                if n == 0:
+                    check_tree(tree, runner.env)
+                reuse = n == 0 and args.prepared is not None and runner.prepared_marker.exists()
+                if reuse:
+                    started_runners.append(runner)
+                    runners.append(runner)
+                    runner.run()  # its code may have changed since it was prepared: uncounted
+                    print(f"  {label}: prepared copy in {runner.copy.parent} (no cold run)")
+                    break
+                if runner.copy.exists():
+                    shutil.rmtree(runner.copy.parent)
+                    runner = Runner(tree, work, f"tree{k}-cold{n}")
+                shutil.copytree(source, runner.copy)
+                started_runners.append(runner)
+                if n == 0:
+                    runners.append(runner)
+                cold[tree].append(runner.run())
+                print(f"  {label}: cold run {n + 1}: {cold[tree][-1].wall_s:.1f} s", flush=True)
+                if n == 0:
+                    steps[tree] = runner.step_durations()
+                    pg_after_cold[tree] = sum(postgres_rss_mb(d) for d in runner.servers())
+                    pg_cpu_cold[tree] = sum(postgres_cpu_s(d) for d in runner.servers())
+                    runner.prepared_marker.touch()
+        files = python_files(runners[0].copy)
+        size = sum(Path(f).stat().st_size for f in files) / 1e6
+        print(f"corpus: {source.name}, {len(files):,} Python files, {size:.1f} MB; kg = {KG}")
+        for tree in trees:
+            print(f"  tree {tree_label(trees, tree)}: {tree}")
 
-        noop = [runner.run() for _ in range(args.runs)]
-        print(f"  no-op runs: {', '.join(f'{m.wall_s:.2f}' for m in noop)} s", flush=True)
+        # rounds alternate between the trees: a burst of load elsewhere hits both alike
+        noop: dict[Path, list[Measured]] = {t: [] for t in trees}
+        for _ in range(args.runs):
+            for runner in runners:
+                noop[runner.tree].append(runner.run())
+        for tree in trees:
+            walls = ", ".join(f"{m.wall_s:.2f}" for m in noop[tree])
+            print(f"  {tree_label(trees, tree)}: no-op runs: {walls} s", flush=True)
 
-        files = python_files(runner.copy)
-        target = pick_edit_target(runner.copy, files)
-        original = target.read_text()
-        edits: list[Measured] = []
+        target = pick_edit_target(runners[0].copy, files)
+        rel_target = target.relative_to(runners[0].copy)
+        originals = {r.tree: (r.copy / rel_target).read_text() for r in runners}
+        edits: dict[Path, list[Measured]] = {t: [] for t in trees}
         raw_edit: list[float] = []
-        for i in range(args.runs):
-            function = f"bench_added_{i}"
-            target.write_text(original + f"\n\ndef {function}(x):\n    return x + {i}\n")
-            edits.append(runner.run())
-            if not markdown_of(runner.copy, target, function).is_file():
-                raise BenchFailure(f"the edit was not picked up: no markdown for {function}")
-            raw_edit.append(raw_baseline([str(target)], 1)[0])
-        print(f"  edit runs: {', '.join(f'{m.wall_s:.2f}' for m in edits)} s", flush=True)
+        try:
+            for i in range(args.runs):
+                function = f"bench_added_{i}"
+                for runner in runners:
+                    edited = runner.copy / rel_target
+                    edited.write_text(
+                        originals[runner.tree] + f"\n\ndef {function}(x):\n    return x + {i}\n"
+                    )
+                    edits[runner.tree].append(runner.run())
+                    if not markdown_of(runner.copy, edited, function).is_file():
+                        raise BenchFailure(
+                            f"{runner.tree}: the edit was not picked up: no markdown for {function}"
+                        )
+                raw_edit.append(raw_baseline([str(target)], 1)[0])
+        finally:
+            if args.prepared is not None:  # leave each copy as prepared: original, indexed
+                for runner in runners:
+                    (runner.copy / rel_target).write_text(originals[runner.tree])
+                    runner.run()
+        for tree in trees:
+            walls = ", ".join(f"{m.wall_s:.2f}" for m in edits[tree])
+            print(f"  {tree_label(trees, tree)}: edit runs: {walls} s", flush=True)
 
         raw_single, raw_multi, raw_cpu, found = [], [], [], set()
         for _ in range(args.runs):
@@ -217,55 +277,74 @@ def main() -> None:
         if len(found) != 1:
             raise BenchFailure(f"baseline runs disagree on the definitions found: {found}")
     finally:
-        for r in runners:
+        for r in started_runners:
             for data_dir in r.servers():
                 stop_postgres(data_dir)
-        if not args.keep:
+        if not args.keep and args.prepared is None:
             shutil.rmtree(work, ignore_errors=True)
 
     n_files = len(files)
     raw1, rawn = med(raw_single), med(raw_multi)
-    c = med([m.wall_s for m in cold])
-    rows = [
-        ("raw parse+query, 1 process", raw1, "", ""),
-        (f"raw parse+query, {args.workers} processes", rawn, "", ""),
-        ("kg hub --once, cold", c, f"{c / raw1:.1f}x / {c / rawn:.1f}x",
-         f"{c / n_files * 1e3:.1f} ms/file"),
-        ("kg hub --once, no-op", med([m.wall_s for m in noop]), "", ""),
-        ("kg hub --once, one-file edit", med([m.wall_s for m in edits]), "", ""),
-        ("raw parse+query of the edited file", med(raw_edit), "", ""),
-    ]  # fmt: skip
     print(f"\nkg hub --once on {source.name} ({n_files:,} Python files; edited: "
-          f"{target.relative_to(runner.copy)}); medians")  # fmt: skip
-    cpu = {
-        "raw parse+query, 1 process": med(raw_cpu),
-        "kg hub --once, cold": med([m.cpu_s for m in cold]),
-        "kg hub --once, no-op": med([m.cpu_s for m in noop]),
-        "kg hub --once, one-file edit": med([m.cpu_s for m in edits]),
-    }
+          f"{rel_target}); medians")  # fmt: skip
     print(f"  {'what':<40}{'wall s':>10}  {'vs raw 1 / N proc':>18}  {'per file':>14}  cpu s")
-    for name, value, ratio, per in rows:
-        cpu_text = f"{cpu[name]:.2f}" if name in cpu else ""
-        print(f"  {name:<40}{value:>10.3f}  {ratio:>18}  {per:>14}  {cpu_text}")
+    baseline_rows = [
+        ("raw parse+query, 1 process", raw1, med(raw_cpu)),
+        (f"raw parse+query, {args.workers} processes", rawn, None),
+        ("raw parse+query of the edited file", med(raw_edit), None),
+    ]
+    for name, value, cpu_value in baseline_rows:
+        cpu_text = f"{cpu_value:.2f}" if cpu_value is not None else ""
+        print(f"  {name:<40}{value:>10.3f}  {'':>18}  {'':>14}  {cpu_text}")
+    for tree in trees:
+        label = f" {tree_label(trees, tree)}" if len(trees) > 1 else ""
+        rows: list[tuple[str, list[Measured]]] = [
+            ("cold", cold[tree]),
+            ("no-op", noop[tree]),
+            ("one-file edit", edits[tree]),
+        ]
+        for what, ms in rows:
+            if not ms:
+                continue
+            wall = med([m.wall_s for m in ms])
+            ratio = per = ""
+            if what == "cold":
+                ratio = f"{wall / raw1:.1f}x / {wall / rawn:.1f}x"
+                per = f"{wall / n_files * 1e3:.1f} ms/file"
+            name = f"kg hub --once, {what}{label}"
+            print(f"  {name:<40}{wall:>10.3f}  {ratio:>18}  {per:>14}  "
+                  f"{med([m.cpu_s for m in ms]):.2f}")  # fmt: skip
     print(
         f"  load average at the end: {Path('/proc/loadavg').read_text().split()[:3]} "
         f"on {os.cpu_count()} cores (cpu s = kg and its workers, not PostgreSQL)"
     )
-    print(f"  spreads: cold {spread([m.wall_s for m in cold])} no-op "
-          f"{spread([m.wall_s for m in noop])} edit {spread([m.wall_s for m in edits])}")  # fmt: skip
+    for tree in trees:
+        print(f"  spreads {tree_label(trees, tree)}: cold {spread([m.wall_s for m in cold[tree]])} "
+              f"no-op {spread([m.wall_s for m in noop[tree]])} "
+              f"edit {spread([m.wall_s for m in edits[tree]])}")  # fmt: skip
     print("\npeak memory (MB)            main   process tree")
-    for name, ms in (("cold", cold), ("no-op", noop), ("one-file edit", edits)):
-        print(f"  {name:<22}{med([m.main_peak_mb for m in ms]):>9.0f}"
-              f"{med([m.tree_peak_mb for m in ms]):>15.0f}")  # fmt: skip
-    print(f"  embedded PostgreSQL after the cold run (private + shared): {pg_after_cold:.0f}")
-    print(f"\nPostgreSQL CPU during the first cold run: {pg_cpu_cold:.1f} s (kg and its "
-          f"workers: {cold[0].cpu_s:.1f} s)")  # fmt: skip
-    if steps:
-        total = sum(d for _, d in steps.values())
-        print(f"\ncold run, slowest steps (Dagster step stats; sum {total:.1f} s):")
+    for tree in trees:
+        label = f" {tree_label(trees, tree)}" if len(trees) > 1 else ""
+        for name, ms in (("cold", cold[tree]), ("no-op", noop[tree]), ("edit", edits[tree])):
+            if ms:
+                print(f"  {name + label:<22}{med([m.main_peak_mb for m in ms]):>9.0f}"
+                      f"{med([m.tree_peak_mb for m in ms]):>15.0f}")  # fmt: skip
+    for tree in trees:
+        if tree in pg_after_cold:
+            print(f"  embedded PostgreSQL after the cold run {tree_label(trees, tree)} "
+                  f"(private + shared): {pg_after_cold[tree]:.0f}")  # fmt: skip
+            print(f"  PostgreSQL CPU during the first cold run: {pg_cpu_cold[tree]:.1f} s "
+                  f"(kg and its workers: {cold[tree][0].cpu_s:.1f} s)")  # fmt: skip
+    for tree, tree_steps in steps.items():
+        if not tree_steps:
+            continue
+        c = med([m.wall_s for m in cold[tree]])
+        total = sum(d for _, d in tree_steps.values())
+        print(f"\ncold run {tree_label(trees, tree)}, slowest steps (Dagster step stats; "
+              f"sum {total:.1f} s):")  # fmt: skip
         print(f"  {'step':<44}{'starts at':>10}{'seconds':>9}{'of wall':>9}")
-        for key, (start, seconds) in sorted(steps.items(), key=lambda kv: -kv[1][1])[:10]:
-            print(f"  {key:<44}{start:>9.1f}s{seconds:>8.1f}s{100 * seconds / c:>8.1f}%")
+        for key, (start_s, seconds) in sorted(tree_steps.items(), key=lambda kv: -kv[1][1])[:10]:
+            print(f"  {key:<44}{start_s:>9.1f}s{seconds:>8.1f}s{100 * seconds / c:>8.1f}%")
 
 
 if __name__ == "__main__":

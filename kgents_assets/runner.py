@@ -8,6 +8,7 @@ partition; the partition is added to the instance first (idempotent).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from dagster import AssetKey, DagsterInstance, ExecuteInProcessResult
 
@@ -61,11 +62,21 @@ def fresh_fixtures() -> dict[str, AssetKey]:
     }
 
 
-def _selection(skip: Sequence[AssetKey]) -> list[AssetKey] | None:
-    if not skip:
-        return None
-    keys = defs.resolve_job_def(MAIN_JOB).asset_layer.asset_graph.get_all_asset_keys()
-    return sorted(set(keys) - set(skip))
+@dataclass(frozen=True)
+class RunSelection:
+    keys: list[AssetKey]
+    steps: int  # assets and checks: the progress total
+    partial: bool  # something is left out (else the run is the whole job)
+
+
+def run_selection(skip: Sequence[AssetKey] = (), job_name: str = MAIN_JOB) -> RunSelection:
+    """The assets (and their checks) a run of the job executes when ``skip`` is left out:
+    resolved once, for the run and for its progress total."""
+    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
+    left_out = set(skip)
+    keys = sorted(set(graph.get_all_asset_keys()) - left_out)
+    checks = sum(1 for check in graph.asset_check_keys if check.asset_key not in left_out)
+    return RunSelection(keys=keys, steps=len(keys) + checks, partial=bool(left_out))
 
 
 def materialize_everything(
@@ -77,17 +88,18 @@ def materialize_everything(
     run_id: str | None = None,
     log_level: str | None = None,
     skip: Sequence[AssetKey] = (),
+    selection: RunSelection | None = None,
 ) -> ExecuteInProcessResult:
     """The README's main job: every asset of the code location, for one repository.
 
-    ``skip``: assets left out of the run (fresh fixtures); their checks go with them. When
-    nothing is skipped something may have changed that the catalog reads, so the code
-    assets run even if the scan finds nothing new.
+    ``skip``: assets left out of the run (fresh fixtures); their checks go with them
+    (``selection``: the same, already resolved by ``run_selection``). When no fixture is
+    refreshed something may have changed that the catalog reads, so the code assets run
+    even if the scan finds nothing new.
     """
     ensure_partition(instance, repo)
-    selection = _selection(skip)
-    keys = selection or defs.resolve_job_def(MAIN_JOB).asset_layer.asset_graph.get_all_asset_keys()
-    fixtures_refreshed = any(k.path[0] == FIXTURE_PREFIX for k in keys)
+    chosen = selection if selection is not None else run_selection(skip)
+    fixtures_refreshed = any(k.path[0] == FIXTURE_PREFIX for k in chosen.keys)
     return defs.resolve_job_def(MAIN_JOB).execute_in_process(
         run_config=code_run_config(
             None, log_level=log_level, skip_when_unchanged=not fixtures_refreshed
@@ -97,14 +109,10 @@ def materialize_everything(
         tags=dict(tags or {}),
         raise_on_error=raise_on_error,
         run_id=run_id,
-        asset_selection=selection,
+        asset_selection=chosen.keys if chosen.partial else None,
     )
 
 
 def step_count(job_name: str = MAIN_JOB, skip: Sequence[AssetKey] = ()) -> int:
     """How many steps (assets and checks) a run of the job executes: the progress total."""
-    graph = defs.resolve_job_def(job_name).asset_layer.asset_graph
-    left_out = set(skip)
-    return len(set(graph.get_all_asset_keys()) - left_out) + sum(
-        1 for check in graph.asset_check_keys if check.asset_key not in left_out
-    )
+    return run_selection(skip, job_name).steps

@@ -177,6 +177,37 @@ ASSET_PARTS: dict[str, Callable[[Data], list[str]]] = {
 }
 
 
+#: The metadata of each asset a run's summary shows (``kg hub --once`` table and ``--json``);
+#: other assets (fixtures) show these generic keys when they have them.
+SUMMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "code_nodes": (
+        "files_scanned",
+        "files_changed",
+        "files_deleted",
+        "nodes_added",
+        "nodes_changed",
+        "nodes_removed",
+        "parse_errors",
+        "skipped_files",
+    ),
+    "node_state": (
+        "nodes_processed",
+        "states_added",
+        "states_changed",
+        "states_removed",
+        "decisions",
+    ),
+    "node_markdown": ("written", "removed"),
+}
+GENERIC_SUMMARY_KEYS = ("records", "path")
+
+
+def summary_metadata(asset_key: str, metadata: Data, *extra: str) -> dict[str, Any]:
+    """The part of an asset's metadata a run summary shows, as plain values."""
+    wanted = (*SUMMARY_KEYS.get(asset_key, GENERIC_SUMMARY_KEYS), *extra)
+    return {k: getattr(v, "value", v) for k, v in metadata.items() if k in wanted}
+
+
 def asset_change(asset_key: str, metadata: Data) -> str | None:
     """``code_nodes +1 node, 1 file re-parsed``; None when the asset changed nothing."""
     leaf = asset_key.rsplit("/", 1)[-1]
@@ -235,6 +266,22 @@ def run_summary_sentence(
     if said:
         return f"{head}: {said}" + (f", {took}" if took else "")
     return head + (f" after {took}" if took else "")
+
+
+def unchanged_sentence(
+    repository: str,
+    last_run_id: str | None,
+    files_checked: int,
+    check_s: float,
+) -> str:
+    """``django: nothing changed since run 1a2b3c4d… (2,817 files checked in 41 ms); 0 assets
+    materialized``: a run skipped because it had nothing to do, and how that was known."""
+    since = f" since run {short_id(last_run_id)}" if last_run_id else ""
+    return (
+        f"{repository}: nothing changed{since} ({files_checked:,} "
+        f"{'file' if files_checked == 1 else 'files'} checked in {seconds(check_s)}); "
+        "0 assets materialized"
+    )
 
 
 @dataclass

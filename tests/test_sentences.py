@@ -383,3 +383,36 @@ def test_a_tally_forgets_runs_it_never_sees_end() -> None:
         tally.observe("run_start", {"run_id": f"r{i}", "dagster_timestamp": float(i)})
     assert len(tally.started) <= RunTally.MAX_RUNS + 1
     assert "r0" not in tally.started and f"r{RunTally.MAX_RUNS + 49}" in tally.started
+
+
+def test_a_skipped_run_says_what_was_checked_and_since_when() -> None:
+    from kgents_assets.sentences import unchanged_sentence
+
+    said = unchanged_sentence("django", "1a2b3c4d-5e6f-7788-99aa-bbccddeeff00", 2817, 0.041)
+    assert said == (
+        "django: nothing changed since run 1a2b3c4d… (2,817 files checked in 41 ms); "
+        "0 assets materialized"
+    )
+    assert unchanged_sentence("one", None, 1, 1.5) == (
+        "one: nothing changed (1 file checked in 1.5 s); 0 assets materialized"
+    )
+
+
+def test_the_summary_shows_each_assets_own_keys_as_plain_values() -> None:
+    from dagster import MetadataValue
+
+    from kgents_assets.sentences import summary_metadata
+
+    meta = {
+        "nodes_added": MetadataValue.int(2),
+        "files_changed": 1,
+        "problems": MetadataValue.md("| file | problem |"),
+        "outcome": "nothing changed, downstream skipped",
+    }
+    assert summary_metadata("code_nodes", meta) == {"nodes_added": 2, "files_changed": 1}
+    assert summary_metadata("code_nodes", meta, "outcome")["outcome"].startswith("nothing")
+    fixture = {"records": 48, "path": "/f/flux.json", "size": 10}
+    assert summary_metadata("hotdata/flux_states/demo", fixture) == {
+        "records": 48,
+        "path": "/f/flux.json",
+    }

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,6 +60,40 @@ def _literal(node: ast.expr) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _help_keyword(node: ast.stmt, attribute: str) -> str | None:
+    """``help="..."`` of ``attribute = Call(..., help=...)``, if ``node`` is that statement."""
+    if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if any(isinstance(t, ast.Name) and t.id == attribute for t in targets):
+            for keyword in node.value.keywords:
+                if keyword.arg == "help" and (text := _literal(keyword.value)):
+                    return text
+    return None
+
+
+def _assigned_help(source: str, attribute: str) -> str | None:
+    """The help of ``attribute = typer.Typer(help=...)`` from that statement alone.
+
+    Parsing a whole module costs a few ms; ``kg --help`` would pay it once per group. The
+    statement starts at a line beginning with the name and ends before the next line that
+    starts in column 0 (other than its closing bracket); anything unexpected returns None
+    and the caller parses the module.
+    """
+    match = re.search(rf"^{re.escape(attribute)}\s*(?::[^=\n]*)?=[^=]", source, re.MULTILINE)
+    if match is None:
+        return None
+    lines = source[match.start() :].splitlines(keepends=True)
+    end = next(
+        (i for i in range(1, len(lines)) if lines[i][:1] not in (" ", "\t", "\n", ")", "]", "#")),
+        len(lines),
+    )
+    try:
+        tree = ast.parse("".join(lines[:end]))
+    except SyntaxError:
+        return None
+    return _help_keyword(tree.body[0], attribute) if tree.body else None
+
+
 def static_help(name: str, target: str) -> str:
     """The help text ``load_command`` would show, read from the module's source."""
     module_name, _, attribute = target.partition(":")
@@ -66,18 +101,17 @@ def static_help(name: str, target: str) -> str:
         spec = importlib.util.find_spec(module_name)
         if spec is None or spec.origin is None:
             return ""
-        tree = ast.parse(Path(spec.origin).read_bytes())
+        source = Path(spec.origin).read_text(encoding="utf-8")
+        if (text := _assigned_help(source, attribute)) is not None:
+            return text
+        tree = ast.parse(source)
     except (ImportError, OSError, SyntaxError, ValueError):
         return ""
     functions: dict[str, str] = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == attribute for t in targets):
-                for keyword in node.value.keywords:
-                    if keyword.arg == "help" and (text := _literal(keyword.value)):
-                        return text
-        elif isinstance(node, ast.FunctionDef):
+        if (text := _help_keyword(node, attribute)) is not None:
+            return text
+        if isinstance(node, ast.FunctionDef):
             functions[node.name] = ast.get_docstring(node) or ""
     return functions.get(attribute) or functions.get(name) or ast.get_docstring(tree) or ""
 
@@ -109,5 +143,6 @@ class LazyGroup(TyperGroup):
         if target is None:
             return super().get_command(ctx, cmd_name)
         if ctx.meta.get(_LISTING):
-            return TyperCommand(name=cmd_name, help=static_help(cmd_name, target))
+            # one line each, as a loaded command's help is listed
+            return TyperCommand(name=cmd_name, help=" ".join(static_help(cmd_name, target).split()))
         return load_command(cmd_name, target)

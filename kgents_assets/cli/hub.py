@@ -1,93 +1,128 @@
-"""``kg hub``: materialize the code model of a repository once, or keep it fresh."""
+"""``kg hub``: materialize the code model of a repository once, or keep it fresh.
+
+``kg hub --once`` first asks whether there is anything to run (``hub_skip``: a stat scan,
+the pending marks, the last run and the configuration, the fixtures' TTLs) and says so in
+one line when there is not: no Dagster imported, no run recorded. Otherwise it runs every
+asset that has work (fresh fixtures left out) in-process against the shared instance.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
+import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from typer.core import TyperGroup
 
-from kgents_assets.cli.hub_context import context, failure, impact
+from kgents_assets.cli._lazy import LazyGroup
 
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    from dagster import AssetKey, ExecuteInProcessResult
 
-_SUMMARY_KEYS = {
-    "code_nodes": (
-        "files_scanned",
-        "files_changed",
-        "files_deleted",
-        "nodes_added",
-        "nodes_changed",
-        "nodes_removed",
-        "parse_errors",
-        "skipped_files",
-    ),
-    "node_state": (
-        "nodes_processed",
-        "states_added",
-        "states_changed",
-        "states_removed",
-        "decisions",
-    ),
-    "node_markdown": ("written", "removed"),
-}
+    from kgents_assets.cli.hub_skip import Decision
+    from kgents_assets.repos.models import Repository
+    from kgents_assets.store import Store
 
 
-def _metadata_value(value: Any) -> Any:
-    return getattr(value, "value", value)
+def _err(message: str) -> None:
+    """A plain line on stderr (Rich, which the run's table uses, costs a no-op its import)."""
+    sys.stderr.write(message + "\n")
 
 
 def _run_once(root: Path, as_json: bool, name: str | None) -> int:
-    from dagster import DagsterEventType
-
-    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.cli.hub_skip import decide
     from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
     from kgents_assets.repos.registration import register_local_path
     from kgents_assets.repos.registry import RepositoryConflict
-    from kgents_assets.runner import fresh_fixtures, materialize_everything, step_count
-    from kgents_assets.sentences import run_summary_sentence
     from kgents_assets.store import DatabaseUnavailable, open_store
     from kgents_assets.store.migrations import LegacyRepository
 
+    started = time.perf_counter()
     try:  # a database that is down is a one-line answer, not a failed run's traceback
+        store = open_store(None, migrate=False)
         # a database built before repositories existed: its rows become this repository's
-        legacy = LegacyRepository(name or derive_repo_name(str(root)), str(root))
-        store = open_store(None, legacy=legacy)
+        migrated = store.migrate(LegacyRepository(name or derive_repo_name(str(root)), str(root)))
         repository = register_local_path(store, root, name)
+        with store.connect() as conn:
+            decision = decide(conn, repository, root, migrated)
     except DatabaseUnavailable as exc:
-        console.print(f"[red]database unavailable:[/red] {exc}")
+        _err(f"database unavailable: {exc}")
         return 3
     except (RepositoryConflict, InvalidRepoName) as exc:
-        console.print(f"[red]{exc}[/red]")
+        _err(str(exc))
         return 2
+    if not decision.run:
+        return _say_unchanged(root, repository, decision, as_json, started)
+    return _run_dagster(root, store, repository, decision, as_json)
+
+
+def _say_unchanged(
+    root: Path, repository: Repository, decision: Decision, as_json: bool, started: float
+) -> int:
+    from kgents_assets.sentences import unchanged_sentence
+
+    check = decision.check
+    assert check is not None  # a skip always comes from a scan
+    sentence = unchanged_sentence(
+        repository.name, decision.last_run_id, check.files_checked, check.duration_s
+    )
+    if not as_json:
+        typer.echo(sentence)
+        return 0
+    summary: dict[str, Any] = {
+        "summary": sentence,
+        "repository": repository.name,
+        "path": str(root),
+        "run_id": None,  # no run: nothing to do
+        "last_run_id": decision.last_run_id,
+        "nothing_changed": True,
+        "success": True,
+        "duration_s": round(time.perf_counter() - started, 3),
+        "files_checked": check.files_checked,
+        "check_s": round(check.duration_s, 4),
+        "assets": {},
+        "failed_steps": {},
+        "skipped_steps": [],
+        "fresh_fixtures": decision.fresh_fixtures,
+        "checks": {},
+    }
+    typer.echo(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_dagster(
+    root: Path, store: Store, repository: Repository, decision: Decision, as_json: bool
+) -> int:
+    from dagster import DagsterEventType
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.cli.hub_skip import configuration
+    from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
+    from kgents_assets.runner import fresh_fixtures, materialize_everything, run_selection
+    from kgents_assets.sentences import run_summary_sentence
+
+    console = Console(stderr=True)
+    if not as_json:
+        console.print(f"[dim]running: {decision.reason}[/dim]", highlight=False)
+    with store.transaction() as conn:
+        # a run that dies halfway must leave no "nothing to do" record behind
+        forget_clean_run(conn, repository.name)
+        ran_under = configuration(conn)
     instance = get_instance()
     run_id = str(uuid.uuid4())
-    outcome: dict[str, Any] = {}
     # a fixture within its TTL has nothing to regenerate: left out of the run, said so below
     fresh = fresh_fixtures()
-
-    def work() -> None:
-        try:
-            outcome["result"] = materialize_everything(
-                repository.name,
-                instance=instance,
-                run_id=run_id,
-                log_level="WARNING",
-                skip=list(fresh.values()),
-            )
-        except BaseException as exc:  # reported below, in the main thread
-            outcome["error"] = exc
-
-    total = step_count(skip=list(fresh.values()))
-    worker = threading.Thread(target=work, name="kg-hub-run", daemon=True)
+    selection = run_selection(list(fresh.values()))
+    done_types = {
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_SKIPPED,
+    }
     started = time.perf_counter()
     with Progress(
         SpinnerColumn(),
@@ -99,72 +134,29 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
         transient=as_json,
         disable=as_json,
     ) as progress:
-        task = progress.add_task(f"materializing {root}", total=total)
-        worker.start()
-        seen = 0
-        while worker.is_alive() or seen == 0:
-            worker.join(timeout=0.2)
-            records = (
-                instance.get_records_for_run(
-                    run_id,
-                    of_type={
-                        DagsterEventType.STEP_SUCCESS,
-                        DagsterEventType.STEP_FAILURE,
-                        DagsterEventType.STEP_SKIPPED,
-                    },
-                ).records
-                if instance.has_run(run_id)
-                else []
-            )
-            seen = len(records)
-            if records:
-                last = records[-1].event_log_entry.step_key or ""
-                progress.update(task, completed=seen, description=f"done: {last}")
-            if not worker.is_alive():
-                break
-        progress.update(task, completed=total)
+        task = progress.add_task(f"materializing {root}", total=selection.steps)
 
-    if "error" in outcome:  # step failures come back in the result; this is anything else
-        raise outcome["error"]
-    result = outcome["result"]
-    rows: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.step_materialization_data.materialization
-        name = mat.asset_key.to_user_string()
-        rows[name] = {
-            k: _metadata_value(v)
-            for k, v in mat.metadata.items()
-            if k in _SUMMARY_KEYS.get(name, ("records", "path"))
-        }
-    failures = {
-        e.step_key or "?": (e.step_failure_data.error.message.strip().splitlines() or ["?"])[-1]
-        if e.step_failure_data.error
-        else "failed"
-        for e in result.all_events
-        if e.event_type == DagsterEventType.STEP_FAILURE
-    }
-    # code_nodes observed instead of materialized: nothing changed, its downstream skipped
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.ASSET_OBSERVATION:
-            obs = event.asset_observation_data.asset_observation
-            name = obs.asset_key.to_user_string()
-            rows.setdefault(
-                name,
-                {
-                    k: _metadata_value(v)
-                    for k, v in obs.metadata.items()
-                    if k in (*_SUMMARY_KEYS.get(name, ()), "outcome")
-                },
-            )
-    skipped = sorted(
-        str(e.step_key) for e in result.all_events if e.event_type == DagsterEventType.STEP_SKIPPED
-    )
-    checks = [
-        (e.asset_check_evaluation_data.asset_check_key.name, e.asset_check_evaluation_data.passed)
-        for e in result.all_events
-        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
-    ]
+        def on_event(entry: Any) -> None:
+            # called by the instance as each event of this run is stored: no polling
+            if entry.dagster_event is not None and entry.dagster_event_type in done_types:
+                progress.update(task, advance=1, description=f"done: {entry.step_key or ''}")
+
+        instance.add_event_listener(run_id, on_event)
+        result = materialize_everything(
+            repository.name,
+            instance=instance,
+            run_id=run_id,
+            log_level="WARNING",
+            selection=selection,
+        )
+        progress.update(task, completed=selection.steps)
     elapsed = time.perf_counter() - started
+    outcome = _outcome(result)
+    if result.success and all(outcome["checks"].values()):
+        with store.transaction() as conn:
+            record_clean_run(conn, repository.name, run_id, ran_under)
+    rows, failures = outcome["rows"], outcome["failures"]
+    skipped, checks = outcome["skipped"], outcome["checks"]
     if as_json:
         typer.echo(
             json.dumps(
@@ -180,58 +172,115 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
                     "repository": repository.name,
                     "path": str(root),
                     "run_id": run_id,
+                    "run_reason": decision.reason,
                     "success": result.success,
                     "duration_s": round(elapsed, 3),
                     "assets": rows,
                     "failed_steps": failures,
                     "skipped_steps": skipped,
                     "fresh_fixtures": sorted(fresh),
-                    "checks": {name: passed for name, passed in checks},
+                    "checks": checks,
                 },
                 indent=2,
                 default=str,
             )
         )
-    else:
-        table = Table(
-            title=f"kg hub --once {root} as {repository.name!r}  "
-            f"({elapsed:.1f} s, run {run_id[:8]})"
-        )
-        table.add_column("asset")
-        table.add_column("what happened")
-        grouped: dict[str, int] = {}
-        for name, meta in rows.items():
-            if "/" in name:  # fixture-style keys: one line per family, not per file
-                family = name.split("/", 1)[0]
-                grouped[family] = grouped.get(family, 0) + 1
-                continue
-            table.add_row(name, ", ".join(f"{k}={v}" for k, v in meta.items()) or "materialized")
-        fresh_families: dict[str, int] = {}
-        for fixture in fresh:
-            family = fresh[fixture].path[0]
-            fresh_families[family] = fresh_families.get(family, 0) + 1
-        for family in sorted(set(grouped) | set(fresh_families)):
-            parts = [f"{grouped[family]} assets materialized"] if family in grouped else []
-            if family in fresh_families:
-                parts.append(f"{fresh_families[family]} fresh, skipped")
-            table.add_row(family, ", ".join(parts))
-        asset_steps = [
-            s for s in skipped if s in ("node_state", "node_markdown", "catalog_embeddings")
-        ]
-        if asset_steps:
-            table.add_row(", ".join(asset_steps), "nothing to do, skipped")
-        Console().print(table)
-        failed_checks = [n for n, ok in checks if not ok]
-        if failed_checks:
-            console.print(f"[yellow]checks not passing:[/yellow] {', '.join(failed_checks)}")
-        for step, reason in failures.items():
-            console.print(f"[red]failed:[/red] {step}: {reason} (run {run_id})")
+        return 0 if result.success else 1
+    _print_table(root, repository.name, run_id, elapsed, rows, skipped, fresh)
+    failed_checks = [n for n, ok in checks.items() if not ok]
+    if failed_checks:
+        console.print(f"[yellow]checks not passing:[/yellow] {', '.join(failed_checks)}")
+    for step, reason in failures.items():
+        console.print(f"[red]failed:[/red] {step}: {reason} (run {run_id})")
     return 0 if result.success else 1
 
 
-class HubGroup(TyperGroup):
+def _outcome(result: ExecuteInProcessResult) -> dict[str, Any]:
+    """What a run did, per asset (the summary's metadata), and what failed or was skipped."""
+    from dagster import DagsterEventType
+
+    from kgents_assets.sentences import summary_metadata
+
+    rows: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        key = mat.asset_key.to_user_string()
+        rows[key] = summary_metadata(key, mat.metadata)
+    failures = {
+        e.step_key or "?": (e.step_failure_data.error.message.strip().splitlines() or ["?"])[-1]
+        if e.step_failure_data.error
+        else "failed"
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    }
+    # code_nodes observed instead of materialized: nothing changed, its downstream skipped
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.ASSET_OBSERVATION:
+            obs = event.asset_observation_data.asset_observation
+            key = obs.asset_key.to_user_string()
+            rows.setdefault(key, summary_metadata(key, obs.metadata, "outcome"))
+    skipped = sorted(
+        str(e.step_key) for e in result.all_events if e.event_type == DagsterEventType.STEP_SKIPPED
+    )
+    checks = {
+        e.asset_check_evaluation_data.asset_check_key.name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+    }
+    return {"rows": rows, "failures": failures, "skipped": skipped, "checks": checks}
+
+
+def _print_table(
+    root: Path,
+    repository: str,
+    run_id: str,
+    elapsed: float,
+    rows: dict[str, dict[str, Any]],
+    skipped: list[str],
+    fresh: dict[str, AssetKey],
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"kg hub --once {root} as {repository!r}  ({elapsed:.1f} s, run {run_id[:8]})"
+    )
+    table.add_column("asset")
+    table.add_column("what happened")
+    grouped: dict[str, int] = {}
+    for key, meta in rows.items():
+        if "/" in key:  # fixture-style keys: one line per family, not per file
+            family = key.split("/", 1)[0]
+            grouped[family] = grouped.get(family, 0) + 1
+            continue
+        table.add_row(key, ", ".join(f"{k}={v}" for k, v in meta.items()) or "materialized")
+    fresh_families: dict[str, int] = {}
+    for fixture in fresh:
+        family = fresh[fixture].path[0]
+        fresh_families[family] = fresh_families.get(family, 0) + 1
+    for family in sorted(set(grouped) | set(fresh_families)):
+        parts = [f"{grouped[family]} assets materialized"] if family in grouped else []
+        if family in fresh_families:
+            parts.append(f"{fresh_families[family]} fresh, skipped")
+        table.add_row(family, ", ".join(parts))
+    asset_steps = [s for s in skipped if s in ("node_state", "node_markdown", "catalog_embeddings")]
+    if asset_steps:
+        table.add_row(", ".join(asset_steps), "nothing to do, skipped")
+    Console().print(table)
+
+
+class HubGroup(LazyGroup):
     """``kg hub PATH --once`` and ``kg hub context|failure|impact ...`` side by side: a first
-    argument that is not a sub-command is the repository path of the default command."""
+    argument that is not a sub-command is the repository path of the default command.
+
+    The context commands are imported only when they run (their Rich panels and the hub's
+    context modules are not what ``kg hub --once`` needs)."""
+
+    registry = {
+        "context": "kgents_assets.cli.hub_context:context",
+        "failure": "kgents_assets.cli.hub_context:failure",
+        "impact": "kgents_assets.cli.hub_context:impact",
+    }
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         names = set(self.list_commands(ctx))
@@ -251,9 +300,12 @@ hub_app = typer.Typer(
 )
 
 
-hub_app.command("context")(context)
-hub_app.command("failure")(failure)
-hub_app.command("impact")(impact)
+@hub_app.callback()
+def _hub_group() -> None:
+    # a callback keeps `kg hub` a group: its only Typer-registered command is the hidden
+    # default (the context commands come from HubGroup.registry), and Typer turns an app
+    # with one command and no callback into that command
+    pass
 
 
 @hub_app.command(DEFAULT_COMMAND, hidden=True)
@@ -281,15 +333,18 @@ def hub(
     from kgents_assets.repo_root import resolve_repo_root
 
     if once == watch:
-        console.print("choose one of [bold]--once[/bold] or [bold]--watch[/bold]")
+        _err("choose one of --once or --watch")
         raise typer.Exit(2)
     try:
         root = resolve_repo_root(str(path) if str(path) else None)
     except NotADirectoryError as exc:
-        console.print(f"[red]{exc}[/red]")
+        _err(str(exc))
         raise typer.Exit(2) from exc
     if once:
         raise typer.Exit(_run_once(root, as_json, name))
+    from rich.console import Console
+
     from sensors.daemon import run_watch
 
+    console = Console(stderr=True)
     raise typer.Exit(run_watch(root, console=console, name=name))

@@ -1,69 +1,147 @@
-"""``kg hub --once`` a second time, nothing changed: fresh fixtures and idle code steps are
-skipped, and the summary says so."""
+"""``kg hub --once`` again with nothing changed: no Dagster, no run, one line saying so; and
+everything that did change (an edit, a stale fixture, a failed run) still runs.
+
+Runs are counted in the Dagster instance itself; the skip is shown by the count staying
+put and by Dagster never being imported, not by timing.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from kgents_assets.instance import get_instance
 from tests.executables import project_executable
 from tests.repo_helpers import Files
 
 KG = project_executable("kg")
+SOURCE = "def main():\n    return helper()\n\n\ndef helper():\n    return 1\n"
 
 
-def _once(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run(
-        [KG, "hub", "--once", str(root), *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr
-    return out
-
-
-@pytest.mark.slow
-def test_a_second_run_skips_fresh_fixtures_and_idle_code_steps_and_says_so(
-    repo: Callable[[Files], Path], database_url: str, tmp_path: Path
-) -> None:
-    root = repo({"app.py": "def main():\n    return helper()\n\n\ndef helper():\n    return 1\n"})
+@pytest.fixture
+def env(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
     (tmp_path / "dagster_home").mkdir()
-    env = {
-        **os.environ,
+    values = {
         "KGENTS_DATABASE_URL": database_url,
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
         "COLUMNS": "200",
     }
+    for key, value in values.items():  # this process reads the same instance
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
+    yield {**os.environ}
+
+
+def _kg(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    # -X importtime: stderr lists every module the command imported
+    return subprocess.run(
+        [sys.executable, "-X", "importtime", KG, "hub", "--once", str(root), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _once(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
+    out = _kg(root, env, *extra)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def _imported(out: subprocess.CompletedProcess[str]) -> set[str]:
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)", out.stderr, re.MULTILINE)
+    return {n.split(".")[0] for n in names}
+
+
+def _runs(env: dict[str, str]) -> int:
+    instance = get_instance(Path(env["DAGSTER_HOME"]))
+    try:
+        return instance.get_runs_count()
+    finally:
+        instance.dispose()
+
+
+@pytest.mark.slow
+def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
+    repo: Callable[[Files], Path], env: dict[str, str]
+) -> None:
+    root = repo({"app.py": SOURCE})
     first = json.loads(_once(root, env, "--json").stdout)
-    assert first["fresh_fixtures"] == [] and first["skipped_steps"] == []
-    fixtures = sorted(k for k in first["assets"] if k.startswith("hotdata/"))
-    assert fixtures
+    assert first["success"] is True and first["run_reason"] == "first run of this repository"
+    assert any(k.startswith("hotdata/") for k in first["assets"])
+    assert _runs(env) == 1
     markdown = (root / ".agentfs/nodes/app.py/helper.md").read_text()
 
-    second = json.loads(_once(root, env, "--json").stdout)
-    assert second["success"] is True
-    assert sorted("hotdata/" + name for name in second["fresh_fixtures"]) == fixtures
-    assert not any(k.startswith("hotdata/") for k in second["assets"])
-    assert {"node_state", "node_markdown", "catalog_embeddings"} <= set(second["skipped_steps"])
-    assert second["assets"]["code_nodes"]["outcome"] == "nothing changed, downstream skipped"
-    assert second["checks"] == {}  # checks of skipped assets do not run
+    again = _once(root, env, "--json")
+    second = json.loads(again.stdout)
+    assert second["run_id"] is None and second["nothing_changed"] is True
+    assert second["last_run_id"] == first["run_id"] and second["success"] is True
+    assert re.fullmatch(
+        rf"repo: nothing changed since run {first['run_id'][:8]}… \(1 file checked in "
+        r"\d+ ms\); 0 assets materialized",
+        second["summary"],
+    ), second["summary"]
+    assert second["assets"] == {} and second["files_checked"] == 1
+    assert len(second["fresh_fixtures"]) == len([k for k in first["assets"] if "hotdata/" in k])
+    assert "dagster" not in _imported(again)
+    assert _runs(env) == 1  # no run was made, not even an empty one
     assert (root / ".agentfs/nodes/app.py/helper.md").read_text() == markdown
 
-    # the table a person reads says the same
-    table = _once(root, env).stdout
-    assert "fresh, skipped" in table and "nothing to do, skipped" in table
+    # the person at a terminal gets the same sentence, alone
+    said = _once(root, env).stdout.strip()
+    assert said.startswith("repo: nothing changed since run ") and "\n" not in said
+    assert _runs(env) == 1
 
-    # an edit is still refreshed in full by the code steps
+    # an edit runs, and only what has work: fresh fixtures are left out
     (root / "app.py").write_text("def main():\n    return 2\n")
     edited = json.loads(_once(root, env, "--json").stdout)
+    assert edited["run_reason"] == "1 file(s) new or modified (app.py)"
+    assert edited["run_id"] and _runs(env) == 2
     assert edited["assets"]["code_nodes"]["nodes_removed"] == 1
-    assert not (root / ".agentfs/nodes/app.py/helper.md").exists()
+    assert not any(k.startswith("hotdata/") for k in edited["assets"])
     assert edited["checks"]["markdown_in_sync"] is True
+    assert not (root / ".agentfs/nodes/app.py/helper.md").exists()
+    # ... and leaves nothing to do behind it
+    after = json.loads(_once(root, env, "--json").stdout)
+    assert after["nothing_changed"] is True and after["last_run_id"] == edited["run_id"]
+    assert _runs(env) == 2
+
+    # a fixture gone (or past its TTL) is regenerated by a real run
+    fixture = Path(env["KGENTS_FIXTURES_DIR"], "flux_states", "demo.json")
+    assert fixture.is_file()
+    fixture.unlink()
+    regenerated = json.loads(_once(root, env, "--json").stdout)
+    assert regenerated["run_reason"] == "fixtures to regenerate: flux_states/demo"
+    assert "hotdata/flux_states/demo" in regenerated["assets"] and fixture.is_file()
+    assert _runs(env) == 3
+
+
+@pytest.mark.slow
+def test_after_a_failed_run_the_next_one_runs_even_with_nothing_changed(
+    repo: Callable[[Files], Path], env: dict[str, str]
+) -> None:
+    root = repo({"app.py": SOURCE})
+    _once(root, env, "--json")
+    (root / "app.py").write_text("def main():\n    return 3\n")
+    # an embedder that cannot run fails the catalog step, after code_nodes took the edit
+    failed = _kg(root, {**env, "KGENTS_EMBEDDER": "no-such-backend"}, "--json")
+    assert failed.returncode == 1, failed.stderr[-3000:]
+    assert "catalog_embeddings" in json.loads(failed.stdout)["failed_steps"]
+    assert _runs(env) == 2
+
+    retried = json.loads(_once(root, env, "--json").stdout)
+    assert retried["run_id"] and _runs(env) == 3
+    assert "is not known to have ended well" in retried["run_reason"]
+    assert retried["success"] is True
+    assert json.loads(_once(root, env, "--json").stdout)["nothing_changed"] is True

@@ -1,0 +1,80 @@
+"""Whether a repository has anything for the code stages to do, without parsing anything.
+
+Stage 1 (``refresh_files``) starts with a stat of every source file against the index
+(``hub_files``); when no file is new, gone, or moved in mtime or size, and no stage has a
+mark left in ``hub_dirty``, a refresh would read no file and write no row. This is that
+first look on its own: milliseconds, no tree-sitter parse, no Dagster, so a caller can
+skip a whole run that would find nothing (``kg hub --once`` on an unchanged checkout).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from kgents_assets.hub import dirty
+from kgents_assets.hub.ignore import IgnoreRules
+from kgents_assets.hub.scan import IndexedFile, compare_with_index, walk_source_files
+
+#: every stage that consumes marks (``hub.dirty``); a mark left in one is work left
+STAGES = (dirty.STATE, dirty.MARKDOWN, dirty.CATALOG)
+#: changed paths kept for the message; the count is always exact
+SHOWN = 5
+
+
+@dataclass(frozen=True)
+class ChangeCheck:
+    """What the stat scan and the marks say about one repository."""
+
+    files_checked: int
+    changed: int  # new files, or mtime/size moved (content may still be equal)
+    deleted: int
+    pending_marks: int
+    duration_s: float
+    examples: list[str] = field(default_factory=list)  # a few of the paths above
+
+    @property
+    def nothing_changed(self) -> bool:
+        return not (self.changed or self.deleted or self.pending_marks)
+
+    def reason(self) -> str:
+        """Why a refresh has work, in words ("" when it has none)."""
+        parts = []
+        if self.changed:
+            parts.append(f"{self.changed} file(s) new or modified")
+        if self.deleted:
+            parts.append(f"{self.deleted} file(s) deleted")
+        if self.pending_marks:
+            parts.append(f"{self.pending_marks} node(s) marked for a later stage")
+        shown = f" ({', '.join(self.examples)})" if self.examples else ""
+        return "; ".join(parts) + shown
+
+
+def _index_stats(conn: psycopg.Connection[Any], repo: str) -> dict[str, IndexedFile]:
+    # content_hash is not needed to tell "looks unchanged": mtime and size decide that
+    rows = conn.execute("SELECT path, mtime_ns, size FROM hub_files WHERE repo = %s", (repo,))
+    return {r[0]: IndexedFile(r[1], r[2], "") for r in rows}
+
+
+def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> ChangeCheck:
+    """Stat every source file of ``root`` (the walk ``refresh_files`` does, same ignore
+    rules) against repository ``repo``'s index, and count its pending marks."""
+    started = time.perf_counter()
+    index = _index_stats(conn, repo)
+    scan = compare_with_index(
+        walk_source_files(root, IgnoreRules.for_repo(root)), index, full_scan=True
+    )
+    pending = sum(dirty.pending_count(conn, repo, stage) for stage in STAGES)
+    examples = [c.path for c in scan.candidates[:SHOWN]] + scan.deleted[:SHOWN]
+    return ChangeCheck(
+        files_checked=scan.scanned,
+        changed=len(scan.candidates),
+        deleted=len(scan.deleted),
+        pending_marks=pending,
+        duration_s=time.perf_counter() - started,
+        examples=examples[:SHOWN],
+    )
