@@ -90,7 +90,7 @@ def trace_drift(
 
     if drift >= DRIFT_THRESHOLD:
         ranked = semantic_ranking(conn, vector, dimension, SIMILAR_LIMIT + 1)
-        similar = [f"{i} ({sim:.2f})" for i, sim in ranked if i != node_id]
+        similar = [f"{i} ({sim:.2f})" for i, sim, _entry in ranked if i != node_id]
         decision = {
             "tool": "search_similar",
             "verdict": "approved",
