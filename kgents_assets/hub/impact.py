@@ -124,6 +124,8 @@ def find_callsites(conn: psycopg.Connection[Any], repo: str, symbol: ApiSymbol) 
                     )  # fmt: skip
                 elif qual in mods or qual in _homes(symbol):
                     confidence = IMPORTED
+                elif qual is None:  # ``make().name(...)``: an attribute of some object
+                    confidence = NAME_ONLY
                 else:
                     # ``other_module.name(...)``: a qualifier the file imports as something
                     # else means another function of the same name, not this one

@@ -199,8 +199,9 @@ STARS: Files = {
         """,
     "kit/deep/__init__.py": "",
     "kit/deep/impl.py": "__all__ = []\n\n\ndef drill(hole):\n    return hole\n",
+    # make().drill(4): a call on an expression, no qualifier name (same line: one site)
     "app.py": "from kit import drill, glue, hammer\n\n\ndef build():\n"
-    "    return hammer(1), glue(1, 2), drill(3)\n",
+    "    return hammer(1), glue(1, 2), drill(3), make().drill(4)\n",
 }
 
 
