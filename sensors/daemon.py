@@ -37,6 +37,7 @@ from sensors.fs_source import FileEventTranslator, RepositoryWatch
 from sensors.git_source import GitError, GitRepo, GitWatcher
 from sensors.journal import EventJournal
 from sensors.lock import DaemonAlreadyRunning, DaemonLock
+from sensors.reused_store import ReusingStore
 from sensors.run_spec import listed_paths, run_tags
 from sensors.trust import DEFAULT_TRUST, Action, ActionExecutor, ActionStatus, TrustLevel
 from sensors.watch_refresh import WatchRefresh
@@ -411,7 +412,8 @@ def run_watch(
         return 2
     try:
         try:
-            store = open_store(None)
+            # Connections reused across saves: a new one per stage cost 5-20 ms each.
+            store = ReusingStore.of(open_store(None))
             repository = register_local_path(store, root, name)
         except DatabaseUnavailable as exc:
             console.print(f"[red]{exc}[/red]")
@@ -457,6 +459,7 @@ def run_watch(
             if waiting:
                 console.print(f"[yellow]{waiting.split('; ')[0]}: lost with this exit[/yellow]")
             instance.dispose()
+            store.close_idle()
         stats = daemon.stats
         console.print(
             f"stopped: {stats.change_sets} change sets, {stats.runs} refreshes "
