@@ -3,8 +3,8 @@ takes a connection, so a sync's writes commit together or not at all."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import psycopg
@@ -85,6 +85,37 @@ def entry_fingerprint(entry: CatalogEntry) -> str:
     return text_hash(entry.model_dump_json(exclude={"created_at", "updated_at"}))
 
 
+class PreparedEntry(NamedTuple):
+    """An entry with the strings derived from it, computed once: a sync compares, writes
+    and embeds each entry, and at 44k entries every recomputation shows."""
+
+    entry: CatalogEntry
+    text: str  # embedding_text(entry)
+    text_hash: str
+    fingerprint: str
+
+
+def prepare_entry(entry: CatalogEntry) -> PreparedEntry:
+    text = embedding_text(entry)
+    return PreparedEntry(entry, text, text_hash(text), entry_fingerprint(entry))
+
+
+def _known(
+    entry: CatalogEntry, prepared: Mapping[str, PreparedEntry] | None
+) -> PreparedEntry | None:
+    known = prepared.get(entry.id) if prepared is not None else None
+    return known if known is not None and known.entry is entry else None
+
+
+def _prepared(entry: CatalogEntry, prepared: Mapping[str, PreparedEntry] | None) -> PreparedEntry:
+    return _known(entry, prepared) or prepare_entry(entry)
+
+
+def _text_hash(entry: CatalogEntry, prepared: Mapping[str, PreparedEntry] | None) -> str:
+    known = _known(entry, prepared)
+    return known.text_hash if known is not None else text_hash(embedding_text(entry))
+
+
 def read_embedder_meta(conn: psycopg.Connection[Any]) -> dict[str, Any] | None:
     row = conn.execute("SELECT value FROM kv WHERE key = %s", (EMBEDDER_META_KEY,)).fetchone()
     return dict(row[0]) if row else None
@@ -160,8 +191,13 @@ def existing_hashes(
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
-def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry]) -> int:
-    """COPY the entries into a temp table, then one set-based upsert (tsvector built there)."""
+def upsert_entries(
+    conn: psycopg.Connection[Any],
+    entries: Sequence[CatalogEntry],
+    prepared: Mapping[str, PreparedEntry] | None = None,
+) -> int:
+    """COPY the entries into a temp table, then one set-based upsert (tsvector built there).
+    ``prepared``: derived strings already computed for (some of) the entries."""
     if not entries:
         return 0
     conn.execute(
@@ -179,12 +215,13 @@ def upsert_entries(conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry
     )
     with conn.cursor().copy(copy_sql) as copy:
         for e in entries:
+            p = _prepared(e, prepared)
             copy.write_row(
                 (
                     e.id, e.entity_type.value, e.name, e.version, e.description,
                     list(e.keywords), e.status.value, e.origin, e.author, e.node_id, e.path,
                     e.body, e.deprecation_reason, Jsonb(e.metadata),
-                    text_hash(embedding_text(e)), entry_fingerprint(e), e.repo,
+                    p.text_hash, p.fingerprint, e.repo,
                     expand_identifiers(e.name),
                     expand_identifiers(f"{e.description} {' '.join(e.keywords)}"),
                     expand_identifiers(f"{e.path or ''} {e.body}"),
@@ -239,6 +276,7 @@ def upsert_embeddings(
     embedder: Embedder,
     *,
     index: bool = True,
+    prepared: Mapping[str, PreparedEntry] | None = None,
 ) -> int:
     """Binary COPY of the vectors, then one upsert; creates the HNSW index if needed
     (``index=False``: the caller builds it once after a load of many batches)."""
@@ -261,7 +299,7 @@ def upsert_embeddings(
         copy.set_types(["text", "text", "int4", "text", "vector"])
         for entry, vector in zip(entries, vectors, strict=True):
             copy.write_row(
-                (entry.id, embedder.id, embedder.dimension, text_hash(embedding_text(entry)),
+                (entry.id, embedder.id, embedder.dimension, _text_hash(entry, prepared),
                  np.ascontiguousarray(vector, dtype=np.float32))
             )  # fmt: skip
     conn.execute(
@@ -274,6 +312,43 @@ def upsert_embeddings(
     if index:
         ensure_vector_index(conn, embedder.dimension)
     return len(entries)
+
+
+def has_vector_rows(conn: psycopg.Connection[Any], ids: Sequence[str]) -> bool:
+    """Whether any of ``ids`` has a vector row (of any embedder)."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM catalog_embeddings WHERE entry_id = ANY(%s))", (list(ids),)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def copy_new_embeddings(
+    conn: psycopg.Connection[Any],
+    rows: Iterable[tuple[str, str, Vectors]],
+    embedder: Embedder,
+) -> int:
+    """One binary COPY of ``(entry id, text hash, vector)`` rows straight into
+    catalog_embeddings: for entries that have no vector row yet (the caller checked, under
+    the catalog lock), so there is nothing to upsert and no temp table to go through.
+    ``rows`` may be a generator: vectors are written as they are computed."""
+    written = 0
+    with conn.cursor().copy(
+        "COPY catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
+        "FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "int4", "text", "vector"])
+        for entry_id, hashed, vector in rows:
+            if vector.shape != (embedder.dimension,):
+                raise EmbedderMismatch(
+                    f"embedder {embedder.id} returned a vector of shape {vector.shape}, "
+                    f"expected ({embedder.dimension},)"
+                )
+            copy.write_row(
+                (entry_id, embedder.id, embedder.dimension, hashed,
+                 np.ascontiguousarray(vector, dtype=np.float32))
+            )  # fmt: skip
+            written += 1
+    return written
 
 
 def delete_entries(conn: psycopg.Connection[Any], ids: Iterable[str]) -> int:

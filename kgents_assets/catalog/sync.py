@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,7 +23,8 @@ from pydantic import ValidationError
 
 from kgents_assets.catalog import metrics, storage
 from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
-from kgents_assets.catalog.embedders.base import Embedder
+from kgents_assets.catalog.embedders.base import Embedder, Vectors
+from kgents_assets.catalog.embedders.pool import EmbeddingPool, is_parallel
 from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.nodes import node_entry
 from kgents_assets.hub import dirty
@@ -33,7 +35,13 @@ from kgents_assets.store import Store
 CATALOG_STAGE = dirty.CATALOG  # the hub_dirty stage this consumer owns
 EMBED_BATCH = 256
 ANALYZE_AFTER = 200  # rows added/removed/re-embedded in one sync
+#: New entries from which a sync embeds in a process pool, and the texts per pool task
+POOL_MIN = 2000
+POOL_CHUNK = 512
 log = logging.getLogger(__name__)
+
+#: NodeState fields no catalog entry is made of (see nodes.node_entry)
+_UNREAD_STATE_FIELDS = "'callers' - 'callees' - 'summary' - 'suggested_test'"
 
 Progress = Callable[[int, int], None]  # (entries embedded so far, entries to embed)
 
@@ -68,13 +76,17 @@ def _load_node_entries(
 ) -> tuple[list[CatalogEntry], list[str]]:
     """(entries for the ids that have a state, ids that have none)."""
     states: dict[str, NodeState] = {}
+    # The catalog reads none of a state's call edges or prose (up to 50 callers and all
+    # callees each): left in Postgres, and the rest validated straight from JSON text,
+    # they cost a fraction of building 44k dicts and validating them (issue 12).
     rows = conn.execute(
-        "SELECT key, value FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in node_ids],)
+        f"SELECT key, (value - {_UNREAD_STATE_FIELDS})::text FROM kv WHERE key = ANY(%s)",
+        ([state_key(i) for i in node_ids],),
     ).fetchall()
     for key, value in rows:
         node_id = node_id_of_key(key)
         try:
-            states[node_id] = NodeState.model_validate(value)
+            states[node_id] = NodeState.model_validate_json(value)
         except ValidationError as exc:
             log.warning("node state %s does not validate, left for the next run: %s", key, exc)
             report.invalid_states.append(node_id)
@@ -108,22 +120,26 @@ def _load_node_entries(
 
 
 def _write_entries(
-    conn: psycopg.Connection[Any], entries: Sequence[CatalogEntry], report: SyncReport
+    conn: psycopg.Connection[Any],
+    entries: Sequence[CatalogEntry],
+    stored: Mapping[str, tuple[str, str, str | None]],
+    prepared: Mapping[str, storage.PreparedEntry],
+    report: SyncReport,
 ) -> list[CatalogEntry]:
-    """Upsert the entries that differ from what is stored; returns those written."""
-    stored = storage.existing_hashes(conn, [e.id for e in entries])
+    """Upsert the entries that differ from what is stored (``stored``: existing_hashes of
+    them); returns those written."""
     changed = []
     for entry in entries:
         previous = stored.get(entry.id)
         if previous is None:
             report.added += 1
-        elif previous[0] != storage.entry_fingerprint(entry):
+        elif previous[0] != prepared[entry.id].fingerprint:
             report.updated += 1
         else:
             report.unchanged += 1
             continue
         changed.append(entry)
-    storage.upsert_entries(conn, changed)
+    storage.upsert_entries(conn, changed, prepared)
     with_relations = [e for e in changed if e.origin != "registered"]
     storage.replace_relationships(
         conn,
@@ -150,6 +166,43 @@ def _stale_vector_ids(
     return [r[0] for r in conn.execute(query + " ORDER BY e.id", params).fetchall()]
 
 
+class _Vectors:
+    """Where a batch's vectors come from: a pool that was handed (some of) the texts in
+    advance, in ``pooled`` order, and the embedder itself for any other text."""
+
+    def __init__(
+        self, embedder: Embedder, pool: EmbeddingPool | None, pooled: Sequence[str]
+    ) -> None:
+        self._embedder = embedder
+        self._results = pool.results() if pool is not None else iter(())
+        self._queue = deque(pooled)
+        self._pooled = set(pooled)
+        self._ready: dict[str, Vectors] = {}
+
+    def order(self, ids: Sequence[str]) -> list[str]:
+        """``ids`` with the pooled ones first, in the order the pool returns them."""
+        wanted = set(ids)
+        return [i for i in self._queue if i in wanted] + [i for i in ids if i not in self._pooled]
+
+    def _from_pool(self, entry_id: str) -> Vectors:
+        while entry_id not in self._ready:
+            chunk = next(self._results)
+            for row, chunk_id in enumerate([self._queue.popleft() for _ in range(len(chunk))]):
+                self._ready[chunk_id] = chunk[row]
+        return self._ready.pop(entry_id)
+
+    def get(self, entries: Sequence[storage.PreparedEntry]) -> Vectors:
+        out = np.empty((len(entries), self._embedder.dimension), dtype=np.float32)
+        inline = [n for n, p in enumerate(entries) if p.entry.id not in self._pooled]
+        if inline:
+            out[inline] = self._embedder.embed([entries[n].text for n in inline])
+        for n, p in enumerate(entries):
+            if p.entry.id in self._pooled:
+                self._pooled.discard(p.entry.id)
+                out[n] = self._from_pool(p.entry.id)
+        return out
+
+
 def embed_entries(
     conn: psycopg.Connection[Any],
     ids: Sequence[str],
@@ -158,42 +211,129 @@ def embed_entries(
     batch_size: int = EMBED_BATCH,
     *,
     drift_run_id: str | None = None,
-    known: Mapping[str, CatalogEntry] | None = None,
+    known: Mapping[str, CatalogEntry | storage.PreparedEntry] | None = None,
+    pool: EmbeddingPool | None = None,
+    pooled: Sequence[str] = (),
 ) -> int:
     """(Re-)embed the stored entries ``ids`` in batches; returns how many. ``known``: entries
-    the caller has just written (as stored), not read back again.
+    the caller has just written (as stored), not read back again. ``pool``: a pool the
+    caller already gave the texts of ``pooled`` (in that order), to take their vectors from.
 
     With ``drift_run_id``, a code node whose vector moved gets its embedding drift traced
     (and ``search_similar`` run when it moved far): the diff bundle's ``embedding`` part.
     """
     total = len(ids)
-    if drift_run_id and not _has_vectors(conn, ids, embedder):
-        drift_run_id = None  # a first load: nothing moved, no "before" to read per batch
+    if not total:
+        return 0
     if known is None:
         known = {}
+    prepared = {
+        k: v if isinstance(v, storage.PreparedEntry) else storage.prepare_entry(v)
+        for k, v in known.items()
+    }
+    vectors = _Vectors(embedder, pool, pooled)
+    ids = vectors.order(ids)
+    # A first load of these entries (no vector row for any): one COPY straight into the
+    # table, fed batch by batch, and no drift to trace (nothing moved).
+    if not storage.has_vector_rows(conn, ids):
+        storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
+        rows = (
+            (p.entry.id, p.text_hash, vector)
+            for batch in _batches(conn, ids, prepared, batch_size, total, progress)
+            for p, vector in zip(batch, vectors.get(batch), strict=True)
+        )
+        storage.copy_new_embeddings(conn, rows, embedder)
+        storage.ensure_vector_index(conn, embedder.dimension)
+        return total
+    if drift_run_id and not _has_vectors(conn, ids, embedder):
+        drift_run_id = None  # a first load: nothing moved, no "before" to read per batch
     # the index is built once after the batches (or kept and maintained by small loads)
     storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
-    for start in range(0, total, batch_size):
-        chunk = ids[start : start + batch_size]
-        by_id = {i: known[i] for i in chunk if i in known}
-        unknown = [i for i in chunk if i not in by_id]
-        if unknown:
-            by_id.update(storage.get_entries(conn, unknown))
-        entries = [by_id[i] for i in chunk if i in by_id]
+    for batch in _batches(conn, ids, prepared, batch_size, total, progress):
+        chunk = [p.entry.id for p in batch]
+        entries = [p.entry for p in batch]
         before = previous_vectors(conn, chunk, embedder) if drift_run_id else {}
-        vectors = embedder.embed([storage.embedding_text(e) for e in entries])
-        storage.upsert_embeddings(conn, entries, vectors, embedder, index=False)
-        for entry, vector in zip(entries, vectors, strict=True):
+        batch_vectors = vectors.get(batch)
+        storage.upsert_embeddings(
+            conn, entries, batch_vectors, embedder, index=False, prepared=prepared
+        )
+        for entry, vector in zip(entries, batch_vectors, strict=True):
             if entry.origin == "node" and entry.id in before and drift_run_id:
                 drift = embedding_drift(before[entry.id], vector)
                 trace_drift(
                     conn, entry.id, drift, np.asarray(vector), embedder.dimension, drift_run_id
                 )
+    storage.ensure_vector_index(conn, embedder.dimension)
+    return total
+
+
+def _batches(
+    conn: psycopg.Connection[Any],
+    ids: Sequence[str],
+    prepared: dict[str, storage.PreparedEntry],
+    batch_size: int,
+    total: int,
+    progress: Progress | None,
+) -> Iterator[list[storage.PreparedEntry]]:
+    """The entries of ``ids`` in batches (those not ``prepared`` read from the store)."""
+    for start in range(0, total, batch_size):
+        chunk = ids[start : start + batch_size]
+        unknown = [i for i in chunk if i not in prepared]
+        if unknown:
+            for entry_id, entry in storage.get_entries(conn, unknown).items():
+                prepared[entry_id] = storage.prepare_entry(entry)
+        yield [prepared[i] for i in chunk if i in prepared]
         if progress is not None:
             progress(min(start + batch_size, total), total)
-    if total:
-        storage.ensure_vector_index(conn, embedder.dimension)
-    return total
+
+
+class _NoPool:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _bulk_pool(embedder: Embedder, new_entries: int) -> EmbeddingPool | _NoPool:
+    """A warm process pool when ``new_entries`` make a bulk load and the embedder can run
+    in one; otherwise nothing (a handful of texts embed faster than a process starts)."""
+    if new_entries < POOL_MIN or not is_parallel(embedder):
+        return _NoPool()
+    try:
+        return EmbeddingPool(embedder, warm=True)
+    except (OSError, RuntimeError) as exc:  # no processes to be had: embed in this one
+        log.warning("embedding in this process: no worker pool (%s)", exc)
+        return _NoPool()
+
+
+def _prepare(
+    entries: Sequence[CatalogEntry],
+    stored: Mapping[str, tuple[str, str, str | None]],
+    embedder: Embedder,
+    pool: EmbeddingPool | None,
+) -> tuple[dict[str, storage.PreparedEntry], list[str]]:
+    """Each entry's derived strings, computed once; with a pool, the texts that will need a
+    vector go to it as they come (it embeds while this process writes the entries).
+    Returns (prepared by id, ids handed to the pool in order)."""
+    prepared: dict[str, storage.PreparedEntry] = {}
+    pooled: list[str] = []
+    chunk: list[storage.PreparedEntry] = []
+    for entry in entries:
+        p = prepared[entry.id] = storage.prepare_entry(entry)
+        previous = stored.get(entry.id)
+        if pool is not None and (
+            previous is None or previous[1] != p.text_hash or previous[2] != embedder.id
+        ):
+            chunk.append(p)
+            if len(chunk) == POOL_CHUNK:
+                pool.submit([c.text for c in chunk])
+                pooled.extend(c.entry.id for c in chunk)
+                chunk = []
+    if pool is not None and chunk:
+        pool.submit([c.text for c in chunk])
+        pooled.extend(c.entry.id for c in chunk)
+    return prepared, pooled
 
 
 def _has_vectors(conn: psycopg.Connection[Any], ids: Sequence[str], embedder: Embedder) -> bool:
@@ -272,38 +412,50 @@ def sync_catalog(
         marks = dirty.dirty_marks_with_times(conn, scope, CATALOG_STAGE)
         node_ids = _node_ids_to_sync(conn, scope, full, marks)
         report.considered = len(node_ids)
-        entries, missing = _load_node_entries(conn, node_ids, report)
-        if full:
-            # a node whose state is gone but whose hub row lingers is gone for the catalog too
-            known = {e.id for e in entries}
-            missing = sorted(set(missing) | (set(node_ids) - known - set(report.invalid_states)))
-        if fixture_entries is not None:
-            entries = [*entries, *fixture_entries]
-            keep = {e.id for e in fixture_entries}
-            stale_fixtures = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM catalog_entries WHERE origin = 'fixture'"
-                ).fetchall()
-                if r[0] not in keep
-            ]
-            missing = [*missing, *stale_fixtures]
-        _write_entries(conn, entries, report)
-        report.removed = storage.delete_entries(conn, missing)
-        touched = None if full and scope is None else [e.id for e in entries]
-        to_embed = _stale_vector_ids(conn, embedder, touched)
-        if to_embed:
-            log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
-        report.reembedded = embed_entries(
-            conn,
-            to_embed,
-            embedder,
-            progress,
-            batch_size,
-            drift_run_id=None if full else run_id,  # after an embedder change: no fair "before"
-            # each is stored as it is here: just written, or unchanged (same fingerprint)
-            known={e.id: e for e in entries},
-        )
+        stored = storage.existing_hashes(conn, node_ids)
+        # a bulk load (a new repository, a new embedder) embeds in worker processes, which
+        # start now and import while the states are read and the entries written
+        with _bulk_pool(embedder, sum(1 for i in node_ids if i not in stored)) as pool:
+            entries, missing = _load_node_entries(conn, node_ids, report)
+            if full:
+                # a node whose state is gone but whose hub row lingers is gone for the
+                # catalog too
+                known = {e.id for e in entries}
+                missing = sorted(
+                    set(missing) | (set(node_ids) - known - set(report.invalid_states))
+                )
+            if fixture_entries is not None:
+                entries = [*entries, *fixture_entries]
+                keep = {e.id for e in fixture_entries}
+                stale_fixtures = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM catalog_entries WHERE origin = 'fixture'"
+                    ).fetchall()
+                    if r[0] not in keep
+                ]
+                missing = [*missing, *stale_fixtures]
+                stored = {**stored, **storage.existing_hashes(conn, sorted(keep))}
+            prepared, pooled = _prepare(entries, stored, embedder, pool)
+            _write_entries(conn, entries, stored, prepared, report)
+            report.removed = storage.delete_entries(conn, missing)
+            touched = None if full and scope is None else [e.id for e in entries]
+            to_embed = _stale_vector_ids(conn, embedder, touched)
+            if to_embed:
+                log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
+            report.reembedded = embed_entries(
+                conn,
+                to_embed,
+                embedder,
+                progress,
+                batch_size,
+                # after an embedder change: no fair "before"
+                drift_run_id=None if full else run_id,
+                # each is stored as it is here: just written, or unchanged (same fingerprint)
+                known=prepared,
+                pool=pool,
+                pooled=pooled,
+            )
         if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)

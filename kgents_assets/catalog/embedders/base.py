@@ -14,7 +14,12 @@ Vectors = npt.NDArray[np.float32]
 @runtime_checkable
 class Embedder(Protocol):
     """``id`` names the model and its settings: two embedders with the same id give the
-    same vectors, so stored vectors stay comparable with new queries."""
+    same vectors, so stored vectors stay comparable with new queries.
+
+    An embedder may also set a class attribute ``parallel = True``: it is CPU-bound in
+    Python, deterministic and cheap to pickle, so a bulk load embeds with it in a process
+    pool (``embedders.pool``); others (a model server, a loaded neural model) run in the
+    caller's process."""
 
     @property
     def id(self) -> str: ...
