@@ -357,7 +357,7 @@ def bench_latency(
                     measured[label].ms.extend(ms)
                     measured[label].ids = ids
             sweep = []
-            for ef in (40, 60, 80, 100, 150):
+            for ef in (40, 60, 80, 90, 100, 150):
                 ms, ids = workers["after"].run(names, "semantic", ef=ef)
                 sweep.append((f"API after: ef_search={ef}", f"{pct(ms, 50):.2f}",
                               f"{pct(ms, 95):.2f}", f"{recall(ids):.3f}"))  # fmt: skip

@@ -26,13 +26,16 @@ from kgents_assets.catalog.models import (
 from kgents_assets.catalog.text import query_terms
 from kgents_assets.store import Store
 
-#: HNSW candidate list size. Measured on this machine (DESIGN.md §8): recall@10 0.94 at
-#: 40 (pgvector's default), 0.98 at 100; bench/catalog_bench.py re-measures it.
-EF_SEARCH = 100
-#: With a type/status filter, HNSW filters *after* its candidate list (pgvector 0.6 has no
-#: iterative scan) and could return fewer than ``limit`` rows: below this many matching
-#: entries we search them exactly instead, above it we widen the candidate list.
-EXACT_FILTERED_MAX = 20_000
+#: HNSW candidate list size: the smallest that keeps recall@10 at or above 0.95 against
+#: exact search at 100k entries (bench/catalog_bench.py --only latency: hashing embedder,
+#: 0.934 at 60, 0.954 at 80, 0.962 at 100; MiniLM vectors recall more at each size).
+#: Latency grows with it: the graph walk is most of a search.
+EF_SEARCH = 80
+#: With a filter (repository, type, status), HNSW filters *after* its candidate list
+#: (pgvector 0.6 has no iterative scan) and could return fewer than ``limit`` rows. Up to
+#: this many matching entries are searched exactly (each costs a vector read, ~10 us);
+#: more go through HNSW with a wider list, then the widest, then exactly.
+EXACT_FILTERED_MAX = 2_000
 FILTERED_EF_SEARCH = 400
 MAX_EF_SEARCH = 1000  # pgvector's upper bound for hnsw.ef_search
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very first ranks
@@ -172,17 +175,18 @@ def semantic_ranking(
     matching, share = _matching_share(conn, where, filter_params)
     if matching <= EXACT_FILTERED_MAX:
         return _ranked(conn, exact, params, with_entries)
-    depth = filtered_depth(limit, share, ef_search)
-    set_ef_search(conn, depth)
     post_filtered = sql.SQL(
         "SELECT c.entry_id, c.distance FROM ({hnsw}) c JOIN catalog_entries e "
         "ON e.id = c.entry_id WHERE true{w} ORDER BY c.distance LIMIT %(limit)s"
     ).format(hnsw=hnsw, w=where)
-    ranked = _ranked(conn, post_filtered, {**params, "depth": depth}, with_entries)
-    if len(ranked) >= limit:
-        return ranked
-    # HNSW filters after its candidate list (pgvector 0.6 has no iterative scan): this
-    # query's nearest neighbours were mostly other entries. Exact over the matching ones.
+    depth = filtered_depth(limit, share, ef_search)
+    for candidates in sorted({depth, MAX_EF_SEARCH}):
+        set_ef_search(conn, candidates)
+        ranked = _ranked(conn, post_filtered, {**params, "depth": candidates}, with_entries)
+        if len(ranked) >= limit:
+            return ranked
+    # This query's nearest neighbours were mostly other entries (a search in one
+    # repository for what another one holds): exact over the matching entries.
     return _ranked(conn, exact, params, with_entries)
 
 
@@ -221,7 +225,7 @@ def filtered_depth(limit: int, share: float, ef_search: int = EF_SEARCH) -> int:
     what ``limit`` hits need on average, at least FILTERED_EF_SEARCH, at most what
     pgvector allows."""
     wanted = math.ceil(2 * limit / share) if share > 0 else MAX_EF_SEARCH
-    return max(FILTERED_EF_SEARCH, ef_search, limit, min(wanted, MAX_EF_SEARCH))
+    return min(MAX_EF_SEARCH, max(FILTERED_EF_SEARCH, ef_search, limit, wanted))
 
 
 def _fuse(

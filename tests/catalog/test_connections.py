@@ -108,3 +108,36 @@ def test_a_search_that_loses_the_server_midway_says_so(store: Store, pg_server_u
     with pytest.raises(DatabaseUnavailable, match="lost the database"):
         run_search(store, killed_midway)
     assert run_search(store, lambda c: c.execute("SELECT 1").fetchone()) == (1,)
+
+
+def test_a_connection_that_dies_after_it_was_lent_costs_no_failed_search(
+    store: Store, pg_server_url: str
+) -> None:
+    # The server drops the connection between the pool's look at it and the first
+    # statement (a restart at the wrong moment): the read-only work runs again on a
+    # fresh connection instead of failing.
+    calls: list[int] = []
+
+    def work(conn: psycopg.Connection[Any]) -> int:
+        calls.append(conn.info.backend_pid)
+        if len(calls) == 1:
+            _terminate_all(store, pg_server_url)
+        return _backend_pid(conn)
+
+    run_search(store, _backend_pid)  # a warm connection in the pool
+    pid = run_search(store, work)
+    assert len(calls) == 2 and pid == calls[1] != calls[0]
+
+
+def test_a_pooled_connection_is_lent_without_a_round_trip(store: Store, tmp_path: Any) -> None:
+    trace = tmp_path / "trace.log"
+    with trace.open("w") as sink:
+        run_search(store, lambda c: c.pgconn.trace(sink.fileno()))
+        lent = run_search(store, lambda c: c.pgconn.untrace())
+    assert lent is None
+    assert trace.read_text() == ""  # borrowing and returning it sent nothing
+    # while a connection the server closed is still noticed (and replaced) when lent
+    before = run_search(store, _backend_pid)
+    with psycopg.connect(store.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (before,))
+    assert run_search(store, _backend_pid) != before
