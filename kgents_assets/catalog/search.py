@@ -159,13 +159,18 @@ def semantic_ranking(
     params.update(filter_params)
     d = sql.Literal(dim)
     distance = sql.SQL("v.embedding::vector({d}) <=> %(q)s::vector({d})").format(d=d)
-    hnsw = sql.SQL(
-        "SELECT v.entry_id, {dist} AS distance FROM catalog_embeddings v "
-        "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT %(depth)s"
-    ).format(dist=distance, d=d, own=own)
+
+    def hnsw(depth: int) -> sql.Composed:
+        # the depth as a literal: one prepared statement per depth, whose generic plan
+        # PostgreSQL can keep instead of planning every search again
+        return sql.SQL(
+            "SELECT v.entry_id, {dist} AS distance FROM catalog_embeddings v "
+            "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT {depth}"
+        ).format(dist=distance, d=d, own=own, depth=sql.Literal(depth))
+
     if not filter_params:
         set_ef_search(conn, max(ef_search, limit))
-        return _ranked(conn, hnsw, {**params, "depth": limit}, with_entries)
+        return _ranked(conn, hnsw(limit), params, with_entries)
     # exact: order by the plain operator, which the expression index does not serve
     exact = sql.SQL(
         "SELECT v.entry_id, v.embedding <=> %(q)s AS distance FROM catalog_embeddings v "
@@ -175,14 +180,14 @@ def semantic_ranking(
     matching, share = _matching_share(conn, where, filter_params)
     if matching <= EXACT_FILTERED_MAX:
         return _ranked(conn, exact, params, with_entries)
-    post_filtered = sql.SQL(
-        "SELECT c.entry_id, c.distance FROM ({hnsw}) c JOIN catalog_entries e "
-        "ON e.id = c.entry_id WHERE true{w} ORDER BY c.distance LIMIT %(limit)s"
-    ).format(hnsw=hnsw, w=where)
     depth = filtered_depth(limit, share, ef_search)
     for candidates in sorted({depth, MAX_EF_SEARCH}):
         set_ef_search(conn, candidates)
-        ranked = _ranked(conn, post_filtered, {**params, "depth": candidates}, with_entries)
+        post_filtered = sql.SQL(
+            "SELECT c.entry_id, c.distance FROM ({hnsw}) c JOIN catalog_entries e "
+            "ON e.id = c.entry_id WHERE true{w} ORDER BY c.distance LIMIT %(limit)s"
+        ).format(hnsw=hnsw(candidates), w=where)
+        ranked = _ranked(conn, post_filtered, params, with_entries)
         if len(ranked) >= limit:
             return ranked
     # This query's nearest neighbours were mostly other entries (a search in one
