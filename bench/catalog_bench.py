@@ -3,11 +3,19 @@ throughput, and the incremental re-embed after a one-file edit.
 
     uv run python bench/catalog_bench.py                 # everything
     uv run python bench/catalog_bench.py --only quality  # or latency, throughput, incremental
+    uv run python bench/catalog_bench.py --only latency [--rounds 5] [--before dba0dd5]
 
-Everything runs against a real embedded PostgreSQL + pgvector (pgserver, in a temp dir) and
-goes through the Python API the gateway serves (``discover``). Baselines are measured in
-the same run: exact (sequential) vector search for latency and recall, and the keyword
-mode for retrieval quality.
+Everything runs against a real embedded PostgreSQL + pgvector (pgserver, in a temp dir).
+
+Latency (issue 12: ``kg library discover`` at 100k entries): one catalog of real functions
+from site-packages, searched by two trees side by side in the same run: this one and the
+``--before`` commit (``git archive``), each through its own Python API worker and its own
+``kg gateway`` on loopback (the REST route). Rounds alternate the order of every
+configuration; figures are medians of per-query wall times pooled over rounds, next to the
+HNSW statement alone (the anchor) and exact search; recall@10 is against exact search
+(numpy over the same vectors). Exits non-zero when recall at the default ef_search is
+below 0.95, when this tree answers differently from the old one at the same ef_search,
+or when a search narrowed to a repository returns fewer than 10 hits.
 """
 
 from __future__ import annotations
