@@ -71,7 +71,9 @@ def test_api_impact_follows_node_state(
 
 
 GEOMETRY = "def area(w, h):\n    return w * h\n"
-GEOMETRY_TESTS = "from calc.geometry import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"
+GEOMETRY_TESTS = (
+    "from calc.geometry import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"
+)
 
 
 def _sensor_run(instance: DagsterInstance, cursor: str | None) -> tuple[dict[str, Any], str]:
