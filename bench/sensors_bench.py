@@ -160,45 +160,139 @@ def node_tree(repo: Path) -> dict[str, str]:
     }
 
 
+WATCH_BEFORE = Path("/work/before")  # the release issue 12 was filed against (0d19b00)
+
+
+class WatchedTree:
+    """``kg hub --watch`` of one checkout of kgents-assets (``tree`` first on PYTHONPATH)
+    on its own copy of the repository, with its own KGENTS_HOME, database and instance."""
+
+    def __init__(self, label: str, tree: Path, base: Path, env: dict[str, str], url: str) -> None:
+        self.label, self.tree = label, tree.resolve()
+        self.repo = make_repo(base / label / "watch_repo")
+        self.env = {
+            **{k: v for k, v in env.items() if k != "VIRTUAL_ENV"},
+            "PYTHONPATH": str(self.tree),
+            "KGENTS_HOME": str(base / label / "home"),
+            "KGENTS_DATABASE_URL": url,
+            "COLUMNS": "1000",  # one status line per refresh, however long: parsed below
+        }
+        # cwd is the repository (outside /work/main): the current directory, first on
+        # sys.path, would otherwise import this checkout whatever PYTHONPATH says.
+        where = subprocess.run(
+            [sys.executable, "-c", "import sensors.daemon as d; print(d.__file__)"],
+            env=self.env,
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if not Path(where).resolve().is_relative_to(self.tree):
+            raise SystemExit(f"FAILED: {label} would import {where}, not {self.tree}")
+        self.daemon = Proc([KG, "hub", "--watch", str(self.repo)], self.env, self.repo)
+        self.latencies: list[float] = []
+
+    def ready(self) -> None:
+        self.daemon.wait_for(lambda lines: ok_lines(lines) >= 1)  # the catch-up at start
+
+    def save(self, k: int) -> float:
+        """Save -> markdown seconds; returns once the daemon is done with the save (its
+        work after the markdown too), so neither tree's tail runs into the other's save."""
+        done = ok_lines(self.daemon.lines)
+        latency = save_and_wait(self.repo, k)
+        self.daemon.wait_for(lambda lines: ok_lines(lines) > done)
+        return latency
+
+    def logged(self, word: str) -> list[float]:
+        """Seconds the daemon logged after ``word`` in its "ok" lines (catch-up left out)."""
+        out = []
+        for line in [ln for ln in self.daemon.lines if " ok in " in ln][1:]:
+            if word in line:
+                out.append(float(line.split(word, 1)[1].split(" s", 1)[0]))
+        return out
+
+
+def _database(url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    base_url, _, query = url.partition("?")
+    return base_url.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+def _stats(values: list[float]) -> str:
+    return (
+        f"p50 {statistics.median(values):.3f} s, p95 {pct(values, 0.95):.3f} s, "
+        f"min {min(values):.3f} s, max {max(values):.3f} s"
+    )
+
+
 def bench_watch(base: Path, env: dict[str, str], args: argparse.Namespace) -> None:
-    repo = make_repo(base / "watch_repo")
-    print(f"\n== kg hub --watch ({N_FILES}-file repo, {args.saves} saves) ==")
-    daemon = Proc([KG, "hub", "--watch", str(repo)], env, repo)
+    """Save -> markdown under ``kg hub --watch``: the release in ``--tree`` and this checkout,
+    both daemons running, saves alternating between them (which goes first alternates too),
+    the same signature edit in each; then idle CPU and the storm on this checkout's."""
+    url = env["KGENTS_DATABASE_URL"]
+    trees = [
+        WatchedTree("before", args.tree, base, env, _database(url, "watch_before")),
+        WatchedTree("after", ROOT, base, env, url),
+    ]
+    after = trees[1]
+    print(
+        f"\n== kg hub --watch ({N_FILES}-file repo, {args.saves} saves each, alternating) ==\n"
+        f"before: {trees[0].tree}\nafter:  {after.tree}\n"
+        f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     try:
-        daemon.wait_for(lambda lines: ok_lines(lines) >= 1)
-        latencies = [save_and_wait(repo, k) for k in range(args.saves)]
+        for tree in trees:
+            tree.ready()
+            tree.save(999)  # warm-up, not counted: first imports, caches
+        for k in range(args.saves):
+            for tree in trees if k % 2 == 0 else trees[::-1]:
+                tree.latencies.append(tree.save(k))
+        print(f"load average at end:   {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        for tree in trees:
+            print(f"{tree.label:>6}: save -> markdown {_stats(tree.latencies)}")
+        p50 = {t.label: statistics.median(t.latencies) for t in trees}
         print(
-            f"save -> markdown: p50 {statistics.median(latencies):.3f} s, "
-            f"p95 {pct(latencies, 0.95):.3f} s, min {min(latencies):.3f} s, "
-            f"max {max(latencies):.3f} s (target p50 <= 0.5 s)"
+            f"p50 after / before: {p50['after'] / p50['before']:.2f} "
+            f"(target p50 <= 0.5 s: {'met' if p50['after'] <= 0.5 else 'NOT met'})"
         )
-        runs = [ln for ln in daemon.lines if " ok in " in ln][1:]
-        in_run = [float(ln.split(" ok in ")[1].split(" s")[0]) for ln in runs]
-        if in_run:
+        runs = trees[0].logged(" ok in ")
+        if runs:
+            print(f"  before, the in-process Dagster run as its daemon logs it: p50 "
+                  f"{statistics.median(runs):.3f} s")  # fmt: skip
+        marks = after.logged("(markdown ")
+        done = after.logged("all done ")
+        if marks and done:
             print(
-                f"  of which the in-process Dagster run, as the daemon logs it: p50 "
-                f"{statistics.median(in_run):.3f} s (the rest: 200 ms debounce + inotify + "
-                "markdown poll)"
+                f"  after, as its daemon logs it: first event -> markdown on disk p50 "
+                f"{statistics.median(marks):.3f} s; -> impact, catalog and Dagster record "
+                f"done p50 {statistics.median(done):.3f} s"
             )
 
         if args.idle:
             time.sleep(1.0)
-            before, t0 = cpu_seconds(daemon.proc.pid), time.monotonic()
+            pid = after.daemon.proc.pid
+            before, t0 = cpu_seconds(pid), time.monotonic()
             time.sleep(args.idle)
-            used, wall = cpu_seconds(daemon.proc.pid) - before, time.monotonic() - t0
+            used, wall = cpu_seconds(pid) - before, time.monotonic() - t0
             print(
                 f"idle CPU over {wall:.0f} s: {used:.3f} CPU-s = {100 * used / wall:.3f} % of "
                 "one core (target ~0)"
             )
 
         if args.storm:
-            bench_storm(repo, daemon, env, args.storm)
+            trees[0].daemon.stop()  # the storm is this checkout's: no second daemon busy
+            bench_storm(after.repo, after.daemon, after.env, args.storm)
     finally:
-        code = daemon.stop()
-        print(f"daemon stopped with exit code {code}")
+        for tree in trees:
+            code = tree.daemon.stop()
+            print(f"{tree.label} daemon stopped with exit code {code}")
+            if code != 0:
+                FAILURES.append(f"the {tree.label} daemon exited with {code}")
 
-    # Baseline in the same run: the same edit (a signature change), refreshed in-process
-    # through the same Dagster job, no daemon: wall clock, median of 5.
+    # Anchor in the same run: the same edit refreshed by one in-process run of the Dagster
+    # job (what the daemon did per save before), no daemon: wall clock, median of 5.
     code = (
         "import statistics, sys, time; from pathlib import Path\n"
         f"sys.path.insert(0, {str(ROOT / 'bench')!r})\n"
@@ -216,8 +310,9 @@ def bench_watch(base: Path, env: dict[str, str], args: argparse.Namespace) -> No
         "print(f'{statistics.median(ts):.3f}')"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code, str(repo)],
-        env=env,
+        [sys.executable, "-c", code, str(after.repo)],
+        env=after.env,
+        cwd=after.repo,
         capture_output=True,
         text=True,
     )
@@ -225,8 +320,8 @@ def bench_watch(base: Path, env: dict[str, str], args: argparse.Namespace) -> No
         FAILURES.append(f"in-process baseline failed: {out.stderr[-1500:]}")
         return
     print(
-        f"baseline: the same edit, one in-process materialize_code, median of 5: "
-        f"{out.stdout.strip().splitlines()[-1]} s"
+        f"anchor: the same edit, one in-process materialize_code (this checkout), median of "
+        f"5: {out.stdout.strip().splitlines()[-1]} s"
     )
 
 
@@ -414,6 +509,12 @@ def main() -> None:
     parser.add_argument("--storm", type=int, default=5000)
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--skip-watch", action="store_true")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=WATCH_BEFORE,
+        help="watch part: the checkout of kgents-assets to compare with (default: 0d19b00)",
+    )
     args = parser.parse_args()
 
     import pgserver
