@@ -58,6 +58,8 @@ from _proc import (
 HERE = Path(__file__).resolve().parent.parent
 KG = str(Path(sys.executable).parent / "kg")
 PACKAGES = ("kgents_assets", "sensors", "resources", "gateway")
+#: runs that failed after the cold run (reported at the end; the bench then exits 1)
+FAILED_RUNS: list[str] = []
 
 
 # ---------------------------------------------------------------- the corpus
@@ -97,11 +99,17 @@ class Runner:
             DAGSTER_HOME=str(self.dagster),
         )
 
-    def run(self) -> Measured:
+    def run(self, *, keep_going: bool = False) -> Measured:
+        """One ``kg hub --once``; a failure stops the bench, or with ``keep_going`` is
+        recorded (the bench still exits non-zero, after printing what it measured)."""
         result = run_measured([KG, "hub", "--once", str(self.copy)], self.env, self.copy)
         if result.returncode != 0:
             tail = "\n".join(result.output.splitlines()[-25:])
-            raise BenchFailure(f"kg hub --once exited {result.returncode}:\n{tail}")
+            message = f"{self.tree}: kg hub --once exited {result.returncode}:\n{tail}"
+            if not keep_going:
+                raise BenchFailure(message)
+            FAILED_RUNS.append(message)
+            print(f"  FAILED run ({self.tree.name}, exit {result.returncode}); continuing")
         return result
 
     def servers(self) -> list[Path]:
@@ -205,7 +213,8 @@ def main() -> None:
                 if reuse:
                     started_runners.append(runner)
                     runners.append(runner)
-                    runner.run()  # its code may have changed since it was prepared: uncounted
+                    # its code may have changed since it was prepared: uncounted
+                    runner.run(keep_going=True)
                     print(f"  {label}: prepared copy in {runner.copy.parent} (no cold run)")
                     break
                 if runner.copy.exists():
@@ -232,7 +241,7 @@ def main() -> None:
         noop: dict[Path, list[Measured]] = {t: [] for t in trees}
         for _ in range(args.runs):
             for runner in runners:
-                noop[runner.tree].append(runner.run())
+                noop[runner.tree].append(runner.run(keep_going=True))
         for tree in trees:
             walls = ", ".join(f"{m.wall_s:.2f}" for m in noop[tree])
             print(f"  {tree_label(trees, tree)}: no-op runs: {walls} s", flush=True)
@@ -250,7 +259,7 @@ def main() -> None:
                     edited.write_text(
                         originals[runner.tree] + f"\n\ndef {function}(x):\n    return x + {i}\n"
                     )
-                    edits[runner.tree].append(runner.run())
+                    edits[runner.tree].append(runner.run(keep_going=True))
                     if not markdown_of(runner.copy, edited, function).is_file():
                         raise BenchFailure(
                             f"{runner.tree}: the edit was not picked up: no markdown for {function}"
@@ -260,7 +269,7 @@ def main() -> None:
             if args.prepared is not None:  # leave each copy as prepared: original, indexed
                 for runner in runners:
                     (runner.copy / rel_target).write_text(originals[runner.tree])
-                    runner.run()
+                    runner.run(keep_going=True)
         for tree in trees:
             walls = ", ".join(f"{m.wall_s:.2f}" for m in edits[tree])
             print(f"  {tree_label(trees, tree)}: edit runs: {walls} s", flush=True)
@@ -345,6 +354,11 @@ def main() -> None:
         print(f"  {'step':<44}{'starts at':>10}{'seconds':>9}{'of wall':>9}")
         for key, (start_s, seconds) in sorted(tree_steps.items(), key=lambda kv: -kv[1][1])[:10]:
             print(f"  {key:<44}{start_s:>9.1f}s{seconds:>8.1f}s{100 * seconds / c:>8.1f}%")
+    if FAILED_RUNS:
+        print(f"\n{len(FAILED_RUNS)} run(s) FAILED (their times are in the figures above):")
+        for message in FAILED_RUNS:
+            print(message)
+        raise BenchFailure(f"{len(FAILED_RUNS)} run(s) failed")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ was and under which configuration; it holds only while:
 - the configuration the run saw is the configuration now (schema migrations applied,
   embedder, kgents version): a change needs the real run.
 
-It is forgotten before a run starts and written again only after a run succeeded with
-every check passing, so a run that dies halfway leaves no record behind.
+It is forgotten before a run starts and written again only after a run succeeded, so a
+run that fails or dies halfway leaves no record behind.
 """
 
 from __future__ import annotations

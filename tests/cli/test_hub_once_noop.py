@@ -73,6 +73,7 @@ def _runs(env: dict[str, str]) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # eight `kg` processes, five of them real runs
 def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
     repo: Callable[[Files], Path], env: dict[str, str]
 ) -> None:
@@ -128,6 +129,7 @@ def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_after_a_failed_run_the_next_one_runs_even_with_nothing_changed(
     repo: Callable[[Files], Path], env: dict[str, str]
 ) -> None:
