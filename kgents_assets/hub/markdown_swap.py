@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from kgents_assets.hub.state_store import node_id_of_key, state_key
 #: Fewer marks than this go file by file: a small first build is quick either way.
 SWAP_THRESHOLD = 2000
 BATCH = 2000
+WRITERS = 4  # file creation is syscall-bound and releases the GIL
 _STAGING_GLOB = ".nodes-*.tmp"
 _FILE_MODE = 0o644  # what the atomic writer gives a file
 
@@ -68,35 +70,42 @@ def write_and_swap(
     made = {staging}
     written, first = 0, ""
     samples: list[str] = []
+    pending: list[Future[None]] = []
     try:
-        for start in range(0, len(ids), BATCH):
-            batch = ids[start : start + BATCH]
-            states = {
-                node_id_of_key(key): value
-                for key, value in conn.execute(
-                    "SELECT key, value FROM kv WHERE key = ANY(%s)",
-                    ([state_key(i) for i in batch],),
-                )
-            }
-            generated = last_generated_tests(conn, states)
-            for node_id in batch:
-                if node_id not in states:
-                    continue  # no state and not a removal: nothing to write (as file by file)
-                state = trusted_node_state(states[node_id])
-                text = render_markdown(state, generated.get(node_id))
-                rel = state.markdown_path
-                if not rel.startswith(prefix):
-                    raise ValueError(f"markdown path outside {prefix}: {rel!r}")
-                path = staging / rel[len(prefix) :]
-                if path.parent not in made:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(path.parent)
-                _write(path, text)
-                written += 1
-                if len(samples) < 5:
-                    samples.append(rel)
-                if not first:
-                    first = text
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                states = {
+                    node_id_of_key(key): value
+                    for key, value in conn.execute(
+                        "SELECT key, value FROM kv WHERE key = ANY(%s)",
+                        ([state_key(i) for i in batch],),
+                    )
+                }
+                generated = last_generated_tests(conn, states)
+                for node_id in batch:
+                    if node_id not in states:
+                        continue  # no state, not a removal: nothing to write (as file by file)
+                    state = trusted_node_state(states[node_id])
+                    text = render_markdown(state, generated.get(node_id))
+                    rel = state.markdown_path
+                    if not rel.startswith(prefix):
+                        raise ValueError(f"markdown path outside {prefix}: {rel!r}")
+                    path = staging / rel[len(prefix) :]
+                    if path.parent not in made:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                        made.add(path.parent)
+                    pending.append(pool.submit(_write, path, text))
+                    written += 1
+                    if len(samples) < 5:
+                        samples.append(rel)
+                    if not first:
+                        first = text
+                # a failed write fails the run before the swap; a batch at a time bounds
+                # the texts waiting for a writer
+                for write in pending:
+                    write.result()
+                pending.clear()
         staging.rename(root / NODES_DIR)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

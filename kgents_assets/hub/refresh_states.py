@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -155,14 +156,24 @@ def _tests_by_target(
 CALLERS_CAP = 50
 
 
-def _edge_list(items: list[tuple[str, str, float, bool]], cap: int | None = None) -> list[Edge]:
+#: Edges already built in this run, by (node id, full name, confidence): a node shows up
+#: in the lists of each of its callers and callees, and model_construct is not free.
+EdgeCache = dict[tuple[str, str, float], Edge]
+
+
+def _edge_list(
+    items: list[tuple[str, str, float, bool]], cache: EdgeCache, cap: int | None = None
+) -> list[Edge]:
     """Edges by name; with ``cap``, only the ``cap`` most confident (ties by name, id)."""
     if cap is not None and len(items) > cap:
         items = sorted(items, key=lambda x: (-x[2], x[1], x[0]))[:cap]
-    return [
-        Edge.model_construct(node_id=i, full_name=f, confidence=c)
-        for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0]))
-    ]
+    out = []
+    for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0])):
+        edge = cache.get((i, f, c))
+        if edge is None:
+            edge = cache[(i, f, c)] = Edge.model_construct(node_id=i, full_name=f, confidence=c)
+        out.append(edge)
+    return out
 
 
 def _rewrite_edges(
@@ -248,9 +259,16 @@ def _renamed_neighbours(
 _DECISION_FIELDS = tuple(f.name for f in fields(Decision))
 
 
-def _decisions_json(decisions: list[Decision]) -> str:
-    # what asdict() gives, without its field-by-field deep copy (ten times the cost)
+@lru_cache(maxsize=512)
+def _decisions_json(decisions: tuple[Decision, ...]) -> str:
+    # what asdict() gives, without its field-by-field deep copy (ten times the cost); most
+    # nodes of a build share a few sets of decisions (rules), so most calls are hits
     return json.dumps([{k: getattr(d, k) for k in _DECISION_FIELDS} for d in decisions])
+
+
+@lru_cache(maxsize=512)
+def _signals_json(signals: tuple[str, ...]) -> str:
+    return json.dumps(list(signals))
 
 
 @dataclass
@@ -274,13 +292,17 @@ def _derive_states(
     run_id: str,
     now: datetime,
     report: StatesReport,
+    edge_cache: EdgeCache | None = None,
 ) -> _Derived:
     """3. Fresh facts -> diff bundle -> rules -> triage -> tools, for every affected node."""
     callers, callees = edges
+    edge_cache = {} if edge_cache is None else edge_cache
     out = _Derived([], set(), [], [], [])
     for node_id in sorted(rows):
         row = rows[node_id]
-        fresh = _fresh_state(row.node, callers.get(node_id, []), callees.get(node_id, []), tests)
+        fresh = _fresh_state(
+            row.node, callers.get(node_id, []), callees.get(node_id, []), tests, edge_cache
+        )
         old = old_states.get(node_id)
         bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
         if row.state_source != row.source:
@@ -299,8 +321,8 @@ def _derive_states(
                     run_id,
                     node_id,
                     triage.name,
-                    json.dumps(bundle.signals()),
-                    _decisions_json(decisions),
+                    _signals_json(tuple(bundle.signals())),
+                    _decisions_json(tuple(decisions)),
                 )
             )
         if old is not None and state.content() == old.content():
@@ -431,13 +453,14 @@ def _first_build(
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
     changed: list[str] = []
+    edge_cache: EdgeCache = {}
     for batch in batches(ids):
         rows = {
             node.node_id: _Row(node, source, state_source, {})
             for node, source, state_source in load_facts(conn, repo, batch)
         }
         derived = _derive_states(
-            repo, rows, {}, (callers, callees), tests, triage, run_id, now, report
+            repo, rows, {}, (callers, callees), tests, triage, run_id, now, report, edge_cache
         )
         bulk_insert(conn, "kv", ["repo", "key", "value"], ((repo, k, v) for k, v in derived.writes))
         if derived.traces:
@@ -459,6 +482,7 @@ def _fresh_state(
     callers: list[tuple[str, str, float, bool]],
     callees: list[tuple[str, str, float, bool]],
     tests: dict[str, set[str]],
+    edge_cache: EdgeCache,
 ) -> NodeState:
     related: set[str] = set()
     if not node.is_test and node.kind != "module":
@@ -478,9 +502,9 @@ def _fresh_state(
         decorators=list(node.decorators),
         docstring_summary=first_sentence(node.docstring),
         complexity=node.complexity,
-        callers=_edge_list(callers, CALLERS_CAP),
+        callers=_edge_list(callers, edge_cache, CALLERS_CAP),
         callers_total=len(callers),
-        callees=_edge_list(callees),
+        callees=_edge_list(callees, edge_cache),
         related_tests=sorted(related - {node.full_name}),
         is_test=node.is_test,
         markdown_path=markdown_relpath(node.file_path, node.qualname, node.ordinal),
