@@ -288,8 +288,12 @@ class WatchDaemon:
         summary = outcome.summary
         if outcome.follow_up is not None:
             # After the markdown and before the next change set: never two refreshes of
-            # one repository at once, and a save meanwhile waits only its quiet period.
-            summary, problems = _in_worker_thread(outcome.follow_up)
+            # one repository at once; a save meanwhile waits for it (tens of ms for a few
+            # nodes). Its stages keep their own marks, so a failure here needs no rescan.
+            try:
+                summary, problems = _in_worker_thread(outcome.follow_up)
+            except Exception as exc:
+                problems = [f"after the markdown: {type(exc).__name__}: {exc}"]
             for problem in problems:
                 self.status(f"[yellow]{problem}[/yellow]")
         return {

@@ -15,8 +15,11 @@ trigger and the change set. Starting a Dagster run after the markdown instead wo
 the same 1-2 s of CPU on every save, on a machine where that delays the next save.
 
 A record that cannot be written (the instance's database away) stays queued and is retried
-before the next change set's record: never dropped while the daemon lives. Checks are not
-evaluated per save; any Dagster run of the job (``kg hub --once``, sensors) evaluates them.
+before the next change set's record, and once more when the daemon stops: never dropped
+while the daemon lives. A daemon killed outright between its markdown and its record loses
+that record only (the model, markdown and catalog are complete, or finished by the next
+start from their marks). Checks are not evaluated per save; any Dagster run of the job
+(``kg hub --once``, the sensors) evaluates them.
 """
 
 from __future__ import annotations

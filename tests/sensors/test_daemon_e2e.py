@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, EventLogRecord, RunsFilter
@@ -104,7 +105,7 @@ def materializations(instance: DagsterInstance, asset: str) -> list[EventLogReco
     )
 
 
-def metadata(record: EventLogRecord) -> dict[str, object]:
+def metadata(record: EventLogRecord) -> dict[str, Any]:
     mat = record.asset_materialization
     assert mat is not None
     return {k: v.value for k, v in mat.metadata.items()}
@@ -115,7 +116,7 @@ def recorded_path(instance: DagsterInstance, path: str) -> list[EventLogRecord]:
     return [
         r
         for r in materializations(instance, "code_nodes")
-        if path in (metadata(r).get("changed_paths") or [])  # type: ignore[operator]
+        if path in (metadata(r).get("changed_paths") or [])
     ]
 
 
@@ -180,7 +181,7 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
         with get_instance() as instance:
             wait_for(
                 lambda: any(
-                    metadata(r)["files_deleted"] == 1 and metadata(r)["nodes_removed"] >= 2  # type: ignore[operator]
+                    metadata(r)["files_deleted"] == 1 and metadata(r)["nodes_removed"] >= 2
                     for r in recorded_path(instance, "pkg/mod.py")
                 )
             )

@@ -50,7 +50,7 @@ def test_a_connection_in_a_failed_or_odd_state_is_really_closed(store: Store) ->
         assert second != first
 
         conn = reusing.connect()
-        conn.row_factory = dict_row  # type: ignore[assignment]
+        conn.row_factory = dict_row
         conn.close()
         assert backend_pid(reusing) != second  # a changed row factory must not leak
 
