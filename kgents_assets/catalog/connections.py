@@ -68,8 +68,10 @@ def check_idle_connection(conn: psycopg.Connection[Any]) -> None:
     unless the server hung up on it, so a quiet socket means alive: no round trip then."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:  # a goodbye from the server, or EOF: let the driver read it and tell
+    # poll, not select: a gateway with a thousand observers has descriptors past 1024
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    if poller.poll(0):  # a goodbye from the server, or EOF: let the driver read it and tell
         ConnectionPool.check_connection(conn)
 
 
