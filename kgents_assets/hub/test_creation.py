@@ -364,9 +364,10 @@ def annotate_markdown(store: Store, root: Path, node_id: str) -> None:
     atomic_write_text(path, render_markdown(state, generated))
 
 
-#: skeletons written and run per repository run; the rest stay "new" for the next run, so
-#: a merge that adds hundreds of functions costs minutes spread over refreshes, not one.
-MAX_PER_RUN = 20
+#: skeletons written and run per repository run (each a pytest process, ~1-3 s here); the
+#: rest stay "new" for the next run, so a merge that adds hundreds of functions does not
+#: hold one refresh for minutes.
+MAX_PER_RUN = 5
 
 
 @dataclass
