@@ -7,7 +7,10 @@ are ``parallel`` (deterministic, cheap to rebuild from a pickle) go to a pool; e
 vector does not depend on which process computed it, so the result is the same to the bit.
 
 Workers are started with ``spawn``: the caller may be a threaded Dagster run worker with an
-open database connection, which a ``fork`` would copy.
+open database connection, which a ``fork`` would copy. As with any ``spawn``, a script
+that syncs at import time must guard its entry point (``if __name__ == "__main__"``);
+should the workers die or fail to start anyway, the caller's process embeds the rest of
+the texts itself: slower, same vectors.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
@@ -58,22 +62,46 @@ class EmbeddingPool:
             initializer=_init_worker,
             initargs=(embedder,),
         )
-        self._pending: deque[Future[Vectors]] = deque()
+        self._embedder = embedder
+        self._broken = False
+        self._pending: deque[tuple[Future[Vectors] | None, list[str]]] = deque()
         if warm:
-            for _ in range(processes):  # each submit starts one more worker, up to the max
-                self._executor.submit(_embed_chunk, [])
+            try:
+                for _ in range(processes):  # each submit starts one more worker, up to max
+                    self._executor.submit(_embed_chunk, [])
+            except BrokenProcessPool as exc:
+                self._give_up(exc)
 
     def submit(self, texts: Sequence[str]) -> None:
-        self._pending.append(self._executor.submit(_embed_chunk, list(texts)))
+        chunk = list(texts)
+        future = None
+        if not self._broken:
+            try:
+                future = self._executor.submit(_embed_chunk, chunk)
+            except BrokenProcessPool as exc:
+                self._give_up(exc)
+        self._pending.append((future, chunk))
 
     def results(self) -> Iterator[Vectors]:
         """Vectors of each submitted chunk, in submission order (blocks until ready)."""
         while self._pending:
-            yield self._pending.popleft().result()
+            future, chunk = self._pending.popleft()
+            if future is not None and not self._broken:
+                try:
+                    yield future.result()
+                    continue
+                except BrokenProcessPool as exc:
+                    self._give_up(exc)
+            yield self._embedder.embed(chunk)
+
+    def _give_up(self, exc: BaseException) -> None:
+        self._broken = True
+        log.warning("embedding worker processes failed (%s): embedding in this process", exc)
 
     def close(self) -> None:
-        for future in self._pending:
-            future.cancel()
+        for future, _ in self._pending:
+            if future is not None:
+                future.cancel()
         self._pending.clear()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
