@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--before", default=DEFAULT_BEFORE, help="commit or checkout path")
     parser.add_argument("--after", default=str(HERE.parent), help="commit or checkout path")
     args = parser.parse_args()
+    # line by line: progress shows while it runs, and forked pools inherit no pending output
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     print(f"load average at start: {load()}")
 
     source = fetch_sdist("django", "5.2")
