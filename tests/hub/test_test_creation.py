@@ -112,3 +112,40 @@ def test_a_failing_skeleton_changes_nothing_in_the_repository(
     assert runs(store) == [(3, "failed", "tests/test_calc_geometry_area.py")]
     markdown = (root / ".agentfs/nodes/calc/geometry.py/area.md").read_text()
     assert "- last result: **failed**" in markdown
+
+
+@pytest.mark.slow
+def test_only_new_or_changed_functions_get_tests_a_few_per_run(
+    store: Store, repo: Callable[[Files], Path]
+) -> None:
+    from kgents_assets.hub.test_creation import create_tests_for_changes
+
+    root = repo(FILES)
+    refresh_repository(store, root, repo="calc")
+    first = create_tests_for_changes(store, "calc", root, 1)
+    assert first.baseline and first.runs == []  # area is untested, but not new: baseline
+    assert not (root / ".agentfs/tests").exists()
+
+    geometry = root / "calc/geometry.py"
+    geometry.write_text(
+        geometry.read_text()
+        + "\n\ndef volume(w, h, d):\n    return w * h * d\n"
+        + "\n\ndef _hidden(x):\n    return x\n"
+    )
+    (root / "calc/geometry.py").write_text(
+        geometry.read_text().replace("return w * h\n", "return h * w\n", 1)  # area changed
+    )
+    refresh_repository(store, root, repo="calc")
+    second = create_tests_for_changes(store, "calc", root, 1, limit=1)
+    assert (second.baseline, second.new_or_changed, second.deferred) == (False, 2, 1)
+    assert [(r.outcome, r.test_path) for r in second.runs] == [
+        ("passed", ".agentfs/tests/test_calc_geometry_area.py")
+    ]
+    third = create_tests_for_changes(store, "calc", root, 1, limit=1)
+    assert [(r.outcome, r.test_path) for r in third.runs] == [
+        ("passed", ".agentfs/tests/test_calc_geometry_volume.py")
+    ]
+    assert third.deferred == 0
+    fourth = create_tests_for_changes(store, "calc", root, 1)
+    assert (fourth.new_or_changed, fourth.runs) == (0, [])  # each handled once
+    assert not (root / "tests/test_calc_geometry__hidden.py").exists()  # private: never
