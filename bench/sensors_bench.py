@@ -9,8 +9,12 @@
 3. a git checkout that changes ``--storm`` files under the running daemon: runs triggered,
    time to settle, and whether the result equals a cold rebuild;
 4. save -> markdown latency through the Dagster sensor path (``dagster-daemon run`` with
-   the file-change sensor, target p50 <= 8 s), split into: waiting for a sensor tick,
-   run queued -> started (launching the run process), run time, and the rest.
+   the file-change sensor, target p50 <= 8 s, p95 <= 12 s) for the release the issue was
+   filed against (/work/before, its own bench's dagster.yaml) and this checkout (the
+   dagster.yaml kgents writes, the project's workspace.yaml), both daemons running, saves
+   alternating; split from Dagster's run records and events into: waiting for a sensor
+   tick, queued -> dequeued, dequeued -> run process started, started -> markdown written,
+   and the rest of the run; plus the code location's import time, before and after.
 
 Everything runs on loopback against a temporary repository, a temporary PostgreSQL
 (pgserver), a temporary KGENTS_HOME and DAGSTER_HOMEs; all processes started here are
@@ -21,6 +25,7 @@ result must equal a cold rebuild; the baseline must render its edit).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -32,6 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 KG = str(Path(sys.executable).parent / "kg")
@@ -415,91 +421,218 @@ def bench_storm(repo: Path, daemon: Proc, env: dict[str, str], n: int) -> None:
         )
 
 
-def bench_dagster(base: Path, env: dict[str, str], args: argparse.Namespace) -> None:
-    from dagster import DagsterInstance, RunsFilter
+BEFORE_ROOT = Path("/work/before")
+#: The run queue as the release the issue was filed against ran it (its bench wrote this
+#: file: it had no dagster.yaml of its own).
+BEFORE_DAGSTER_YAML = (
+    "telemetry:\n  enabled: false\n"
+    "run_coordinator:\n  module: dagster._core.run_coordinator\n"
+    "  class: QueuedRunCoordinator\n  config:\n    dequeue_interval_seconds: 1\n"
+)
 
-    repo = make_repo(base / "sensor_repo")
-    home = base / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        "run_coordinator:\n  module: dagster._core.run_coordinator\n"
-        "  class: QueuedRunCoordinator\n  config:\n    dequeue_interval_seconds: 1\n"
-    )
-    workspace = base / "workspace.yaml"
-    workspace.write_text(
-        "load_from:\n  - python_file:\n"
-        f"      relative_path: {ROOT / 'bench' / '_sensor_location.py'}\n"
-        f"      working_directory: {ROOT}\n"
-        "      location_name: kgents_assets\n"
-    )
-    denv = {**env, "DAGSTER_HOME": str(home), "KGENTS_REPO": str(repo)}
-    print(f"\n== Dagster sensor path (dagster-daemon run, {args.saves} saves) ==")
-    # The model starts complete, so the sensor sees only the saves.
-    subprocess.run(
-        [KG, "hub", "--once", str(repo)], env=denv, cwd=repo, check=True, capture_output=True
-    )
-    daemon = Proc(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
-        denv,
-        repo,
-    )
-    instance = DagsterInstance.from_config(str(home))
-    try:
-        # Warm-up save (not counted): the daemon has loaded the location and ticks.
-        save_and_wait(repo, 1000, timeout=300)
-        latencies: list[float] = []
-        saves: list[tuple[float, float]] = []
-        for k in range(args.saves):
-            wall0 = time.time()
-            latencies.append(save_and_wait(repo, k, timeout=180))
-            saves.append((wall0, time.time()))
-        runs = instance.get_runs(RunsFilter(tags={"kgents/trigger": "file-change-sensor"}))
-        print(
-            f"save -> markdown: p50 {statistics.median(latencies):.2f} s, "
-            f"p95 {pct(latencies, 0.95):.2f} s (target p50 <= 8 s); {len(runs)} runs"
+
+class DagsterSide:
+    """One release under its own ``dagster-daemon run``: its code (PYTHONPATH), its
+    repository, store database, DAGSTER_HOME and instance configuration."""
+
+    def __init__(self, label: str, root: Path, base: Path, env: dict[str, str]) -> None:
+        self.label, self.root = label, root
+        self.repo = make_repo(base / f"sensor_repo_{label}")
+        self.home = base / f"dagster_home_{label}"
+        self.home.mkdir()
+        self.env = {**env, "DAGSTER_HOME": str(self.home), "KGENTS_REPO": str(self.repo)}
+        self.env["PYTHONPATH"] = str(root)  # this release's code, whatever is installed
+        if root == BEFORE_ROOT:
+            (self.home / "dagster.yaml").write_text(BEFORE_DAGSTER_YAML)
+            workspace = base / f"workspace_{label}.yaml"
+            workspace.write_text(
+                "load_from:\n  - python_file:\n"
+                f"      relative_path: {root / 'bench' / '_sensor_location.py'}\n"
+                f"      working_directory: {root}\n"
+                "      location_name: kgents_assets\n"
+            )
+        else:
+            # What a user gets: the dagster.yaml kgents writes, the project's workspace.
+            self._python("from kgents_assets.instance import ensure_instance_config as e; e()")
+            workspace = root / "workspace.yaml"
+        # The model starts complete, so the sensor sees only the saves.
+        subprocess.run(
+            [KG, "hub", "--once", str(self.repo)],
+            env=self.env,
+            cwd=self.repo,
+            check=True,
+            capture_output=True,
         )
-        _where_time_goes(instance, saves, runs)
-    finally:
-        instance.dispose()
-        code = daemon.stop(signal.SIGTERM)
-        print(f"dagster-daemon stopped with exit code {code}")
+        self.daemon = Proc(
+            [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(workspace)],
+            self.env,
+            self.repo,  # outside /work/main, so PYTHONPATH decides which code runs
+        )
+        self.latencies: list[float] = []
+        self.saves: list[tuple[float, float]] = []
+
+    def _python(self, code: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=self.env,
+            cwd=self.repo,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout
+
+    def save(self, k: int, timeout: float = 240) -> None:
+        wall0 = time.time()
+        try:
+            self.latencies.append(save_and_wait(self.repo, k, timeout=timeout))
+        except TimeoutError:
+            tail = "".join(self.daemon.lines[-40:])
+            print(f"[{self.label}] daemon output, last lines:\n{tail}")
+            raise
+        self.saves.append((wall0, time.time()))
+
+    def split(self) -> dict[str, list[float]]:
+        """Per save, seconds in each stage, read from the instance by this release's code."""
+        code = (
+            "import json, sys; sys.path.insert(0, " + repr(str(ROOT / "bench")) + ")\n"
+            "from sensors_bench import stage_split\n"
+            "from dagster import DagsterInstance\n"
+            "inst = DagsterInstance.get()\n"
+            "print(json.dumps(stage_split(inst, json.loads(sys.stdin.read()))))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env=self.env,
+            cwd=self.repo,
+            input=json.dumps(self.saves),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def stop(self) -> None:
+        code = self.daemon.stop(signal.SIGTERM)
+        print(f"[{self.label}] dagster-daemon stopped with exit code {code}")
 
 
-def _where_time_goes(
-    instance: object, saves: list[tuple[float, float]], runs: list[object]
-) -> None:
-    records = {r.dagster_run.run_id: r for r in instance.get_run_records()}  # type: ignore[attr-defined]
-    tick_wait, launch, run_time, rest = [], [], [], []
-    for wall0, wall1 in saves:
-        # the first run created after this save
+#: The stages of one save, in order; each ends where the next starts.
+STAGES = (
+    ("tick", "save -> sensor tick creates the run"),
+    ("queue", "queued -> dequeued (RUN_STARTING)"),
+    ("launch", "dequeued -> run process started (RUN_START: spawn + imports + instance)"),
+    ("to_md", "run started -> node_markdown done"),
+    ("rest_of_run", "node_markdown done -> run end (checks, later steps)"),
+)
+
+
+def stage_split(instance: Any, saves: list[list[float]]) -> dict[str, list[float]]:
+    """Seconds in each of ``STAGES`` for the first file-change run created after each save.
+
+    Read from the run records and their event logs, so it is Dagster's own clock."""
+    from dagster import DagsterEventType, RunsFilter
+
+    records = instance.get_run_records(RunsFilter(tags={"kgents/trigger": "file-change-sensor"}))
+    split: dict[str, list[float]] = {key: [] for key, _ in STAGES}
+    for wall0, _wall1 in saves:
         later = sorted(
-            (
-                rec
-                for rec in records.values()
-                if rec.create_timestamp.timestamp() >= wall0
-                and rec.dagster_run.tags.get("kgents/trigger") == "file-change-sensor"
-            ),
-            key=lambda rec: rec.create_timestamp,
+            (r for r in records if r.create_timestamp.timestamp() >= wall0),
+            key=lambda r: r.create_timestamp,
         )
-        if not later or later[0].start_time is None or later[0].end_time is None:
+        if not later or later[0].end_time is None:
             continue
         rec = later[0]
+        at: dict[str, float] = {}
+        for entry in instance.all_logs(rec.dagster_run.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type
+            if kind == DagsterEventType.RUN_STARTING:  # the queue daemon's launch
+                at.setdefault("dequeued", entry.timestamp)
+            elif kind == DagsterEventType.RUN_START:
+                at.setdefault("started", entry.timestamp)
+            elif kind == DagsterEventType.STEP_SUCCESS and event.step_key == "node_markdown":
+                at["markdown"] = entry.timestamp
         created = rec.create_timestamp.timestamp()
-        tick_wait.append(created - wall0)
-        launch.append(rec.start_time - created)
-        run_time.append(rec.end_time - rec.start_time)
-        rest.append(max(0.0, wall1 - rec.end_time))
-    if tick_wait:
+        if not {"dequeued", "started", "markdown"} <= at.keys():
+            continue
+        split["tick"].append(created - wall0)
+        split["queue"].append(at["dequeued"] - created)
+        split["launch"].append(at["started"] - at["dequeued"])
+        split["to_md"].append(at["markdown"] - at["started"])
+        split["rest_of_run"].append(rec.end_time - at["markdown"])
+    return split
 
-        def med(v: list[float]) -> str:
-            return f"{statistics.median(v):.2f} s"
 
-        print(
-            "  where the time goes (medians): save -> sensor tick creates the run "
-            f"{med(tick_wait)}; queued -> run process started {med(launch)}; "
-            f"run {med(run_time)}; run end -> markdown seen {med(rest)}"
-        )
+def import_times(roots: dict[str, Path], rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of ``import kgents_assets.definitions`` (the code location) per release,
+    and of ``import dagster`` alone (the floor), rounds alternating."""
+    cmds = {label: "import kgents_assets.definitions" for label in roots}
+    times: dict[str, list[float]] = {label: [] for label in [*roots, "dagster alone"]}
+    for r in range(rounds):
+        order = [*roots.items(), ("dagster alone", ROOT)]
+        for label, root in order if r % 2 == 0 else order[::-1]:
+            code = cmds.get(label, "import dagster")
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            t = time.monotonic()
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, cwd=tempfile.gettempdir(), check=True
+            )
+            times[label].append(time.monotonic() - t)
+    return times
+
+
+def bench_dagster(
+    base: Path, env: dict[str, str], urls: dict[str, str], args: argparse.Namespace
+) -> None:
+    roots = {label: {"before": BEFORE_ROOT, "after": ROOT}[label] for label in args.releases}
+    print(f"\n== Dagster sensor path (dagster-daemon run, {args.saves} saves per release) ==")
+    print(f"load average at start: {os.getloadavg()}")
+    imports = import_times(roots, rounds=5)
+    print(
+        "code location import (`import kgents_assets.definitions`, new interpreter, wall, "
+        "median of 5 alternating): "
+        + "; ".join(f"{label} {statistics.median(v):.2f} s" for label, v in imports.items())
+    )
+    sides: list[DagsterSide] = []
+    try:
+        for label, root in roots.items():
+            sides.append(
+                DagsterSide(label, root, base, {**env, "KGENTS_DATABASE_URL": urls[label]})
+            )
+        # Warm-up save (not counted): each daemon has loaded its location and ticks.
+        for side in sides:
+            side.save(1000, timeout=600)
+            side.saves.clear()
+            side.latencies.clear()
+        # Both daemons run throughout; saves alternate between them, so each release
+        # sees the same machine.
+        for k in range(args.saves):
+            for side in sides if k % 2 == 0 else sides[::-1]:
+                side.save(k)
+        print(f"load average at end: {os.getloadavg()}")
+        for side in sides:
+            lat = side.latencies
+            print(
+                f"[{side.label}] save -> markdown: p50 {statistics.median(lat):.2f} s, "
+                f"p95 {pct(lat, 0.95):.2f} s, min {min(lat):.2f} s, max {max(lat):.2f} s "
+                "(target p50 <= 8 s, p95 <= 12 s)"
+            )
+            split = side.split()
+            parts = [
+                f"{title} {statistics.median(split[key]):.2f} s"
+                for key, title in STAGES
+                if split.get(key)
+            ]
+            n = len(split["tick"])
+            print(f"  where the time goes (medians over {n} runs): " + "; ".join(parts))
+            if n < len(lat):
+                FAILURES.append(f"{side.label}: {len(lat) - n} saves without a complete run")
+    finally:
+        for side in sides:
+            side.stop()
 
 
 def main() -> None:
@@ -515,6 +648,12 @@ def main() -> None:
         default=WATCH_BEFORE,
         help="watch part: the checkout of kgents-assets to compare with (default: 0d19b00)",
     )
+    parser.add_argument(
+        "--releases",
+        type=lambda v: v.split(","),
+        default=["before", "after"],
+        help="Dagster part: before (/work/before, 0d19b00), after (this checkout), or both",
+    )
     args = parser.parse_args()
 
     import pgserver
@@ -529,7 +668,8 @@ def main() -> None:
 
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("CREATE DATABASE watch")
-            conn.execute("CREATE DATABASE sensor")
+            conn.execute("CREATE DATABASE sensor_before")
+            conn.execute("CREATE DATABASE sensor_after")
         base_url, _, query = url.partition("?")
 
         def db(name: str) -> str:
@@ -538,7 +678,8 @@ def main() -> None:
         if not args.skip_watch:
             bench_watch(base, {**env, "KGENTS_DATABASE_URL": db("watch")}, args)
         if not args.skip_dagster:
-            bench_dagster(base, {**env, "KGENTS_DATABASE_URL": db("sensor")}, args)
+            urls = {"before": db("sensor_before"), "after": db("sensor_after")}
+            bench_dagster(base, env, urls, args)
     finally:
         server.cleanup()
         shutil.rmtree(base, ignore_errors=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dagster import ConfigurableResource
 
 from kgents_assets.hotdata.catalog import load_specs
-from kgents_assets.hotdata.generators.llm import ChatEndpoint
 from kgents_assets.hotdata.paths import default_fixtures_dir
 from kgents_assets.hotdata.registry import HotDataRegistry
+
+if TYPE_CHECKING:  # httpx: only a run that calls a model needs it
+    from kgents_assets.hotdata.generators.llm import ChatEndpoint
 
 
 class FixturesResource(ConfigurableResource["FixturesResource"]):

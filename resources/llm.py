@@ -10,11 +10,12 @@ the UI shows the variable's name, never its value.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, EnvVar
 
-from kgents_assets.hotdata.generators.llm import ChatEndpoint
+if TYPE_CHECKING:
+    from kgents_assets.hotdata.generators.llm import ChatEndpoint
 
 BASE_URL_ENV = "KGENTS_LLM_BASE_URL"
 MODEL_ENV = "KGENTS_LLM_MODEL"
@@ -33,6 +34,9 @@ class LLMResource(ConfigurableResource["LLMResource"]):
         """The configured endpoint, or None when no base URL and model are set."""
         if not self.base_url or not self.model:
             return None
+        # Imported here: httpx is for runs that call a model, not for loading definitions.
+        from kgents_assets.hotdata.generators.llm import ChatEndpoint
+
         return ChatEndpoint(self.base_url, self.model, self.api_key or None, self.timeout_seconds)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dagster import ConfigurableResource, EnvVar
 
-from kgents_assets.hub.triage import LLMTriage, RulesTriage, TriageBackend
 from resources.llm import BASE_URL_ENV, MODEL_ENV, LLMResource
+
+if TYPE_CHECKING:
+    from kgents_assets.hub.triage import TriageBackend
 
 TRIAGE_ENV = "KGENTS_TRIAGE"
 
@@ -20,6 +22,9 @@ class TriageResource(ConfigurableResource["TriageResource"]):
     backend: str = "rules"  # or "llm"
 
     def get_backend(self, llm: LLMResource) -> TriageBackend:
+        # Imported here (httpx): loading the definitions needs none of it.
+        from kgents_assets.hub.triage import LLMTriage, RulesTriage
+
         if self.backend == "rules":
             return RulesTriage()
         if self.backend != "llm":

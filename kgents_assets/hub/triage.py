@@ -20,8 +20,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
 
-import httpx
-
 from kgents_assets.hub.diff_bundle import DiffBundle
 from kgents_assets.hub.rules import Candidate
 
@@ -166,6 +164,8 @@ class LLMTriage:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = "llm"
+        import httpx  # here, not at the top: every run imports this module, few use a model
+
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout_s, headers=headers)
         self._fallback = (fallback or RulesTriage()) if use_fallback else None
@@ -194,6 +194,8 @@ class LLMTriage:
     def ask(self, bundle: DiffBundle, candidates: list[Candidate]) -> list[Decision]:
         """The model's decisions, completed (a forgotten candidate is deferred, never
         approved); raises ``TriageError``/``ModelUnreachable``."""
+        import httpx
+
         url = f"{self.base_url}/chat/completions"
         try:
             response = self._client.post(url, json=self.request(bundle, candidates))

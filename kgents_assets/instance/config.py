@@ -14,6 +14,12 @@ Written once, atomically, and never overwritten: a user's edits win. What it say
   of one repository never overlap while different repositories run side by side. The
   queue is read every second, not every 5: a file-change sensor's latency is the sum of
   the sensor interval and this one.
+- **Sensors evaluated in threads** (``sensors.use_threads``): the daemon's sensor loop
+  starts every ~5 s, and evaluated one after another over gRPC a slow sensor (a git
+  fetch, a stat walk of a large checkout, a loaded machine) stretches that loop for all
+  the others; in threads each sensor's tick starts on time. The queue launches runs in
+  threads as well (``dequeue_use_threads``), so starting one repository's run process
+  does not hold back another's.
 - **Run monitoring** on: a run whose worker never started (a killed ``dagster dev``, a
   crashed code server) is failed after 3 minutes instead of holding its repository's
   queue slot forever.
@@ -41,6 +47,8 @@ PARTITION_TAG = "dagster/partition"
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_START_TIMEOUT_S = 180
+#: threads for sensor evaluations (4 sensors) and for launching runs (one per repository)
+SENSOR_WORKERS = 4
 
 _HEADER = """\
 # Written by kgents: {home} had no dagster.yaml.
@@ -96,6 +104,8 @@ def render_config(dagster_home: Path, database_url: str | None) -> str:
             "config": {
                 "max_concurrent_runs": MAX_CONCURRENT_RUNS,
                 "dequeue_interval_seconds": DEQUEUE_INTERVAL_S,
+                "dequeue_use_threads": True,
+                "dequeue_num_workers": MAX_CONCURRENT_RUNS,
                 "tag_concurrency_limits": [
                     {
                         "key": PARTITION_TAG,
@@ -105,6 +115,7 @@ def render_config(dagster_home: Path, database_url: str | None) -> str:
                 ],
             },
         },
+        "sensors": {"use_threads": True, "num_workers": SENSOR_WORKERS},
         "run_monitoring": {
             "enabled": True,
             "start_timeout_seconds": RUN_START_TIMEOUT_S,
