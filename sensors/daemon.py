@@ -55,8 +55,8 @@ MATERIALIZE = "materialize_code"
 #: change set, and the debouncer's max wait bounds a trickle that never goes quiet.
 DEFAULT_DEBOUNCE_MS = round(DEFAULT_QUIET_S * 1000)
 
-#: (the one-line summary, problems to show) once a refresh's follow-up is done
-FollowUp = Callable[[], tuple[str, list[str]]]
+#: (is a new change waiting?) -> (the one-line summary, problems to show)
+FollowUp = Callable[[Callable[[], bool]], tuple[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -257,6 +257,9 @@ class WatchDaemon:
                 f"{record.result.get('error') or record.result.get('summary', '')}"
             )
 
+    def _change_waiting(self) -> bool:
+        return len(self.bus) > 0
+
     def _without_unknown_transients(self, paths: list[str], transient: Sequence[str]) -> list[str]:
         """Drop files created and deleted within the window unless the model knows them.
 
@@ -288,10 +291,12 @@ class WatchDaemon:
         summary = outcome.summary
         if outcome.follow_up is not None:
             # After the markdown and before the next change set: never two refreshes of
-            # one repository at once; a save meanwhile waits for it (tens of ms for a few
-            # nodes). Its stages keep their own marks, so a failure here needs no rescan.
+            # one repository at once. A save meanwhile makes it leave its remaining steps
+            # to the next refresh, so that save's markdown waits for one step at most.
+            # Its steps keep their own marks, so a failure here needs no rescan.
+            follow_up = outcome.follow_up
             try:
-                summary, problems = _in_worker_thread(outcome.follow_up)
+                summary, problems = _in_worker_thread(lambda: follow_up(self._change_waiting))
             except Exception as exc:
                 problems = [f"after the markdown: {type(exc).__name__}: {exc}"]
             for problem in problems:
@@ -345,8 +350,8 @@ def direct_refresh(watch: WatchRefresh) -> Refresh:
     def refresh(paths: Sequence[str] | None, tags: Mapping[str, str]) -> RunOutcome:
         reports = watch.refresh(paths, tags)
 
-        def follow_up() -> tuple[str, list[str]]:
-            problems = watch.follow_up(reports)
+        def follow_up(interrupted: Callable[[], bool]) -> tuple[str, list[str]]:
+            problems = watch.follow_up(reports, interrupted)
             return reports.sentence(watch.repo, watch.root), problems
 
         return RunOutcome(
@@ -356,7 +361,9 @@ def direct_refresh(watch: WatchRefresh) -> Refresh:
     return refresh
 
 
-def watch_refresh(store: Store, root: Path, repo: str, instance: Any) -> WatchRefresh:
+def watch_refresh(
+    store: Store, root: Path, repo: str, instance: Any, trust_level: int
+) -> WatchRefresh:
     """The daemon's refresh with the code location's triage and embedder settings."""
     from kgents_assets.assets.partitions import ensure_partition
     from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
@@ -375,6 +382,7 @@ def watch_refresh(store: Store, root: Path, repo: str, instance: Any) -> WatchRe
         instance,
         triage=triage.get_backend(llm),
         embedder=lambda: get_embedder(spec),
+        trust_level=trust_level,
         trigger=TRIGGER,
     )
 
@@ -427,7 +435,7 @@ def run_watch(
             return 2
         instance = get_instance()
         try:
-            watch = watch_refresh(store, root, repository.name, instance)
+            watch = watch_refresh(store, root, repository.name, instance, int(level))
         except ValueError as exc:  # e.g. triage 'llm' without an endpoint
             console.print(f"[red]{exc}[/red]")
             instance.dispose()

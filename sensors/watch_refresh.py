@@ -6,8 +6,9 @@ run machinery (run record, step events, resources, checks) for ~0.1 s of hub wor
 markdown waited for it. Here a save costs the three hub stages
 (``refresh_files`` -> ``refresh_states`` -> ``refresh_markdown``, the functions the assets
 call); once the markdown is on disk the slower, non-urgent part follows: the public-API
-impact and the catalog for the changed nodes (both consume marks or baselines the stages
-left, so nothing is skipped by running them later), then one runless materialization per
+impact, the catalog for the changed nodes and the test skeletons (each consumes marks or
+baselines the stages left, so nothing is skipped by running them later), then one runless
+materialization per
 asset (``instance.report_runless_asset_event``) for the repository's partition. The UI's
 asset pages show them in each asset's history, partition status and lineage like a run's,
 marked as reported rather than linked to a run; their metadata names the refresh, its
@@ -64,6 +65,7 @@ class StageReports:
     markdown_s: float
     listed: bool  # the change set named its paths (else the stage scanned the tree)
     impact: Mapping[str, Any] | None = None
+    skeletons: Mapping[str, Any] | None = None
     catalog: SyncReport | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -127,6 +129,8 @@ class StageReports:
         }
         if self.impact is not None:
             out["api_impact"] = {"repository": repo, **self.impact}
+        if self.skeletons is not None:
+            out["test_skeletons"] = {"repository": repo, **self.skeletons}
         if self.catalog is not None:
             c = self.catalog
             out["catalog_embeddings"] = {
@@ -196,15 +200,21 @@ class WatchRefresh:
         *,
         triage: TriageBackend | None = None,
         embedder: Callable[[], Embedder] | None = None,
+        trust_level: int | None = None,
         trigger: str = "kg-hub-watch",
     ) -> None:
+        """``embedder`` None leaves the catalog out, ``trust_level`` None the test
+        skeletons (the daemon passes both: a refresh does what the job's assets do)."""
         self.store = store
         self.root = root
         self.repo = repo
         self.triage = triage
         self._embedder_factory = embedder
         self._embedder: Embedder | None = None
+        self.trust_level = trust_level
         self.trigger = trigger
+        #: an interrupted follow-up left steps for the next one, whatever it changes
+        self._deferred = False
         self.recorder = EventRecorder(instance)
 
     # --- latency path: save -> markdown ------------------------------------------
@@ -227,21 +237,36 @@ class WatchRefresh:
 
     # --- after the markdown --------------------------------------------------------
 
-    def follow_up(self, reports: StageReports) -> list[str]:
-        """Impact, catalog, the repository's last refresh and the Dagster record.
+    def follow_up(
+        self, reports: StageReports, interrupted: Callable[[], bool] = lambda: False
+    ) -> list[str]:
+        """Impact, catalog, test skeletons, the repository's last refresh, the record.
 
-        Returns problems to show; a stage that fails keeps its marks (or baseline) and is
-        done by the next change set."""
+        Returns problems to show; a step that fails keeps its marks (or baseline) and is
+        done by the next change set. When ``interrupted()`` (a new save waits), the steps
+        not started yet are left to the next refresh's follow-up: the save's markdown
+        comes first, and what those steps consume stays where it is until then."""
         problems: list[str] = []
-        if not reports.unchanged:
+        changed = not reports.unchanged or self._deferred
+        self._deferred = False
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("catalog_embeddings", lambda: setattr(reports, "catalog", self._catalog(reports))),
+        ]
+        if changed:
+            steps.insert(0, ("api_impact", lambda: setattr(reports, "impact", self._impact())))
+        if changed and self.trust_level is not None:
+            level = self.trust_level  # last: it may run a generated test, the slowest step
+            steps.append(
+                ("test_skeletons", lambda: setattr(reports, "skeletons", self._skeletons(level)))
+            )
+        for name, step in steps:
+            if interrupted():
+                self._deferred = True
+                break
             try:
-                reports.impact = self._impact()
+                step()
             except Exception as exc:
-                problems.append(f"api_impact failed: {type(exc).__name__}: {exc}")
-        try:
-            reports.catalog = self._catalog(reports.refresh_id)
-        except Exception as exc:
-            problems.append(f"catalog_embeddings failed: {type(exc).__name__}: {exc}")
+                problems.append(f"{name} failed: {type(exc).__name__}: {exc}")
         try:
             with self.store.transaction() as conn:
                 record_refresh(
@@ -268,7 +293,25 @@ class WatchRefresh:
             "summaries": [s.description for s in summaries[:MAX_LISTED]],
         }
 
-    def _catalog(self, refresh_id: str) -> SyncReport | None:
+    def _skeletons(self, level: int) -> dict[str, Any]:
+        from kgents_assets.hub.test_creation import create_tests_for_changes
+
+        report = create_tests_for_changes(self.store, self.repo, self.root, level)
+        return {
+            "trust_level": int(report.trust),
+            "baseline": report.baseline,
+            "new_or_changed": report.new_or_changed,
+            "created": report.count("passed", "failed", "timeout", "awaiting_human"),
+            "ran": report.count("passed", "failed", "timeout"),
+            "passed": report.count("passed"),
+            "failed": report.count("failed", "timeout"),
+            "awaiting_approval": report.count("awaiting_human"),
+            "logged_only": report.count("logged"),
+            "deferred": report.deferred,
+            "paths": sorted({r.test_path for r in report.runs if r.test_path}),
+        }
+
+    def _catalog(self, reports: StageReports) -> SyncReport | None:
         if self._embedder_factory is None:
             return None
         from kgents_assets.catalog.fixtures import fixture_entries
@@ -282,7 +325,7 @@ class WatchRefresh:
             self._embedder,
             repo=self.repo,
             fixture_entries=fixture_entries(load_specs()),
-            run_id=refresh_id,
+            run_id=reports.refresh_id,
         )
 
     def asset_events(self, reports: StageReports) -> list[AssetMaterialization | AssetObservation]:
@@ -296,8 +339,9 @@ class WatchRefresh:
             "tags": dict(reports.tags),
         }
         metadata = reports.asset_metadata(self.repo, self.root)
-        if reports.unchanged and not (reports.catalog and _catalog_changed(reports.catalog)):
-            return [
+        events: list[AssetMaterialization | AssetObservation] = []
+        if reports.unchanged:
+            events.append(
                 AssetObservation(
                     asset_key=AssetKey("code_nodes"),
                     partition=self.repo,
@@ -307,8 +351,13 @@ class WatchRefresh:
                         "outcome": "nothing changed, downstream skipped",
                     },
                 )
-            ]
-        return [
+            )
+            # Steps an interrupted follow-up left, done now, still materialized something.
+            keep = {"api_impact", "test_skeletons"}
+            if reports.catalog is not None and _catalog_changed(reports.catalog):
+                keep.add("catalog_embeddings")
+            metadata = {k: v for k, v in metadata.items() if k in keep}
+        events.extend(
             AssetMaterialization(
                 asset_key=AssetKey(key),
                 partition=self.repo,
@@ -316,7 +365,8 @@ class WatchRefresh:
                 metadata={**meta, **common},
             )
             for key, meta in metadata.items()
-        ]
+        )
+        return events
 
 
 def _catalog_changed(report: SyncReport) -> bool:

@@ -157,12 +157,13 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
 
             wait_for(lambda: bool(of_refresh("catalog_embeddings")))
             chain = ["code_nodes", "node_state", "node_markdown", "api_impact"]
-            records = [of_refresh(a)[0] for a in [*chain, "catalog_embeddings"]]
+            records = [of_refresh(a)[0] for a in [*chain, "test_skeletons", "catalog_embeddings"]]
             ids = [r.storage_id for r in records]
             assert ids == sorted(ids)  # upstream first: no asset looks stale in the UI
             assert all(r.partition_key == PARTITION for r in records)
             assert metadata(records[2])["written"] >= 2  # f changed, g is new
-            assert metadata(records[4])["entries_added"] >= 1  # g joined the catalog
+            assert metadata(records[4])["new_or_changed"] >= 1  # g (and f) at trust level 1
+            assert metadata(records[5])["entries_added"] >= 1  # g joined the catalog
             # Runless: no Dagster run was launched for the watch's refreshes.
             assert all(r.run_id == "" for r in records)
             assert instance.get_runs(RunsFilter(tags=WATCH_TAG)) == []

@@ -14,6 +14,7 @@ from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
 from kgents_assets.assets.partitions import ensure_partition
 from kgents_assets.catalog.embedders import get_embedder
+from kgents_assets.hub import dirty
 from kgents_assets.instance import get_instance
 from kgents_assets.instance.server import choose_database
 from kgents_assets.repos.registry import add_repository, get_repository
@@ -143,3 +144,30 @@ def test_a_record_the_instance_refuses_waits_for_the_next_change(
         if e.asset_materialization is not None
     ]
     assert ids.index(refused.refresh_id) < ids.index(later.refresh_id)
+
+
+def test_a_waiting_save_leaves_the_later_steps_to_the_next_refresh(
+    watch: WatchRefresh, instance: DagsterInstance, store: Store
+) -> None:
+    watch.follow_up(watch.refresh(None, {}))
+
+    def catalog_marks() -> int:
+        with store.connect() as conn:
+            return dirty.pending_count(conn, NAME, dirty.CATALOG)
+
+    (watch.root / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\ndef g():\n    pass\n")
+    first = watch.refresh(["pkg/mod.py"], {})
+    assert md(watch.root, "g").is_file()
+    assert watch.follow_up(first, interrupted=lambda: True) == []
+    assert first.refresh_id in recorded(instance, "node_markdown")
+    assert first.refresh_id not in recorded(instance, "catalog_embeddings")
+    assert first.refresh_id not in recorded(instance, "api_impact")
+    assert catalog_marks() > 0  # g waits for the catalog, nothing consumed it
+
+    quiet = watch.refresh(["pkg/mod.py"], {})  # the next save changed nothing in the model
+    assert quiet.unchanged
+    assert watch.follow_up(quiet) == []
+    assert catalog_marks() == 0
+    assert recorded(instance, "catalog_embeddings")[quiet.refresh_id]["entries_added"] == 1
+    assert quiet.refresh_id in recorded(instance, "api_impact")  # deferred, done now
+    assert quiet.refresh_id not in recorded(instance, "code_nodes")  # an observation only
