@@ -365,11 +365,12 @@ def bench_storm(repo: Path, daemon: Proc, env: dict[str, str], n: int) -> None:
     settle = quiet_since - t0
     runs = ok_lines(daemon.lines) - before
     print(f"checkout of {n} files: {runs} runs, settled in {settle:.1f} s ({expected} files)")
-    for ln in daemon.lines[-runs:] if runs else []:
+    for ln in [x for x in daemon.lines if " ok in " in x][-runs:] if runs else []:
         print("  " + ln.strip()[:160])
 
     # Cold rebuild of the same tree in a fresh database: must be identical.
-    cold = repo.parent / "cold_repo"
+    # Same directory name, so the same repository name: node ids carry it.
+    cold = repo.parent / "cold" / repo.name
     shutil.copytree(repo, cold, ignore=shutil.ignore_patterns(".agentfs"))
     cold_env = dict(env)
     import psycopg

@@ -138,7 +138,15 @@ def make_hub_agent(
                 agent.emit("node_update", {"storage_id": event.storage_id, **event.data})
                 if store is not None and event.data.get("asset_key") == "node_state":
                     task = asyncio.get_running_loop().create_task(
-                        tell_nodes(agent, str(event.data.get("run_id")))
+                        # A watch daemon's refresh is recorded without a run: its
+                        # traces carry the refresh_id of its metadata instead.
+                        tell_nodes(
+                            agent,
+                            str(
+                                event.data.get("run_id")
+                                or (event.data.get("metadata") or {}).get("refresh_id")
+                            ),
+                        )
                     )
                     telling.add(task)
                     task.add_done_callback(telling.discard)

@@ -125,8 +125,9 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
 ) -> None:
     daemon = Daemon(repo, env)
     try:
-        daemon.wait_line("watching")
-        daemon.wait_line(" ok ")  # the catch-up refresh
+        # The first start on a fresh database creates the Dagster schema: slow on a busy box.
+        daemon.wait_line("watching", timeout=240)
+        daemon.wait_line(" ok ", timeout=240)  # the catch-up refresh
         assert md(repo, "pkg/mod.py", "f").is_file()
 
         # A save updates the markdown without anyone asking...
@@ -197,7 +198,7 @@ def test_watch_saves_commits_second_daemon_and_ctrl_c(
 
 def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str], store: Store) -> None:
     daemon = Daemon(repo, env)
-    daemon.wait_line(" ok ")
+    daemon.wait_line(" ok ", timeout=240)
     # Enough definitions that their states and markdown take a while to write.
     many = "".join(f"def h{i}(a):\n    return a + {i}\n\n\n" for i in range(1500))
     (repo / "pkg" / "mod.py").write_text("def f(a):\n    return a\n\n\n" + many)
@@ -219,7 +220,7 @@ def test_killed_daemon_loses_nothing(repo: Path, env: dict[str, str], store: Sto
     (repo / "pkg" / "other.py").write_text("def k():\n    pass\n")
     daemon = Daemon(repo, env)  # the lock died with the process: a new daemon may start
     try:
-        daemon.wait_line(" ok ")
+        daemon.wait_line(" ok ", timeout=240)
         wait_for(
             lambda: (
                 md(repo, "pkg/mod.py", "h1499").is_file()
