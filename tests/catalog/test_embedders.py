@@ -142,3 +142,109 @@ def test_openai_endpoint_down_is_a_clear_error() -> None:
         EmbedderUnavailable, match=r"embedding endpoint http://127.0.0.1:9/v1 failed"
     ):
         e.embed(["x"])
+
+
+# The hashing embedder as first written: one Python step per token and per feature, each
+# weight added into a float32 row. The fast one must give these vectors to the bit: stored
+# vectors of `hashing-v1` are compared with new queries and kept across upgrades.
+def _reference_hashing(texts: list[str], dimension: int) -> np.ndarray:
+    import hashlib
+    import itertools
+    import math
+    from collections import Counter
+
+    from kgents_assets.catalog.text import (
+        MAX_EMBED_CHARS,
+        STOP_WORDS,
+        split_identifier,
+        stem,
+        truncate,
+    )
+
+    def tokens(text: str) -> list[str]:
+        out: list[str] = []
+        for match in re.finditer(r"[A-Za-z_][A-Za-z0-9_]*|\d+", text):
+            word = match.group()
+            parts = split_identifier(word)
+            if len(parts) > 1 and word.lower().strip("_") not in STOP_WORDS:
+                out.append(word.lower().strip("_"))
+            out.extend(p for p in parts if p not in STOP_WORDS and len(p) > 1)
+        return out
+
+    out = np.zeros((len(texts), dimension), dtype=np.float32)
+    for row, text in enumerate(texts):
+        words = [stem(t) for t in tokens(truncate(text, MAX_EMBED_CHARS))]
+        weighted = {w: 1.0 + math.log(tf) for w, tf in Counter(words).items()}
+        pairs = Counter(f"{a} {b}" for a, b in itertools.pairwise(words) if a != b)
+        weighted.update({g: 0.5 * (1.0 + math.log(tf)) for g, tf in pairs.items()})
+        vec = out[row]
+        for feature, weight in weighted.items():
+            value = int.from_bytes(
+                hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little"
+            )
+            vec[value % dimension] += (1.0 if (value >> 63) & 1 else -1.0) * weight
+        norm = float(np.linalg.norm(vec))
+        if norm > 0:
+            vec /= norm
+    return out
+
+
+def _code_texts() -> list[str]:
+    """Real code of every shape: this package's own modules, cut into functions."""
+    import pathlib
+
+    import kgents_assets
+
+    texts: list[str] = []
+    for path in sorted(pathlib.Path(kgents_assets.__file__).parent.rglob("*.py"))[:60]:
+        texts.extend(path.read_text().split("\ndef "))
+    return [
+        *texts,
+        "",
+        "the the the",  # only stop words: a zero vector
+        "a a a a b b parse parse parse",  # repeated tokens and a repeated bigram
+        "x" * 9_000,  # past MAX_EMBED_CHARS: truncated the same way
+        "héllo wörld naïve_café HTTPServer2 __init__ x_1 12ab",
+    ]
+
+
+@pytest.mark.parametrize("dimension", [16, 512, 1999])
+def test_hashing_vectors_equal_the_reference_to_the_bit(dimension: int) -> None:
+    texts = _code_texts()
+    fast = HashingEmbedder(dimension).embed(texts)
+    assert fast.dtype == np.float32
+    assert fast.tobytes() == _reference_hashing(texts, dimension).tobytes()
+    # one text at a time (another batch layout) gives the same rows
+    assert HashingEmbedder(dimension).embed(texts[:7]).tobytes() == fast[:7].tobytes()
+
+
+def test_pool_embeds_what_the_process_does_in_order() -> None:
+    from kgents_assets.catalog.embedders.pool import EmbeddingPool, is_parallel
+
+    embedder = HashingEmbedder(512)
+    assert is_parallel(embedder)
+    texts = _code_texts()
+    chunks = [texts[i : i + 50] for i in range(0, len(texts), 50)]
+    with EmbeddingPool(embedder, 2, warm=True) as pool:
+        for chunk in chunks:
+            pool.submit(chunk)
+        pooled = np.vstack(list(pool.results()))
+    assert pooled.tobytes() == embedder.embed(texts).tobytes()
+
+
+def test_pool_whose_workers_die_leaves_the_work_to_the_caller() -> None:
+    import os
+    import signal
+
+    from kgents_assets.catalog.embedders.pool import EmbeddingPool
+
+    embedder = HashingEmbedder(64)
+    texts = _code_texts()[:120]
+    with EmbeddingPool(embedder, 2, warm=True) as pool:
+        pool.submit(texts[:60])
+        first = next(pool.results())
+        for pid in list(pool._executor._processes):  # the workers, killed for real
+            os.kill(pid, signal.SIGKILL)
+        pool.submit(texts[60:])
+        rest = list(pool.results())
+    assert np.vstack([first, *rest]).tobytes() == embedder.embed(texts).tobytes()

@@ -3,11 +3,14 @@ or when the embedder changes, atomic when the database goes away mid-run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import psycopg
 import pytest
 
-from kgents_assets.catalog import storage
+from kgents_assets.catalog import storage, sync
 from kgents_assets.catalog.embedders import HashingEmbedder
+from kgents_assets.catalog.embedders.pool import EmbeddingPool
 from kgents_assets.catalog.models import EntityType, RelationKind
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import DatabaseUnavailable, Store
@@ -193,3 +196,50 @@ def test_fixture_entries_replace_previous_fixture_entries(
     with store.connect() as conn:
         stats = storage.catalog_stats(conn)
     assert stats["by_type"] == {"spec": 2}
+
+
+def test_bulk_load_in_a_worker_pool_stores_what_the_batch_path_does(
+    store: Store,
+    fresh_store: Callable[[], Store],
+    embedder: HashingEmbedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cold load takes the bulk path (texts embedded by worker processes while the
+    entries are written, vectors streamed into one COPY) from POOL_MIN new entries; the
+    result must be the in-process path's, vector bytes included, and an edit afterwards
+    must take the incremental path as usual."""
+    batch_store = fresh_store()
+    for s in (store, batch_store):
+        put_nodes(s, CORPUS)
+    pools: list[EmbeddingPool] = []
+
+    class SeenPool(EmbeddingPool):  # the real pool, remembered to see it was used
+        def submit(self, texts: Sequence[str]) -> None:
+            pools.append(self)
+            super().submit(texts)
+
+    monkeypatch.setattr(sync, "EmbeddingPool", SeenPool)
+    monkeypatch.setattr(sync, "POOL_MIN", 2)
+    bulk = sync_catalog(store, embedder, repo=REPO, batch_size=2)
+    assert pools, "the bulk path did not embed in the pool"
+    monkeypatch.setattr(sync, "POOL_MIN", 10**9)
+    sync_catalog(batch_store, embedder, repo=REPO)
+    assert (bulk.added, bulk.reembedded, bulk.index_created) == (5, 5, True)
+    assert {"read states", "prepare entries", "write entries", "embed + write vectors"} <= set(
+        bulk.phases_s
+    )
+    assert snapshot(store) == snapshot(batch_store)
+    edited = make_node(
+        "parse_config",
+        "Parse a TOML configuration file into a dict.",
+        "def parse_config(path):\n    return tomllib.loads(open(path).read())",
+        file_path="app/config.py",
+    )
+    for s in (store, batch_store):
+        put_nodes(s, [edited])
+    pools.clear()
+    monkeypatch.setattr(sync, "POOL_MIN", 2)  # one changed entry: no pool for an edit
+    report = sync_catalog(store, embedder, repo=REPO)
+    assert (report.updated, report.reembedded) == (1, 1) and not pools
+    sync_catalog(batch_store, embedder, repo=REPO)
+    assert snapshot(store) == snapshot(batch_store)

@@ -48,3 +48,19 @@ def test_plural_then_verb_ending() -> None:
     assert stem("meetings") == stem("meeting") == "meet"
     assert stem("settings") == stem("setting") == "set"
     assert stem("values") == stem("value")
+
+
+def test_expand_identifiers_keeps_everything_between_words() -> None:
+    # words are ASCII identifiers or digit runs: "12ab" is two words, "ve_caf" one
+    text = "  12ab x_1 __init__ HTTPServer(\n\tnaïve_café) — done.\n"
+    assert expand_identifiers(text) == (
+        "  12ab x_1 x 1 __init__ HTTPServer http server(\n\tnaïve_caf ve café) — done.\n"
+    )
+    assert expand_identifiers("") == "" and expand_identifiers("   ") == "   "
+
+
+def test_tokens_of_a_text_are_those_of_its_words_in_order() -> None:
+    assert tokens("parseConfig(self, HTTPServer2) parseConfig") == [
+        "parseconfig", "parse", "config", "httpserver2", "http", "server",
+        "parseconfig", "parse", "config",
+    ]  # fmt: skip
