@@ -1,7 +1,7 @@
 """One cold build of the hub's three stages, run as its own process by hub_bench.py so its
 peak memory is measured alone and PYTHONPATH can point at another tree (before/after).
 
-    python _hub_cold_driver.py DATABASE_URL ROOT REPO WORKERS [EDITS]
+    python _hub_cold_driver.py DATABASE_URL ROOT REPO WORKERS [EDITS TARGET] [--general]
 
 Prints one JSON line: wall seconds by stage, counts, and a digest of what the build
 stored (nodes, edges, states minus timestamps, markdown minus its timestamp line), which
@@ -87,9 +87,10 @@ def incremental(store: Any, root: Path, repo: str, edits: int, target_rel: str) 
 
 
 def main() -> None:
-    url, root_arg, repo, workers = sys.argv[1:5]
-    edits = int(sys.argv[5]) if len(sys.argv) > 5 else 0
-    target_rel = sys.argv[6] if len(sys.argv) > 6 else ""
+    argv = [a for a in sys.argv if a != "--general"]
+    url, root_arg, repo, workers = argv[1:5]
+    edits = int(argv[5]) if len(argv) > 5 else 0
+    target_rel = argv[6] if len(argv) > 6 else ""
     import kgents_assets
     from kgents_assets.hub.refresh_files import refresh_files
     from kgents_assets.hub.refresh_markdown import refresh_markdown
@@ -97,6 +98,14 @@ def main() -> None:
     from kgents_assets.repos.registry import add_repository
     from kgents_assets.store import Store
 
+    if "--general" in sys.argv:
+        # the general (incremental) paths on a cold build: what the first-build paths of
+        # this tree must equal
+        from kgents_assets.hub import markdown_swap
+        from kgents_assets.hub import refresh_states as states_mod
+
+        markdown_swap.SWAP_THRESHOLD = 10**9  # type: ignore[attr-defined]
+        states_mod.is_first_build = lambda conn, repo: False  # type: ignore[attr-defined]
     root = Path(root_arg)
     store = Store(url=url)
     store.migrate()

@@ -90,7 +90,8 @@ def _load_symbols(
     """The definitions calls may resolve to: only the repository's own. Resolution never
     crosses repositories, even when two of them define the same names."""
     query = (
-        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module FROM hub_nodes n "
+        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module, "
+        "coalesce((n.extract->>'ordinal')::int, 0) FROM hub_nodes n "
         "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path WHERE n.repo = %s"
     )
     if everything:
@@ -101,7 +102,7 @@ def _load_symbols(
             query + " AND (n.name = ANY(%s) OR n.full_name = ANY(%s))",
             (repo, sorted(names), sorted(names)),
         )
-    return SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    return SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows)
 
 
 def _needed_names(rows: Iterable[_Row]) -> set[str]:

@@ -22,6 +22,7 @@ class Symbol:
     full_name: str
     kind: str
     module: str
+    ordinal: int = 0  # same-named twins of one file (a property and its setter): 0, 1...
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,11 @@ class SymbolTable:
         found = self.by_full_name.get(full_name)
         if not found:
             return None
-        # ``Foo()`` means the class; its __module__ twin cannot be called.
-        return next((s for s in found if s.kind != "module"), found[0])
+        # ``Foo()`` means the class; its __module__ twin cannot be called. Among same-named
+        # twins the first definition wins, whatever order the symbols were loaded in (rows
+        # come in storage order, which differs between a cold and an incremental build).
+        callable_ = [s for s in found if s.kind != "module"] or found
+        return min(callable_, key=lambda s: (s.ordinal, s.node_id))
 
     def by_simple_name(self, name: str, kinds: frozenset[str]) -> list[Symbol]:
         return [s for s in self.by_name.get(name, ()) if s.kind in kinds]

@@ -51,11 +51,12 @@ def load_symbols(
 ) -> tuple[SymbolTable, dict[str, tuple[str, bool]]]:
     """Every definition of ``repo``, and each node's (full name, is a test)."""
     rows = conn.execute(
-        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module, n.is_test FROM hub_nodes n "
+        "SELECT n.node_id, n.name, n.full_name, n.kind, f.module, n.is_test, "
+        "coalesce((n.extract->>'ordinal')::int, 0) FROM hub_nodes n "
         "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path WHERE n.repo = %s",
         (repo,),
     ).fetchall()
-    table = SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4]) for r in rows)
+    table = SymbolTable(Symbol(r[0], r[1], r[2], r[3], r[4], r[6]) for r in rows)
     return table, {r[0]: (r[2], r[5]) for r in rows}
 
 

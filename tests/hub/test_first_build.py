@@ -213,3 +213,21 @@ def test_a_first_build_killed_while_writing_markdown_shows_no_partial_tree(
     assert a["pending"] == 0
     for part in ("nodes", "edges", "states", "markdown"):
         assert a[part] == b[part], part
+
+
+def test_twins_resolve_to_the_first_definition_in_any_load_order() -> None:
+    """A property and its setter share a full name: which one ``self.x()`` means must not
+    depend on the order rows came out of storage (it differs between cold and incremental
+    builds, and a cold Django build resolved differently from the general path)."""
+    from kgents_assets.hub.models import CallRef
+    from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_call
+
+    twins = [
+        Symbol("r:b", "x", "m.C.x", "method", "m", ordinal=1),
+        Symbol("r:a", "x", "m.C.x", "method", "m", ordinal=0),
+        Symbol("r:m", "m", "m", "module", "m"),
+    ]
+    ctx = CallerContext("r:caller", "m", "C", {})
+    ref = CallRef(name="x", qualifier="self")
+    for order in (twins, twins[::-1], [twins[2], twins[0], twins[1]]):
+        assert resolve_call(ref, ctx, SymbolTable(order))[0][0].node_id == "r:a"
