@@ -119,6 +119,8 @@ def catalog_embeddings(
             "dirty_marks_consumed": report.marks_consumed,
             "invalid_node_states": dg.MetadataValue.json(report.invalid_states[:50]),
             "hnsw_index_created": report.index_created,
+            # where a (cold) sync spends its time: read states, write entries, vectors, index
+            "phases_s": dg.MetadataValue.json(report.phases_s),
             "fixture_specs": len(specs),
             "duration_s": round(time.perf_counter() - started, 3),
         }
