@@ -168,7 +168,7 @@ def search_results(url: str, queries: list[str]) -> dict[str, list[list[str]]]:
     store, embedder = Store(url=url), HashingEmbedder()
     return {
         mode: [
-            [h.entry.id for h in discover(store, q, mode=mode, limit=10, embedder=embedder)]  # type: ignore[arg-type]
+            [h.entry.id for h in discover(store, q, mode=mode, limit=10, embedder=embedder)]
             for q in queries
         ]
         for mode in ("keyword", "semantic", "hybrid")
@@ -213,7 +213,7 @@ def prepared_server(args: argparse.Namespace, work: Path) -> tuple[str, object |
 
     root = work / "django"
     shutil.copytree(fetch_sdist("django", "5.2"), root)
-    pg = pgserver.get_server(work / "pg", cleanup_mode="stop")
+    pg = pgserver.get_server(work / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     server = str(pg.get_uri())
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute("CREATE DATABASE src")
@@ -278,7 +278,7 @@ def main() -> None:
         print(
             "  after, where the time went (s): "
             + ", ".join(f"{k} {v:.1f}" for k, v in phases.items())
-        )  # type: ignore[attr-defined]
+        )
 
         # the incremental path: the same one-node edit in both stores
         edited = {label: edit_one_node(urls[label]) for label in trees}
