@@ -202,13 +202,16 @@ def bench_quality(server: Store) -> None:
 
 
 # ---------------------------------------------------------------- latency
-def site_packages_functions(n: int) -> tuple[list[CatalogEntry], list[str]]:
-    """Up to ``n`` real functions from the installed packages, and docstring queries."""
+def site_packages_functions(
+    n: int, questions_only: bool = False
+) -> tuple[list[CatalogEntry], list[str]]:
+    """Up to ``n`` real functions from the installed packages, and docstring queries
+    (``questions_only``: stop once the queries are complete; the same ones)."""
     site = Path(np.__file__).parent.parent
     entries: list[CatalogEntry] = []
     queries: list[str] = []
     for path in sorted(site.rglob("*.py")):
-        if len(entries) >= n:
+        if len(entries) >= n or (questions_only and len(queries) >= 5_000):
             break
         try:
             source = path.read_text(encoding="utf-8")
@@ -284,8 +287,27 @@ class Measured:
     ids: list[list[str]]
 
 
+def stored_vectors(store: Store, dim: int) -> Vectors:
+    """The vectors of a latency catalog a previous run loaded, by entry number."""
+    with store.connect() as conn:
+        storage.prepare(conn)
+        rows = conn.execute("SELECT substr(entry_id, 2)::int, embedding FROM catalog_embeddings")
+        pairs = [(i, v.to_numpy()) for i, v in rows]
+    base = np.zeros((len(pairs), dim), dtype=np.float32)
+    for i, v in pairs:
+        base[i] = v
+    return base
+
+
 def bench_latency(
-    server: Store, n: int, n_queries: int, rounds: int, before_commit: str, rest: bool
+    server: Store,
+    n: int,
+    n_queries: int,
+    rounds: int,
+    before_commit: str,
+    rest: bool,
+    catalog_url: str | None = None,
+    side_queries: int = 100,
 ) -> None:
     from _search_latency import ApiWorker, Gateway, export_tree
 
@@ -293,18 +315,24 @@ def bench_latency(
 
     rng = np.random.default_rng(7)
     t0 = time.perf_counter()
-    entries, questions = site_packages_functions(n)
-    n = len(entries)
+    entries, questions = site_packages_functions(n, questions_only=catalog_url is not None)
     embedder = build_embedder("hashing")  # the default: what discover embeds queries with
     dim = embedder.dimension
-    base = np.vstack([embedder.embed([storage.embedding_text(e) for e in entries[i : i + 5000]])
-                      for i in range(0, n, 5000)])  # fmt: skip
+    if catalog_url is None:
+        n = len(entries)
+        base = np.vstack([embedder.embed([storage.embedding_text(e) for e in entries[i : i + 5000]])
+                          for i in range(0, n, 5000)])  # fmt: skip
+    else:  # the catalog a previous run loaded (same corpus, same embedder, same repositories)
+        store = Store(url=catalog_url)
+        base = stored_vectors(store, dim)
+        n = len(base)
     names = [questions[int(i)] for i in rng.choice(len(questions), n_queries, replace=False)]
     queries = embedder.embed(names)
     print(f"\n== search latency: {n:,} real functions from site-packages, hashing embedder "
           f"({dim}-d), {n_queries} docstring queries, limit 10; corpus + embedding "
           f"{time.perf_counter() - t0:.0f}s")  # fmt: skip
-    store = load_latency_catalog(server, entries, base, embedder)
+    if catalog_url is None:
+        store = load_latency_catalog(server, entries, base, embedder)
 
     # recall with ties: a returned entry counts when it is as close as the 10th exact
     # neighbour (real code has many identical functions, i.e. identical vectors)
@@ -322,7 +350,7 @@ def bench_latency(
         ]
         return statistics.mean(found)
 
-    filtered_names = names[:100]
+    filtered_names = names[:side_queries]
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         before_tree = export_tree(before_commit, scratch)
@@ -353,7 +381,7 @@ def bench_latency(
                 configs.append((f"REST {tree}: semantic", partial(g.run, names, "semantic")))
             for tree, w in workers.items():
                 configs.append((f"API {tree}: hybrid (kg's default)",
-                                partial(w.run, names, "hybrid")))  # fmt: skip
+                                partial(w.run, filtered_names, "hybrid")))  # fmt: skip
             for name, _ in REPOS:
                 for tree, w in workers.items():
                     configs.append((f"API {tree}: semantic, repo={name}",
@@ -549,6 +577,17 @@ def main() -> None:
     parser.add_argument(
         "--no-rest", action="store_true", help="latency: skip the REST route (two gateways)"
     )
+    parser.add_argument(
+        "--side-queries",
+        type=int,
+        default=100,
+        help="latency: queries of the slower hybrid and repository-narrowed configurations",
+    )
+    parser.add_argument(
+        "--catalog",
+        metavar="URL",
+        help="latency: reuse the catalog database a previous run loaded (skips the load)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # a throwaway server, stopped (and its data deleted) when the benchmark ends
@@ -565,8 +604,9 @@ def main() -> None:
             bench_incremental(server)
         if args.only in (None, "latency"):
             bench_latency(
-                server, args.entries, args.queries, args.rounds, args.before, not args.no_rest
-            )
+                server, args.entries, args.queries, args.rounds, args.before,
+                not args.no_rest, args.catalog, args.side_queries,
+            )  # fmt: skip
 
 
 if __name__ == "__main__":
