@@ -17,9 +17,9 @@ Written once, atomically, and never overwritten: a user's edits win. What it say
 - **Sensors evaluated in threads** (``sensors.use_threads``): the daemon's sensor loop
   starts every ~5 s, and evaluated one after another over gRPC a slow sensor (a git
   fetch, a stat walk of a large checkout, a loaded machine) stretches that loop for all
-  the others; in threads each sensor's tick starts on time. The queue launches runs in
-  threads as well (``dequeue_use_threads``), so starting one repository's run process
-  does not hold back another's.
+  the others; in threads each sensor's tick starts on time. (The queue's own
+  ``dequeue_use_threads`` stays off: with it, Dagster 1.13's queue daemon here never
+  launched a queued run.)
 - **Run monitoring** on: a run whose worker never started (a killed ``dagster dev``, a
   crashed code server) is failed after 3 minutes instead of holding its repository's
   queue slot forever.
@@ -47,7 +47,7 @@ PARTITION_TAG = "dagster/partition"
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_START_TIMEOUT_S = 180
-#: threads for sensor evaluations (4 sensors) and for launching runs (one per repository)
+#: threads for sensor evaluations (the code location has 4 sensors)
 SENSOR_WORKERS = 4
 
 _HEADER = """\
@@ -104,8 +104,6 @@ def render_config(dagster_home: Path, database_url: str | None) -> str:
             "config": {
                 "max_concurrent_runs": MAX_CONCURRENT_RUNS,
                 "dequeue_interval_seconds": DEQUEUE_INTERVAL_S,
-                "dequeue_use_threads": True,
-                "dequeue_num_workers": MAX_CONCURRENT_RUNS,
                 "tag_concurrency_limits": [
                     {
                         "key": PARTITION_TAG,

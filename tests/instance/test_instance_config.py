@@ -321,8 +321,7 @@ def test_the_daemon_evaluates_sensors_and_launches_runs_in_threads(
 ) -> None:
     """The settings of the save -> markdown path, as the daemon reads them from the
     instance: sensors in threads (a slow sensor does not stretch the ~5 s loop for the
-    others), the queue read every second and runs launched in threads, still one run per
-    repository."""
+    others), the queue read every second, one run per repository."""
     store_db = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     dropped_after.append(f"{store_db}_dagster")
     monkeypatch.setenv(DATABASE_URL_ENV, database_url)
@@ -332,7 +331,6 @@ def test_the_daemon_evaluates_sensors_and_launches_runs_in_threads(
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, dg.QueuedRunCoordinator)
         assert coordinator.dequeue_interval_seconds == 1
-        assert coordinator.dequeue_use_threads is True
         queue = coordinator.get_run_queue_config()
         limits = [(t["key"], t["limit"]) for t in queue.tag_concurrency_limits]
         assert ("dagster/partition", 1) in limits
