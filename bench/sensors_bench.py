@@ -155,15 +155,21 @@ def ok_lines(lines: list[str]) -> int:
     return sum(" ok in " in ln for ln in lines)
 
 
+GENERATED_TEST = "## Hub-generated test"
+
+
+def model_text(text: str) -> str:
+    """A node's markdown without what only a history has: the per-update timestamp line,
+    and the section on the test the daemon generated for a changed public function (a
+    cold rebuild records a baseline instead of generating tests)."""
+    if GENERATED_TEST in text:
+        text = text.split(GENERATED_TEST, 1)[0].rstrip("\n") + "\n"
+    return "\n".join(ln for ln in text.splitlines() if not ln.startswith("<sub>updated:"))
+
+
 def node_tree(repo: Path) -> dict[str, str]:
     nodes = repo / ".agentfs" / "nodes"
-    # The last line holds per-update timestamps, which differ between any two runs.
-    return {
-        p.relative_to(nodes).as_posix(): "\n".join(
-            ln for ln in p.read_text().splitlines() if not ln.startswith("<sub>updated:")
-        )
-        for p in nodes.rglob("*.md")
-    }
+    return {p.relative_to(nodes).as_posix(): model_text(p.read_text()) for p in nodes.rglob("*.md")}
 
 
 WATCH_BEFORE = Path("/work/before")  # the release issue 12 was filed against (0d19b00)
