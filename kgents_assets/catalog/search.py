@@ -26,11 +26,11 @@ from kgents_assets.catalog.models import (
 from kgents_assets.catalog.text import query_terms
 from kgents_assets.store import Store
 
-#: HNSW candidate list size: the smallest that keeps recall@10 at or above 0.95 against
-#: exact search at 100k entries (bench/catalog_bench.py --only latency: hashing embedder,
-#: 0.934 at 60, 0.954 at 80, 0.962 at 100; MiniLM vectors recall more at each size).
-#: Latency grows with it: the graph walk is most of a search.
-EF_SEARCH = 80
+#: HNSW candidate list size: recall@10 against exact search at 100k entries must stay at or
+#: above 0.95 (bench/catalog_bench.py --only latency, hashing embedder: 0.951-0.962 at 100,
+#: 0.946-0.954 at 80 depending on the query sample, so 80 is not safe). Latency grows with
+#: it: the graph walk is most of a search.
+EF_SEARCH = 100
 #: With a filter (repository, type, status), HNSW filters *after* its candidate list
 #: (pgvector 0.6 has no iterative scan) and could return fewer than ``limit`` rows. Up to
 #: this many matching entries are searched exactly (each costs a vector read, ~10 us);
