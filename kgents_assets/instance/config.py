@@ -14,12 +14,12 @@ Written once, atomically, and never overwritten: a user's edits win. What it say
   of one repository never overlap while different repositories run side by side. The
   queue is read every second, not every 5: a file-change sensor's latency is the sum of
   the sensor interval and this one.
-- **Sensors evaluated in threads** (``sensors.use_threads``): the daemon's sensor loop
-  starts every ~5 s, and evaluated one after another over gRPC a slow sensor (a git
-  fetch, a stat walk of a large checkout, a loaded machine) stretches that loop for all
-  the others; in threads each sensor's tick starts on time. (The queue's own
-  ``dequeue_use_threads`` stays off: with it, Dagster 1.13's queue daemon here never
-  launched a queued run.)
+- **Sensors in the daemon's own loop, not in threads**: ``sensors.use_threads`` would
+  start each sensor's tick on time however slow the others, but with it the file-change
+  and git sensors of this code location stopped being evaluated after a few runs on a
+  loaded machine (their earlier evaluation never returned), and the queue's
+  ``dequeue_use_threads`` never launched a queued run in the two-process test. Both stay
+  off until that is understood.
 - **Run monitoring** on: a run whose worker never started (a killed ``dagster dev``, a
   crashed code server) is failed after 3 minutes instead of holding its repository's
   queue slot forever.
@@ -47,8 +47,6 @@ PARTITION_TAG = "dagster/partition"
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_START_TIMEOUT_S = 180
-#: threads for sensor evaluations (the code location has 4 sensors)
-SENSOR_WORKERS = 4
 
 _HEADER = """\
 # Written by kgents: {home} had no dagster.yaml.
@@ -113,7 +111,6 @@ def render_config(dagster_home: Path, database_url: str | None) -> str:
                 ],
             },
         },
-        "sensors": {"use_threads": True, "num_workers": SENSOR_WORKERS},
         "run_monitoring": {
             "enabled": True,
             "start_timeout_seconds": RUN_START_TIMEOUT_S,

@@ -313,24 +313,23 @@ def test_a_storage_block_naming_no_server_is_refused_with_what_to_write(tmp_path
 
 
 @pytest.mark.slow
-def test_the_daemon_evaluates_sensors_and_launches_runs_in_threads(
+def test_the_daemon_reads_the_queue_every_second_one_run_per_repository(
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     dropped_after: list[str],
 ) -> None:
-    """The settings of the save -> markdown path, as the daemon reads them from the
-    instance: sensors in threads (a slow sensor does not stretch the ~5 s loop for the
-    others), the queue read every second, one run per repository."""
+    """The run queue of the save -> markdown path, as the daemon reads it from the
+    instance: dequeued every second, one run per repository, no launch threads."""
     store_db = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
     dropped_after.append(f"{store_db}_dagster")
     monkeypatch.setenv(DATABASE_URL_ENV, database_url)
     with get_instance(tmp_path / "dagster-home") as instance:
-        sensors = instance.get_settings("sensors")
-        assert sensors["use_threads"] is True and sensors["num_workers"] >= 4
+        assert instance.get_settings("sensors").get("use_threads", False) is False
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, dg.QueuedRunCoordinator)
         assert coordinator.dequeue_interval_seconds == 1
+        assert coordinator.dequeue_use_threads is False
         queue = coordinator.get_run_queue_config()
         limits = [(t["key"], t["limit"]) for t in queue.tag_concurrency_limits]
         assert ("dagster/partition", 1) in limits
