@@ -162,9 +162,17 @@ def model_text(text: str) -> str:
     """A node's markdown without what only a history has: the per-update timestamp line,
     and the section on the test the daemon generated for a changed public function (a
     cold rebuild records a baseline instead of generating tests)."""
-    if GENERATED_TEST in text:
-        text = text.split(GENERATED_TEST, 1)[0].rstrip("\n") + "\n"
-    return "\n".join(ln for ln in text.splitlines() if not ln.startswith("<sub>updated:"))
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        if line.startswith("<sub>updated:"):
+            skipping = False
+            continue
+        if line.startswith("## "):
+            skipping = line.startswith(GENERATED_TEST)
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept).rstrip()
 
 
 def node_tree(repo: Path) -> dict[str, str]:
