@@ -264,7 +264,7 @@ def main() -> None:
             if r < args.rounds - 1:
                 with psycopg.connect(server, autocommit=True) as conn:
                     for label in trees:
-                        conn.execute(f"DROP DATABASE IF EXISTS {label}_{r}")
+                        conn.execute(f"DROP DATABASE IF EXISTS {label}_{r} WITH (FORCE)")
         entries = int(results["after"]["report"]["reembedded"])  # type: ignore[index]
         med = {label: statistics.median(w) for label, w in walls.items()}
         print(f"\n  {'cold sync_catalog, Django 5.2':<36}{'entries':>9}{'median s':>10}"
@@ -324,7 +324,7 @@ def main() -> None:
         print(f"  load average {load()}")
         with psycopg.connect(server, autocommit=True) as conn:
             for label in trees:
-                conn.execute(f"DROP DATABASE IF EXISTS {label}_{args.rounds - 1}")
+                conn.execute(f"DROP DATABASE IF EXISTS {label}_{args.rounds - 1} WITH (FORCE)")
         if pg is not None:
             pg.cleanup()  # type: ignore[attr-defined]
     if failures:
