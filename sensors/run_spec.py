@@ -23,7 +23,9 @@ DAGSTER_PRIORITY = {
 TAG_TRIGGER = "kgents/trigger"
 TAG_CHANGE_SET = "kgents/change_set"
 TAG_PATHS = "kgents/changed_paths"
-TAG_SHA = "kgents/git_sha"
+#: the commit a run models: the same tag as a remote poll's run (assets.partitions.SHA_TAG);
+#: a literal here because this module must not import Dagster
+TAG_SHA = "kgents/sha"
 TAG_MESSAGE = "kgents/git_message"
 TAG_BRANCH = "kgents/git_branch"
 TAG_EVENT = "kgents/event"

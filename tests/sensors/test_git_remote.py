@@ -220,3 +220,11 @@ def test_the_requested_run_clones_the_repository_at_that_commit(
         files = conn.execute("SELECT path FROM hub_files WHERE repo = 'proj'").fetchall()
     assert row == (first,)
     assert files == [("pkg/a.py",)]
+
+
+def test_local_git_events_and_remote_polls_tag_the_commit_the_same_way() -> None:
+    """A run's commit is found under one tag whichever sensor asked for the run."""
+    from kgents_assets.assets.partitions import SHA_TAG
+    from sensors.run_spec import TAG_SHA
+
+    assert TAG_SHA == SHA_TAG == "kgents/sha"
