@@ -34,6 +34,8 @@ from resources.store import StoreResource
     owners=OWNERS,
     deps=[node_state],
     partitions_def=REPOSITORIES,
+    # after node_markdown among the steps ready at once (as the catalog): markdown first
+    op_tags={"dagster/priority": "-1"},
     description="API change impact summaries: each public symbol removed, renamed or "
     "re-signed since the last run, with every callsite (file:line, confidence), the tests "
     "to run and the modules exporting it; JSON + markdown under .agentfs/impact/.",
@@ -77,6 +79,8 @@ class TestSkeletonsConfig(Config):
     owners=OWNERS,
     deps=[node_state],
     partitions_def=REPOSITORIES,
+    # after node_markdown among the steps ready at once (as the catalog): markdown first
+    op_tags={"dagster/priority": "-1"},
     description="Test creation: each public function new or changed since the previous run "
     "with no matching test gets a runnable skeleton, run alone (its log in the trace "
     "store); trust 1 keeps it under .agentfs/tests/, 2 asks a person first, 3 writes it "

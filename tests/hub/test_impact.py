@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kgents_assets.hub.api_surface import load_snapshot, public_api
 from kgents_assets.hub.impact import detect_and_summarize, impact_for
 from kgents_assets.hub.node_lookup import Miss
 from kgents_assets.hub.refresh import refresh_repository
@@ -148,6 +149,9 @@ def test_signature_change_and_rename(store: Store, shop: Path) -> None:
     (gone,) = detect(store, shop)
     assert gone.change == "removed" and gone.symbol == "shop.pricing.rate"
     assert {s.caller for s in gone.callsites} >= {"shop.cart.Cart.all_taxes", "shop.pricing.price"}
+    # each detection wrote only what changed; what is stored is still the whole surface
+    with store.connect() as conn:
+        assert load_snapshot(conn, "shop") == public_api(conn, "shop", shop)
 
 
 def test_private_and_unexported_symbols_are_not_api(store: Store, shop: Path) -> None:
