@@ -73,6 +73,18 @@ def trust_from_env(default: TrustLevel = DEFAULT_TRUST) -> TrustLevel:
     return parse_trust_level(raw) if raw.strip() else default
 
 
+def default_trust_for(source: str) -> TrustLevel:
+    """The level when nobody chose one, by where the repository's code comes from.
+
+    A checkout on this machine is the user's own code: skeletons are written and run under
+    .agentfs/. A repository added by git URL is cloned onto whatever runs the job (a
+    Kubernetes pod, a shared worker): running its tests there would execute code nobody on
+    this side has read, so it is only observed until ``$KGENTS_TRUST_LEVEL`` or the run's
+    config says otherwise.
+    """
+    return DEFAULT_TRUST if source == "local" else TrustLevel.OBSERVE
+
+
 def writes_only_agentfs(writes: Iterable[str] | None) -> bool:
     """True when every path is repository-relative under ``.agentfs/`` (no ``..``)."""
     if writes is None:

@@ -23,7 +23,7 @@ from kgents_assets.assets.code import GROUP, OWNERS, node_state
 from kgents_assets.assets.partitions import REPOSITORIES
 from kgents_assets.hub.impact import detect_and_summarize
 from kgents_assets.hub.test_creation import create_tests_for_changes
-from kgents_assets.trust import parse_trust_level, trust_from_env
+from kgents_assets.trust import default_trust_for, parse_trust_level, trust_from_env
 from resources.repo import RepoResource
 from resources.store import StoreResource
 
@@ -68,7 +68,8 @@ def api_impact(
 
 
 class TestSkeletonsConfig(Config):
-    """``trust_level``: 0-3 or a name; unset means ``$KGENTS_TRUST_LEVEL``, else 1."""
+    """``trust_level``: 0-3 or a name; unset means ``$KGENTS_TRUST_LEVEL``, else 1 for a
+    local checkout and 0 (observe) for a repository added by git URL."""
 
     trust_level: str | None = None
 
@@ -93,13 +94,14 @@ def test_skeletons(
     store: StoreResource,
 ) -> MaterializeResult[None]:
     name = context.partition_key
+    opened = store.open()
+    repository = repo.repository(opened, name)
     level = (
         parse_trust_level(config.trust_level)
         if config.trust_level is not None
-        else trust_from_env()
+        else trust_from_env(default_trust_for(repository.source))
     )
-    opened = store.open()
-    root = repo.root(repo.repository(opened, name))
+    root = repo.root(repository)
     report = create_tests_for_changes(opened, name, root, level)
     for run in report.runs:
         context.log.info(f"{run.node_id}: {run.outcome} {run.pytest_id or run.test_path or ''}")

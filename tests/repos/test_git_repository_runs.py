@@ -113,3 +113,41 @@ def test_an_unreachable_remote_fails_the_run_and_keeps_the_model(
     with store.connect() as conn:
         assert repository_counts(conn, "remote") == before  # still there, still queryable
     assert (tmp_path / "workspace" / "remote" / "a.py").exists()
+
+
+def _metadata_of(result: Any, asset: str) -> dict[str, Any]:
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        if mat.asset_key.to_user_string() == asset:
+            return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    raise AssertionError(f"{asset} was not materialized")
+
+
+def test_a_cloned_repository_is_only_observed_by_test_creation_unless_trusted(
+    store: Store, instance: DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code from a git URL is not run on the worker by default: a new untested function is
+    logged, no skeleton is written or run; a trust level set by the operator still wins."""
+    monkeypatch.setenv(DATABASE_URL_ENV, store.url)
+    monkeypatch.setenv("KGENTS_WORKSPACE", str(tmp_path / "workspace"))
+    monkeypatch.delenv("KGENTS_TRUST_LEVEL", raising=False)
+    upstream = Upstream.create(tmp_path)
+    upstream.commit({"pkg/__init__.py": "", "pkg/core.py": "def base():\n    return 1\n"})
+    add_repository(store, "remote", upstream.url)
+    instance.add_dynamic_partitions("repositories", ["remote"])
+    cold, cursor = _tick_and_run(instance, None)
+    assert cold.success and _metadata_of(cold, "test_skeletons")["baseline"] is True
+
+    upstream.commit({"pkg/core.py": "def base():\n    return 1\n\n\ndef added(x):\n    return x\n"})
+    warm, cursor = _tick_and_run(instance, cursor)
+    meta = _metadata_of(warm, "test_skeletons")
+    assert (meta["trust_level"], meta["logged_only"], meta["ran"]) == (0, 1, 0)
+    clone = tmp_path / "workspace" / "remote"
+    assert not list(clone.glob(".agentfs/tests/**/*.py"))
+
+    monkeypatch.setenv("KGENTS_TRUST_LEVEL", "1")
+    upstream.commit({"pkg/core.py": "def base():\n    return 1\n\n\ndef more(y):\n    return y\n"})
+    trusted, _ = _tick_and_run(instance, cursor)
+    meta = _metadata_of(trusted, "test_skeletons")
+    assert (meta["trust_level"], meta["ran"]) == (1, 1)
+    assert list(clone.glob(".agentfs/tests/**/*.py"))
