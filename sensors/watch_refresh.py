@@ -297,19 +297,7 @@ class WatchRefresh:
         from kgents_assets.hub.test_creation import create_tests_for_changes
 
         report = create_tests_for_changes(self.store, self.repo, self.root, level)
-        return {
-            "trust_level": int(report.trust),
-            "baseline": report.baseline,
-            "new_or_changed": report.new_or_changed,
-            "created": report.count("passed", "failed", "timeout", "awaiting_human"),
-            "ran": report.count("passed", "failed", "timeout"),
-            "passed": report.count("passed"),
-            "failed": report.count("failed", "timeout"),
-            "awaiting_approval": report.count("awaiting_human"),
-            "logged_only": report.count("logged"),
-            "deferred": report.deferred,
-            "paths": sorted({r.test_path for r in report.runs if r.test_path}),
-        }
+        return report.summary()
 
     def _catalog(self, reports: StageReports) -> SyncReport | None:
         if self._embedder_factory is None:

@@ -105,21 +105,12 @@ def test_skeletons(
     report = create_tests_for_changes(opened, name, root, level)
     for run in report.runs:
         context.log.info(f"{run.node_id}: {run.outcome} {run.pytest_id or run.test_path or ''}")
-    paths = sorted({r.test_path for r in report.runs if r.test_path})
+    summary = report.summary()
+    paths = summary.pop("paths")
     return MaterializeResult(
         metadata={
             "repository": name,
-            "trust_level": int(report.trust),
-            "baseline": report.baseline,
-            "new_or_changed": report.new_or_changed,
-            # written: run now, or (trust 2) under .agentfs/tests/ for the person to read
-            "created": report.count("passed", "failed", "timeout", "awaiting_human"),
-            "ran": report.count("passed", "failed", "timeout"),
-            "passed": report.count("passed"),
-            "failed": report.count("failed", "timeout"),
-            "awaiting_approval": report.count("awaiting_human"),
-            "logged_only": report.count("logged"),
-            "deferred": report.deferred,
+            **summary,
             "paths": MetadataValue.md("\n".join(f"- `{p}`" for p in paths) or "no test written"),
         }
     )

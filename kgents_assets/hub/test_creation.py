@@ -383,6 +383,23 @@ class CreationReport:
     def count(self, *outcomes: str) -> int:
         return sum(1 for r in self.runs if r.outcome in outcomes)
 
+    def summary(self) -> dict[str, Any]:
+        """The figures a run reports (the asset's metadata, the watch daemon's record)."""
+        return {
+            "trust_level": int(self.trust),
+            "baseline": self.baseline,
+            "new_or_changed": self.new_or_changed,
+            # written: run now, or (trust 2) under .agentfs/tests/ for the person to read
+            "created": self.count("passed", "failed", "timeout", "awaiting_human"),
+            "ran": self.count("passed", "failed", "timeout"),
+            "passed": self.count("passed"),
+            "failed": self.count("failed", "timeout"),
+            "awaiting_approval": self.count("awaiting_human"),
+            "logged_only": self.count("logged"),
+            "deferred": self.deferred,
+            "paths": sorted({r.test_path for r in self.runs if r.test_path}),
+        }
+
 
 def _public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
     """node id -> hash of its source, for the public functions and methods of ``repo``."""
