@@ -426,7 +426,9 @@ def run_watch(
         try:
             # Connections reused across saves: a new one per stage cost 5-20 ms each.
             store = ReusingStore.of(open_store(None))
-            repository = register_local_path(store, root, name)
+            repository = register_local_path(
+                store, root, name, notify=lambda line: console.print(line, markup=False)
+            )
         except DatabaseUnavailable as exc:
             console.print(f"[red]{exc}[/red]")
             return 1

@@ -172,6 +172,7 @@ def code_nodes(
         "nodes_changed": report.nodes_changed,
         "nodes_removed": report.nodes_removed,
         "nodes_marked": report.nodes_marked,
+        "markdown_missing": report.markdown_missing,
         "parse_errors": report.parse_errors,
         "skipped_files": len(report.problems),
         "problems": MetadataValue.md(_listing(report.problems)),

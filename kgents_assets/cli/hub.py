@@ -45,7 +45,7 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
         store = open_store(None, migrate=False)
         # a database built before repositories existed: its rows become this repository's
         migrated = store.migrate(LegacyRepository(name or derive_repo_name(str(root)), str(root)))
-        repository = register_local_path(store, root, name)
+        repository = register_local_path(store, root, name, notify=_err)
         with store.connect() as conn:
             decision = decide(conn, repository, root, migrated)
     except DatabaseUnavailable as exc:

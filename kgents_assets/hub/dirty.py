@@ -50,6 +50,16 @@ def mark_dirty_with_reasons(
         )
 
 
+def mark_every_node(conn: psycopg.Connection[Any], repo: str, stage: str, reason: str) -> None:
+    """Mark every node of ``repo`` for ``stage``; a mark already there keeps its reason."""
+    conn.execute(
+        "INSERT INTO hub_dirty (repo, node_id, stage, reason) "
+        "SELECT repo, node_id, %s, %s FROM hub_nodes WHERE repo = %s "
+        "ON CONFLICT (node_id, stage) DO NOTHING",
+        (stage, reason, repo),
+    )
+
+
 def dirty_marks(conn: psycopg.Connection[Any], repo: str, stage: str) -> dict[str, str]:
     rows = conn.execute(
         "SELECT node_id, reason FROM hub_dirty WHERE repo = %s AND stage = %s", (repo, stage)

@@ -33,6 +33,7 @@ from kgents_assets.hub.file_reads import (
 )
 from kgents_assets.hub.ignore import IgnoreRules
 from kgents_assets.hub.languages import language_for_path
+from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.models import SKIPPED_STATUSES, FileStatus
 from kgents_assets.hub.scan import (
     FileStat,
@@ -46,6 +47,8 @@ from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
 LARGE_DELTA = 500  # names; past this, match callers in Python (see below)
+#: the mark every node gets when the markdown directory has gone (and no file changed)
+MARKDOWN_MISSING = "markdown directory missing"
 
 
 @dataclass
@@ -64,6 +67,7 @@ class FilesReport:
     problems: dict[str, str] = field(default_factory=dict)  # skipped files and why
     changed_paths: list[str] = field(default_factory=list)
     duration_s: float = 0.0
+    markdown_missing: bool = False  # every node was marked to write its markdown again
 
 
 def _files_under_changed_packages(
@@ -276,6 +280,11 @@ def refresh_files(
         index = load_file_index(conn, repo)
         # Nothing indexed yet: every node is new, no row can conflict, no caller elsewhere.
         first_build = not index
+        if not first_build and not (root / NODES_DIR).is_dir():
+            # no file changed, yet the user has no markdown: the directory was deleted, or
+            # this is a fresh clone of a moved checkout (repos.registration)
+            dirty.mark_every_node(conn, repo, dirty.MARKDOWN, MARKDOWN_MISSING)
+            report.markdown_missing = True
         reads, requests = _scan(root, index, changed_paths, report)
         # Every node a candidate file had (a touched or unreadable file keeps its nodes:
         # only files parsed or deleted below count).

@@ -18,6 +18,7 @@ import psycopg
 
 from kgents_assets.hub import dirty
 from kgents_assets.hub.ignore import IgnoreRules
+from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.scan import IndexedFile, compare_with_index, walk_source_files
 
 #: every stage that consumes marks (``hub.dirty``); a mark left in one is work left
@@ -36,10 +37,12 @@ class ChangeCheck:
     pending_marks: int
     duration_s: float
     examples: list[str] = field(default_factory=list)  # a few of the paths above
+    # nodes are modelled but their markdown directory is gone (deleted, or a fresh clone)
+    markdown_missing: bool = False
 
     @property
     def nothing_changed(self) -> bool:
-        return not (self.changed or self.deleted or self.pending_marks)
+        return not (self.changed or self.deleted or self.pending_marks or self.markdown_missing)
 
     def reason(self) -> str:
         """Why a refresh has work, in words ("" when it has none)."""
@@ -50,6 +53,8 @@ class ChangeCheck:
             parts.append(f"{self.deleted} file(s) deleted")
         if self.pending_marks:
             parts.append(f"{self.pending_marks} node(s) marked for a later stage")
+        if self.markdown_missing:
+            parts.append(f"the markdown directory {NODES_DIR.as_posix()} is missing")
         shown = f" ({', '.join(self.examples)})" if self.examples else ""
         return "; ".join(parts) + shown
 
@@ -69,6 +74,7 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
         walk_source_files(root, IgnoreRules.for_repo(root)), index, full_scan=True
     )
     pending = sum(dirty.pending_count(conn, repo, stage) for stage in STAGES)
+    missing = not (root / NODES_DIR).is_dir() and has_nodes(conn, repo)
     examples = [c.path for c in scan.candidates[:SHOWN]] + scan.deleted[:SHOWN]
     return ChangeCheck(
         files_checked=scan.scanned,
@@ -77,4 +83,11 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
         pending_marks=pending,
         duration_s=time.perf_counter() - started,
         examples=examples[:SHOWN],
+        markdown_missing=missing,
     )
+
+
+def has_nodes(conn: psycopg.Connection[Any], repo: str) -> bool:
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM hub_nodes WHERE repo = %s)", (repo,))
+    found = row.fetchone()
+    return bool(found and found[0])

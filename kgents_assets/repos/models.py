@@ -38,6 +38,8 @@ class Repository(BaseModel):
     #: the commit the last successful refresh of a git repository read
     last_sha: str | None = None
     last_run_id: str | None = None
+    #: the machine a local repository's path is on (None: a git repository, or unknown)
+    host: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -6,6 +6,7 @@ only those: the repository column is on every table whose rows belong to a repos
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +19,7 @@ from kgents_assets.repos.models import Repository, RepoSource, looks_like_git_ur
 from kgents_assets.repos.names import validate_repo_name
 from kgents_assets.store import Store
 
-_COLUMNS = "name, source, location, branch, added_at, last_refresh_at, last_sha, last_run_id"
+_COLUMNS = "name, source, location, branch, added_at, last_refresh_at, last_sha, last_run_id, host"
 
 #: every table whose rows belong to one repository, in the order removal deletes them
 REPO_TABLES = (
@@ -59,7 +60,7 @@ class RepositoryBusy(RuntimeError):
 
 
 def _row(row: tuple[Any, ...]) -> Repository:
-    name, source, location, branch, added, refreshed, sha, run_id = row
+    name, source, location, branch, added, refreshed, sha, run_id, host = row
     return Repository(
         name=name,
         source=RepoSource(source),
@@ -69,7 +70,13 @@ def _row(row: tuple[Any, ...]) -> Repository:
         last_refresh_at=refreshed,
         last_sha=sha,
         last_run_id=run_id,
+        host=host,
     )
+
+
+def this_host() -> str:
+    """The name local paths registered here are recorded under."""
+    return socket.gethostname()
 
 
 def normalize_location(location: str) -> tuple[RepoSource, str]:
@@ -132,8 +139,11 @@ def add_repository(
                 return existing, False
             if existing.location == "" and source == RepoSource.LOCAL:
                 # rows of an upgraded database whose path was unknown: this claims them
-                conn.execute("UPDATE repositories SET location = %s WHERE name = %s", (where, name))
-                return existing.model_copy(update={"location": where}), False
+                conn.execute(
+                    "UPDATE repositories SET location = %s, host = %s WHERE name = %s",
+                    (where, this_host(), name),
+                )
+                return existing.model_copy(update={"location": where, "host": this_host()}), False
             raise RepositoryConflict(
                 f"repository {name!r} is already registered for {existing.location}"
                 + (f" (branch {existing.branch})" if existing.branch else "")
@@ -146,12 +156,31 @@ def add_repository(
         if other is not None:
             raise RepositoryConflict(f"{where} is already registered as repository {other[0]!r}")
         row = conn.execute(
-            f"INSERT INTO repositories (name, source, location, branch) VALUES (%s, %s, %s, %s) "
-            f"RETURNING {_COLUMNS}",
-            (name, source.value, where, branch),
+            "INSERT INTO repositories (name, source, location, branch, host) "
+            f"VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
+            (
+                name,
+                source.value,
+                where,
+                branch,
+                this_host() if source == RepoSource.LOCAL else None,
+            ),
         ).fetchone()
     assert row is not None
     return _row(row), True
+
+
+def relocate_repository(store: Store, name: str, old: str, new: str) -> Repository | None:
+    """Point local repository ``name`` from ``old`` to ``new``; None when it no longer is at
+    ``old`` (another process moved or removed it first)."""
+    with store.transaction() as conn:
+        conn.execute("LOCK TABLE repositories IN SHARE ROW EXCLUSIVE MODE")
+        row = conn.execute(
+            "UPDATE repositories SET location = %s, host = %s WHERE name = %s AND location = %s "
+            f"AND source = %s RETURNING {_COLUMNS}",
+            (new, this_host(), name, old, RepoSource.LOCAL.value),
+        ).fetchone()
+    return None if row is None else _row(row)
 
 
 def record_refresh(

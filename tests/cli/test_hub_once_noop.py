@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ def _runs(env: dict[str, str]) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # eight `kg` processes, five of them real runs
+@pytest.mark.timeout(900)  # ten `kg` processes, seven of them real runs
 def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
     repo: Callable[[Files], Path], env: dict[str, str]
 ) -> None:
@@ -126,6 +127,26 @@ def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
     assert regenerated["run_reason"] == "fixtures to regenerate: flux_states/demo"
     assert "hotdata/flux_states/demo" in regenerated["assets"] and fixture.is_file()
     assert _runs(env) == 3
+
+    # markdown the user deleted is work: the run brings it back
+    main_md = (root / ".agentfs/nodes/app.py/main.md").read_bytes()
+    shutil.rmtree(root / ".agentfs")
+    restored = json.loads(_once(root, env, "--json").stdout)
+    assert restored["run_reason"] == "the markdown directory .agentfs/nodes is missing"
+    assert (root / ".agentfs/nodes/app.py/main.md").read_bytes() == main_md
+    assert _runs(env) == 4
+
+    # a fresh clone where the old one was deleted keeps the name (the CI's own case)
+    clone = root.parent / "elsewhere" / root.name
+    shutil.copytree(root, clone, ignore=shutil.ignore_patterns(".agentfs"))
+    shutil.rmtree(root)
+    moved = _once(clone, env, "--json")
+    assert f"repository 'repo' was at {root}, which no longer exists; it now follows {clone}" in (
+        moved.stderr
+    )
+    assert json.loads(moved.stdout)["repository"] == "repo"
+    assert (clone / ".agentfs/nodes/app.py/main.md").read_bytes() == main_md
+    assert _runs(env) == 5
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ with what a real refresh then finds."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -80,3 +81,36 @@ def test_a_pending_mark_is_work_left_and_another_repository_is_not_seen(
         check = check_unchanged(conn, root, REPO)
     assert not check.nothing_changed and check.pending_marks == 1
     assert "1 node(s) marked" in check.reason()
+
+
+def test_a_deleted_markdown_directory_is_work_and_the_refresh_writes_it_back(
+    store: Store, repo: Callable[[Files], Path]
+) -> None:
+    root = repo(FILES)
+    _modelled(store, root)
+    nodes = root / ".agentfs/nodes"
+    before = {p.relative_to(nodes): p.read_bytes() for p in nodes.rglob("*.md")}
+    assert len(before) >= 4  # the modules and their functions
+    shutil.rmtree(root / ".agentfs")
+    with store.connect() as conn:
+        check = check_unchanged(conn, root, REPO)
+    # no source file moved, yet the user's markdown is gone: that is work, said plainly
+    assert (check.changed, check.deleted, check.pending_marks) == (0, 0, 0)
+    assert not check.nothing_changed
+    assert check.reason() == "the markdown directory .agentfs/nodes is missing"
+    report = refresh_repository(store, root, repo=REPO, workers=1)
+    assert report.files.markdown_missing and report.files.files_parsed == 0
+    assert report.markdown.written == len(before)
+    assert {p.relative_to(nodes): p.read_bytes() for p in nodes.rglob("*.md")} == before
+    with store.connect() as conn:
+        assert check_unchanged(conn, root, REPO).nothing_changed
+
+
+def test_a_repository_without_nodes_needs_no_markdown_directory(
+    store: Store, repo: Callable[[Files], Path]
+) -> None:
+    root = repo({"README.md": "no source here\n"})
+    _modelled(store, root)
+    assert not (root / ".agentfs/nodes").exists()
+    with store.connect() as conn:
+        assert check_unchanged(conn, root, REPO).nothing_changed
