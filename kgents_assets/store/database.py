@@ -7,6 +7,8 @@ loudly. Falling back to an embedded database would silently split the user's dat
 from __future__ import annotations
 
 import os
+import signal
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +38,7 @@ def start_embedded_server(data_dir: Path) -> str:
     ~0.1 s instead of paying a restart.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
+    stop_orphaned_server(data_dir)
     try:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI): harmless.
@@ -48,6 +51,64 @@ def start_embedded_server(data_dir: Path) -> str:
             f"could not start the embedded PostgreSQL under {data_dir}: {exc}"
         ) from exc
     return str(server.get_uri())
+
+
+def stop_orphaned_server(data_dir: Path, timeout_s: float = 30.0) -> bool:
+    """Stop the server running on ``data_dir`` when its program files are gone.
+
+    The embedded server outlives the process that started it, and it runs from the
+    pgserver package of whichever environment started it first. When that environment is
+    deleted (a clone removed, a venv rebuilt), the server keeps answering but fails the
+    first time it loads a library (``could not access file "$libdir/vector"``). Joining it
+    would fail a run halfway; it is stopped (a fast shutdown, the data stays) so this
+    environment's pgserver starts it again. Returns whether one was stopped."""
+    pid = _postmaster_pid(data_dir)
+    if pid is None or not _program_deleted(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise DatabaseUnavailable(
+                f"the embedded PostgreSQL under {data_dir} runs from deleted files and did not "
+                f"stop within {timeout_s:.0f} s (pid {pid}); stop it and run again"
+            )
+        time.sleep(0.05)
+    return True
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        return int(first)
+    except (OSError, ValueError):
+        return None
+
+
+def _program_deleted(pid: int) -> bool:
+    """Linux says so in /proc; elsewhere (no /proc) nothing is assumed."""
+    try:
+        return str(Path(f"/proc/{pid}/exe").readlink()).endswith(" (deleted)")
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (a child of ours that exited) no longer holds the data directory
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 @dataclass
