@@ -40,7 +40,7 @@ from sensors.lock import DaemonAlreadyRunning, DaemonLock
 from sensors.reused_store import ReusingStore
 from sensors.run_spec import listed_paths, run_tags
 from sensors.trust import DEFAULT_TRUST, Action, ActionExecutor, ActionStatus, TrustLevel
-from sensors.watch_refresh import WatchRefresh
+from sensors.watch_refresh import WatchRefresh, configured_refresh
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -365,26 +365,7 @@ def watch_refresh(
     store: Store, root: Path, repo: str, instance: Any, trust_level: int
 ) -> WatchRefresh:
     """The daemon's refresh with the code location's triage and embedder settings."""
-    from kgents_assets.assets.partitions import ensure_partition
-    from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
-    from resources.llm import llm_resource_from_env
-    from resources.triage import triage_resource_from_env
-
-    ensure_partition(instance, repo)  # its events land on the repository's partition
-    # The resources as definitions.py binds them, their EnvVars resolved here.
-    triage = triage_resource_from_env().process_config_and_initialize()
-    llm = llm_resource_from_env().process_config_and_initialize()
-    spec = os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC
-    return WatchRefresh(
-        store,
-        root,
-        repo,
-        instance,
-        triage=triage.get_backend(llm),
-        embedder=lambda: get_embedder(spec),
-        trust_level=trust_level,
-        trigger=TRIGGER,
-    )
+    return configured_refresh(store, root, repo, instance, trust_level, trigger=TRIGGER)
 
 
 def run_watch(

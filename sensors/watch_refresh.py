@@ -26,6 +26,7 @@ start from their marks). Checks are not evaluated per save; any Dagster run of t
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_LISTED = 50
+#: the trigger a refresh names in its asset events when its caller names none
+DEFAULT_TRIGGER = "kg-hub-watch"
 
 
 @dataclass
@@ -68,6 +71,10 @@ class StageReports:
     skeletons: Mapping[str, Any] | None = None
     catalog: SyncReport | None = None
     problems: list[str] = field(default_factory=list)
+    #: follow-up step -> why it failed (its marks or baseline wait for the next refresh)
+    failures: dict[str, str] = field(default_factory=dict)
+    #: the asset events handed to the instance: (asset key, "materialization"|"observation")
+    recorded: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
@@ -201,7 +208,7 @@ class WatchRefresh:
         triage: TriageBackend | None = None,
         embedder: Callable[[], Embedder] | None = None,
         trust_level: int | None = None,
-        trigger: str = "kg-hub-watch",
+        trigger: str = DEFAULT_TRIGGER,
     ) -> None:
         """``embedder`` None leaves the catalog out, ``trust_level`` None the test
         skeletons (the daemon passes both: a refresh does what the job's assets do)."""
@@ -266,6 +273,7 @@ class WatchRefresh:
             try:
                 step()
             except Exception as exc:
+                reports.failures[name] = f"{type(exc).__name__}: {exc}"
                 problems.append(f"{name} failed: {type(exc).__name__}: {exc}")
         try:
             with self.store.transaction() as conn:
@@ -275,7 +283,12 @@ class WatchRefresh:
         except Exception as exc:
             problems.append(f"could not record the refresh: {type(exc).__name__}: {exc}")
         reports.problems = problems
-        self.recorder.add(self.asset_events(reports))
+        events = self.asset_events(reports)
+        reports.recorded = [
+            (e.asset_key.to_user_string(), type(e).__name__.removeprefix("Asset").lower())
+            for e in events
+        ]
+        self.recorder.add(events)
         waiting = self.recorder.flush()
         return [*problems, waiting] if waiting else problems
 
@@ -355,6 +368,41 @@ class WatchRefresh:
             for key, meta in metadata.items()
         )
         return events
+
+
+def configured_refresh(
+    store: Store,
+    root: Path,
+    repo: str,
+    instance: DagsterInstance,
+    trust_level: int,
+    *,
+    trigger: str = DEFAULT_TRIGGER,
+) -> WatchRefresh:
+    """A refresh with the code location's triage and embedder settings, its events on the
+    repository's partition and naming ``trigger`` (the watch daemon, ``kg hub --once``).
+
+    Raises ValueError for settings that cannot work (triage 'llm' without an endpoint)."""
+    from kgents_assets.assets.partitions import ensure_partition
+    from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
+    from resources.llm import llm_resource_from_env
+    from resources.triage import triage_resource_from_env
+
+    ensure_partition(instance, repo)  # its events land on the repository's partition
+    # The resources as definitions.py binds them, their EnvVars resolved here.
+    triage = triage_resource_from_env().process_config_and_initialize()
+    llm = llm_resource_from_env().process_config_and_initialize()
+    spec = os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC
+    return WatchRefresh(
+        store,
+        root,
+        repo,
+        instance,
+        triage=triage.get_backend(llm),
+        embedder=lambda: get_embedder(spec),
+        trust_level=trust_level,
+        trigger=trigger,
+    )
 
 
 def _catalog_changed(report: SyncReport) -> bool:

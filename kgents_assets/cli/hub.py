@@ -2,8 +2,11 @@
 
 ``kg hub --once`` first asks whether there is anything to run (``hub_skip``: a stat scan,
 the pending marks, the last run and the configuration, the fixtures' TTLs) and says so in
-one line when there is not: no Dagster imported, no run recorded. Otherwise it runs every
-asset that has work (fresh fixtures left out) in-process against the shared instance.
+one line when there is not: no Dagster imported, no run recorded. When only a few files
+changed since a run that ended well, it refreshes them in this process without a Dagster
+run (``hub_inprocess``: the watch daemon's refresh, recorded as runless materializations).
+Otherwise, or with ``--run``, it runs every asset that has work (fresh fixtures left out)
+in-process against the shared instance.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import sys
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -32,7 +36,7 @@ def _err(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _run_once(root: Path, as_json: bool, name: str | None) -> int:
+def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = False) -> int:
     from kgents_assets.cli.hub_skip import decide
     from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
     from kgents_assets.repos.registration import register_local_path
@@ -54,8 +58,16 @@ def _run_once(root: Path, as_json: bool, name: str | None) -> int:
     except (RepositoryConflict, InvalidRepoName) as exc:
         _err(str(exc))
         return 2
+    if force_run:
+        if not decision.run:
+            decision = replace(decision, run=True, reason="--run asked for a Dagster run")
+        return _run_dagster(root, store, repository, decision, as_json)
     if not decision.run:
         return _say_unchanged(root, repository, decision, as_json, started)
+    if decision.small_change:
+        from kgents_assets.cli.hub_inprocess import run_in_process
+
+        return run_in_process(root, store, repository, decision, as_json, started)
     return _run_dagster(root, store, repository, decision, as_json)
 
 
@@ -316,7 +328,20 @@ def hub(
         Path, typer.Argument(help="Repository to model (default: $KGENTS_REPO or .)")
     ] = Path(),
     once: Annotated[
-        bool, typer.Option("--once", help="Materialize every asset once and exit.")
+        bool,
+        typer.Option(
+            "--once",
+            help="Bring every asset up to date once and exit: nothing changed -> one line, "
+            "no run; a few files changed -> refreshed in this process without a Dagster run "
+            "(checks not evaluated); otherwise a Dagster run.",
+        ),
+    ] = False,
+    force_run: Annotated[
+        bool,
+        typer.Option(
+            "--run",
+            help="With --once: always a real Dagster run (every step, asset checks evaluated).",
+        ),
     ] = False,
     watch: Annotated[
         bool, typer.Option("--watch", help="Stay running; refresh on every change.")
@@ -337,13 +362,16 @@ def hub(
     if once == watch:
         _err("choose one of --once or --watch")
         raise typer.Exit(2)
+    if force_run and not once:
+        _err("--run goes with --once")
+        raise typer.Exit(2)
     try:
         root = resolve_repo_root(str(path) if str(path) else None)
     except NotADirectoryError as exc:
         _err(str(exc))
         raise typer.Exit(2) from exc
     if once:
-        raise typer.Exit(_run_once(root, as_json, name))
+        raise typer.Exit(_run_once(root, as_json, name, force_run))
     from rich.console import Console
 
     from sensors.daemon import run_watch

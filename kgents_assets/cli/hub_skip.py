@@ -14,6 +14,12 @@ milliseconds. The run is skipped, and the user told so, only when all of these h
   run).
 
 Anything else, including a repository seen for the first time, goes through the run.
+
+Between the two: when every condition above holds but the stat scan found a few files
+new, modified or deleted (``Decision.small_change``: at most ``SMALL_CHANGE``), the only
+work is the change itself, and ``kg hub --once`` refreshes in its own process the way
+``kg hub --watch`` does (``kgents_assets.cli.hub_inprocess``) instead of a run of ~40
+steps. More files than that (a branch switch) go through the run and its parallel steps.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from kgents_assets.repos.registry import find_repository
 EMBEDDER_ENV = "KGENTS_EMBEDDER"
 DEFAULT_EMBEDDER = "hashing"
 DISTRIBUTION = "kgents-assets"
+#: files new, modified or deleted up to which a change is refreshed without a Dagster run
+SMALL_CHANGE = 50
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,17 @@ class Decision:
     last_run_id: str | None = None
     check: ChangeCheck | None = None
     fresh_fixtures: list[str] = field(default_factory=list)
+
+    @property
+    def small_change(self) -> bool:
+        """Only a few files moved since a run that ended well, nothing else: the run's
+        other reasons (first run, migration, git, configuration, fixtures) were all ruled
+        out before the scan, which is the only place a decision gets a ``check``. A
+        missing markdown directory or marks alone mean more than the files' work."""
+        check = self.check
+        if not self.run or check is None or check.markdown_missing:
+            return False
+        return 0 < check.changed + check.deleted <= SMALL_CHANGE
 
 
 def fixture_states() -> dict[str, str]:
@@ -101,5 +120,5 @@ def decide(
         return Decision(True, f"fixtures to regenerate: {', '.join(stale)}", last)
     check = check_unchanged(conn, root, repository.name)
     if not check.nothing_changed:
-        return Decision(True, check.reason(), last, check)
+        return Decision(True, check.reason(), last, check, sorted(states))
     return Decision(False, "nothing changed", last, check, sorted(states))

@@ -1,0 +1,198 @@
+"""``kg hub --once`` after a small edit: the hub's stages in this process, no Dagster run.
+
+When ``hub_skip.decide`` finds that only a few files moved since a run that ended well
+(same configuration, every fixture within its TTL, a local checkout: ``Decision.
+small_change``), a Dagster run of ``materialize_all`` would spend ~15 s on Django
+(importing the code location, ~40 steps that mostly find nothing, the checks) around
+well under a second of hub work. This does what ``kg hub --watch`` does for a save
+(``sensors.watch_refresh.WatchRefresh``, the same code): ``refresh_files`` ->
+``refresh_states`` -> ``refresh_markdown``, then the public-API impact, the catalog for
+the changed nodes and the test skeletons, then one runless materialization per code asset
+on the repository's partition, so the assets' history, partition status and lineage in the
+Dagster UI show the refresh. ``kg hub --once --run`` still makes the real run.
+
+What it does not do: evaluate the asset checks (a run does; ``markdown_in_sync`` alone
+costs ~1.6 s on Django, the budget of the whole command), or regenerate fixtures (none is
+stale, or ``decide`` would have asked for a run).
+
+The "nothing to do" record (``hub.clean_run``) is forgotten before the stages start and
+written again, for this refresh's id, only when every step ended well and the record
+reached the Dagster instance; then the next ``kg hub --once`` with nothing changed is again
+the one-line no-op. A failed step keeps its marks and leaves no record, so the next command
+makes a real run, which finds the marks and does the work.
+
+A Dagster run of the same repository going on meanwhile (the sensors, the UI) is not raced:
+each stage takes the repository's advisory lock (``hub.dirty.stage_lock``) for its
+transaction, so the stages wait for the run's stage in progress and then find its work
+done. Whichever finishes last is the repository's last run: a run ending after this
+refresh voids its clean record, and the next command runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from kgents_assets.cli.hub_skip import Decision
+    from kgents_assets.repos.models import Repository
+    from kgents_assets.store import Store
+
+#: the trigger the runless events name (``kg hub --watch`` names ``kg-hub-watch``)
+TRIGGER = "kg-hub-once"
+CHECKS_NOTE = "asset checks not evaluated (kg hub --once --run evaluates them)"
+
+
+@dataclass(frozen=True)
+class InProcessOutcome:
+    """What one in-process refresh did; ``refresh_id`` None: the stages themselves failed."""
+
+    refresh_id: str | None
+    #: asset key -> its metadata as the asset names it, for each event recorded in Dagster
+    assets: dict[str, dict[str, Any]]
+    #: step -> why it failed (what it consumes is left for the next run)
+    failures: dict[str, str]
+    #: anything else that went wrong (the refresh not recorded in the store or in Dagster)
+    problems: list[str]
+    duration_s: float
+    #: every asset event reached the Dagster instance
+    recorded: bool = False
+
+    @property
+    def success(self) -> bool:
+        return not self.failures and not self.problems
+
+
+def refresh_in_process(
+    store: Store, repository: Repository, root: Path, *, trust_level: int
+) -> InProcessOutcome:
+    """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``;
+    the clean-run record renewed when everything ended well."""
+    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.cli.hub_skip import configuration
+    from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
+    from sensors.run_spec import run_tags
+    from sensors.watch_refresh import configured_refresh
+
+    started = time.perf_counter()
+    with store.transaction() as conn:
+        # a refresh that dies halfway must leave no "nothing to do" record behind
+        forget_clean_run(conn, repository.name)
+        ran_under = configuration(conn)
+    instance = get_instance()
+    try:
+        watch = configured_refresh(
+            store, root, repository.name, instance, trust_level, trigger=TRIGGER
+        )
+        try:
+            # None: refresh_files compares the tree with the index itself, as the run's
+            # code_nodes does (decide's stat scan keeps only a few of the paths it found)
+            reports = watch.refresh(None, run_tags(TRIGGER))
+        except Exception as exc:
+            failure = {"code_nodes": f"{type(exc).__name__}: {exc}"}
+            return InProcessOutcome(None, {}, failure, [], time.perf_counter() - started)
+        problems = watch.follow_up(reports)
+        # a one-shot process has no later flush: what did not go now is lost (and said)
+        recorded = not watch.recorder.pending
+    finally:
+        instance.dispose()
+    metadata = reports.asset_metadata(repository.name, root)
+    assets = {
+        key: {**metadata[key], "outcome": "nothing changed, downstream skipped"}
+        if kind == "observation"
+        else metadata[key]
+        for key, kind in reports.recorded
+    }
+    # a failed step is already in ``failures``; the rest (store or instance records) stays
+    others = [p for p in problems if not any(p.startswith(f"{k} failed") for k in reports.failures)]
+    outcome = InProcessOutcome(
+        reports.refresh_id,
+        assets,
+        dict(reports.failures),
+        [p.split("; ")[0] for p in others],
+        time.perf_counter() - started,
+        recorded,
+    )
+    if outcome.success:
+        with store.transaction() as conn:
+            record_clean_run(conn, repository.name, reports.refresh_id, ran_under)
+    return outcome
+
+
+def in_process_sentence(
+    repository: str, reason: str, outcome: InProcessOutcome, duration_s: float
+) -> str:
+    """``app: 1 file(s) new or modified (app.py); refreshed without a Dagster run in 0.4 s
+    (refresh 1a2b3c4d…): code_nodes -1 node, ...; 6 assets recorded in Dagster (...);
+    asset checks not evaluated (...)``."""
+    from kgents_assets.sentences import asset_change, seconds, short_id
+
+    refresh = f" (refresh {short_id(outcome.refresh_id)})" if outcome.refresh_id else ""
+    head = f"{repository}: {reason}; refreshed without a Dagster run in {seconds(duration_s)}"
+    changes = [c for key, meta in outcome.assets.items() if (c := asset_change(key, meta))]
+    said = ": " + "; ".join(changes) if changes else ": nothing changed in the model"
+    if outcome.assets and outcome.recorded:
+        recorded = (
+            f"; {len(outcome.assets)} assets recorded in Dagster ({', '.join(outcome.assets)})"
+        )
+    else:
+        recorded = "; nothing recorded in Dagster"
+    wrong = [f"{k} failed: {v}" for k, v in outcome.failures.items()] + outcome.problems
+    if wrong:
+        then = "the next kg hub --once runs the job"
+        return f"{head}{refresh}{said}{recorded}; {'; '.join(wrong)}; {then}"
+    return f"{head}{refresh}{said}{recorded}; {CHECKS_NOTE}"
+
+
+def run_in_process(
+    root: Path,
+    store: Store,
+    repository: Repository,
+    decision: Decision,
+    as_json: bool,
+    started: float,
+) -> int:
+    """``kg hub --once`` for a small change set: refresh, then one sentence (or the JSON
+    summary); exit 0 when everything ended well, else 1."""
+    from kgents_assets.sentences import summary_metadata
+    from kgents_assets.trust import default_trust_for, trust_from_env
+
+    # the level the job's test_skeletons asset would use for this repository
+    level = int(trust_from_env(default_trust_for(repository.source)))
+    try:
+        outcome = refresh_in_process(store, repository, root, trust_level=level)
+    except ValueError as exc:  # settings that cannot work, e.g. triage 'llm' without one
+        typer.echo(str(exc), err=True)
+        return 2
+    elapsed = time.perf_counter() - started
+    sentence = in_process_sentence(repository.name, decision.reason, outcome, elapsed)
+    if not as_json:
+        typer.echo(sentence)
+        return 0 if outcome.success else 1
+    summary: dict[str, Any] = {
+        "summary": sentence,
+        "repository": repository.name,
+        "path": str(root),
+        "run_id": None,  # no Dagster run: the refresh below is what recorded the assets
+        "in_process": True,
+        "refresh_id": outcome.refresh_id,
+        "run_reason": decision.reason,
+        "last_run_id": decision.last_run_id,
+        "nothing_changed": False,
+        "success": outcome.success,
+        "duration_s": round(elapsed, 3),
+        "assets": {key: summary_metadata(key, meta) for key, meta in outcome.assets.items()},
+        "failed_steps": outcome.failures,
+        "problems": outcome.problems,
+        "skipped_steps": [],
+        "fresh_fixtures": decision.fresh_fixtures,
+        "checks": {},  # not evaluated without a run
+        "checks_note": CHECKS_NOTE,
+    }
+    typer.echo(json.dumps(summary, indent=2, default=str))
+    return 0 if outcome.success else 1

@@ -1,0 +1,152 @@
+"""``kg hub --once`` after a small edit, refreshed in its own process: the model, markdown
+and catalog updated, each code asset recorded on the repository's partition in a real
+Dagster instance without a run, and the next command a no-op again - unless a step failed.
+
+Called in this process (real PostgreSQL, real instance, real files); the same path through
+the ``kg`` executable is in test_hub_once_noop.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
+
+from kgents_assets.cli.hub_inprocess import TRIGGER, run_in_process
+from kgents_assets.cli.hub_skip import Decision, decide
+from kgents_assets.hotdata.catalog import load_specs
+from kgents_assets.hotdata.registry import HotDataRegistry
+from kgents_assets.hub.clean_run import read_clean_run
+from kgents_assets.instance import get_instance
+from kgents_assets.repos.registry import get_repository
+from kgents_assets.store import Store
+from kgents_assets.store.database import DATABASE_URL_ENV
+from tests.cli.test_hub_skip import FILES, REPO, _clean_run
+from tests.repo_helpers import Files
+
+CODE_ASSETS = ("code_nodes", "node_state", "node_markdown", "catalog_embeddings")
+
+
+@pytest.fixture
+def instance(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[DagsterInstance]:
+    # the instance the command opens is the one this test reads: the store's server
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(DATABASE_URL_ENV, store.url)
+    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
+    monkeypatch.delenv("KGENTS_TRUST_LEVEL", raising=False)
+    monkeypatch.setenv("KGENTS_FIXTURES_DIR", str(tmp_path / "fixtures"))
+    asyncio.run(HotDataRegistry(tmp_path / "fixtures", load_specs()).refresh_all_stale())
+    with get_instance() as inst:
+        yield inst
+
+
+def _decide(store: Store, root: Path) -> Decision:
+    with store.connect() as conn:
+        return decide(conn, get_repository(store, REPO), root, [])
+
+
+def _refresh(
+    store: Store, root: Path, decision: Decision, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any]]:
+    code = run_in_process(
+        root, store, get_repository(store, REPO), decision, True, time.perf_counter()
+    )
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _partition_records(instance: DagsterInstance, asset: str) -> dict[str, Any]:
+    """refresh_id -> the asset's event record on the repository's partition."""
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey(asset), asset_partitions=[REPO]), limit=20
+    ).records
+    out: dict[str, Any] = {}
+    for record in records:
+        mat = record.asset_materialization
+        assert mat is not None
+        out[str(mat.metadata["refresh_id"].value)] = record
+    return out
+
+
+def test_an_edit_is_refreshed_recorded_and_leaves_nothing_to_do(
+    store: Store,
+    repo: Callable[[Files], Path],
+    instance: DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = repo(FILES)
+    _clean_run(store, root)
+    assert "helper" in (root / ".agentfs/nodes/app.py/main.md").read_text()
+    (root / "app.py").write_text("def main():\n    return 2\n")
+    decision = _decide(store, root)
+    assert decision.small_change and decision.reason == "1 file(s) new or modified (app.py)"
+
+    code, summary = _refresh(store, root, decision, capsys)
+    assert code == 0 and summary["success"] is True, summary
+    refresh_id = summary["refresh_id"]
+    assert summary["run_id"] is None and summary["in_process"] is True and refresh_id
+    assert summary["run_reason"] == "1 file(s) new or modified (app.py)"
+    assert summary["assets"]["code_nodes"]["nodes_removed"] == 1
+    assert summary["assets"]["node_markdown"]["removed"] == 1
+    assert summary["checks"] == {} and summary["failed_steps"] == {}
+    assert re.fullmatch(
+        rf"app: 1 file\(s\) new or modified \(app\.py\); refreshed without a Dagster run in "
+        rf"[\d.]+ m?s \(refresh {refresh_id[:8]}…\): code_nodes [^;]*-1 node[^;]*; .*; "
+        r"\d assets recorded in Dagster \(code_nodes, node_state, node_markdown, [^)]*\); "
+        r"asset checks not evaluated \(kg hub --once --run evaluates them\)",
+        summary["summary"],
+    ), summary["summary"]
+    assert not (root / ".agentfs/nodes/app.py/helper.md").exists()
+    assert "helper" not in (root / ".agentfs/nodes/app.py/main.md").read_text()  # no callee
+
+    # the instance holds the refresh: no run, one materialization per code asset
+    assert instance.get_runs_count() == 0
+    for asset in CODE_ASSETS:
+        record = _partition_records(instance, asset)[refresh_id]
+        assert record.run_id == "", asset  # reported, not a run's event
+        metadata = record.asset_materialization.metadata
+        assert metadata["trigger"].value == TRIGGER
+        assert record.asset_materialization.partition == REPO
+
+    # and the next command has nothing to do, since this refresh
+    after = _decide(store, root)
+    assert (after.run, after.last_run_id) == (False, refresh_id)
+
+
+def test_a_failed_step_leaves_no_clean_record_so_the_next_command_runs_the_job(
+    store: Store,
+    repo: Callable[[Files], Path],
+    instance: DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = repo(FILES)
+    _clean_run(store, root)
+    (root / "app.py").write_text("def main():\n    return 3\n")
+    decision = _decide(store, root)
+    assert decision.small_change
+    # an embedder that cannot load fails the catalog step, after the markdown was written
+    monkeypatch.setenv("KGENTS_EMBEDDER", "no-such-backend")
+    code, summary = _refresh(store, root, decision, capsys)
+    monkeypatch.delenv("KGENTS_EMBEDDER")
+
+    assert code == 1 and summary["success"] is False
+    assert "catalog_embeddings" in summary["failed_steps"]
+    assert "catalog_embeddings failed:" in summary["summary"]
+    assert summary["summary"].endswith("the next kg hub --once runs the job")
+    assert not (root / ".agentfs/nodes/app.py/helper.md").exists()  # the edit is in
+    with store.connect() as conn:
+        assert read_clean_run(conn, REPO) is None
+    after = _decide(store, root)
+    assert after.run and not after.small_change
+    assert after.reason == (
+        f"the last run ({summary['refresh_id'][:8]}) is not known to have ended well"
+    )
