@@ -5,13 +5,20 @@ and real fixtures; the end-to-end runs are in test_hub_once_noop.py)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from kgents_assets.cli.hub_skip import configuration, decide, fixture_states
+from kgents_assets.cli.hub_skip import (
+    SMALL_CHANGE,
+    Decision,
+    configuration,
+    decide,
+    fixture_states,
+)
 from kgents_assets.hotdata.catalog import load_specs
 from kgents_assets.hotdata.registry import HotDataRegistry
 from kgents_assets.hub import dirty
@@ -43,6 +50,11 @@ def _clean_run(store: Store, root: Path, run_id: str = RUN) -> None:
         dirty.clear_marks(conn, REPO, dirty.CATALOG, list(dirty.dirty_marks(conn, REPO, "catalog")))
         record_refresh(conn, REPO, run_id=run_id, sha=None, at=datetime.now(UTC))
         record_clean_run(conn, REPO, run_id, configuration(conn))
+
+
+def _decision(store: Store, root: Path) -> Decision:
+    with store.connect() as conn:
+        return decide(conn, get_repository(store, REPO), root, [])
 
 
 def _decide(store: Store, root: Path, migrated: list[str] | None = None) -> tuple[bool, str]:
@@ -82,6 +94,7 @@ def test_nothing_moved_is_the_only_skip(
         dirty.mark_dirty(conn, REPO, dirty.STATE, [node_id], "test")
     run, reason = _decide(store, root)
     assert run and "1 node(s) marked" in reason
+    assert not _decision(store, root).small_change  # marks alone: the run finishes them
     with store.transaction() as conn:
         dirty.clear_marks(conn, REPO, dirty.STATE, [node_id])
     assert _decide(store, root)[0] is False
@@ -113,10 +126,41 @@ def test_nothing_moved_is_the_only_skip(
     with store.transaction() as conn:
         record_clean_run(conn, REPO, RUN, configuration(conn))
 
-    # and an edit, last (it cannot be undone: the file's mtime moved)
+    # and an edit, last (it cannot be undone: the file's mtime moved): refreshed in process
     (root / "app.py").write_text("def main():\n    return 2\n")
     run, reason = _decide(store, root)
     assert run and reason == "1 file(s) new or modified (app.py)"
+    assert _decision(store, root).small_change
+
+
+def test_only_a_small_change_after_a_clean_run_is_refreshed_without_a_run(
+    store: Store, repo: Callable[[Files], Path], fixtures_dir: Path
+) -> None:
+    root = repo(FILES)
+    _clean_run(store, root)
+    for n in range(SMALL_CHANGE):
+        (root / f"new_{n:02}.py").write_text(f"def f{n}():\n    return {n}\n")
+    decision = _decision(store, root)
+    assert decision.reason.startswith(f"{SMALL_CHANGE} file(s) new or modified")
+    assert decision.small_change
+    # one more (a branch switch's hundreds): the run and its parallel steps
+    (root / "app.py").unlink()
+    decision = _decision(store, root)
+    assert decision.reason.startswith(f"{SMALL_CHANGE} file(s) new or modified; 1 file(s) deleted")
+    assert decision.run and not decision.small_change
+    (root / "app.py").write_text(FILES["app.py"])
+    for n in range(SMALL_CHANGE - 1):
+        (root / f"new_{n:02}.py").unlink()
+    assert _decision(store, root).small_change
+    # the markdown gone as well: more work than the files', the run does it
+    shutil.rmtree(root / ".agentfs" / "nodes")
+    decision = _decision(store, root)
+    assert decision.run and "is missing" in decision.reason and not decision.small_change
+    # anything else that sends the command to the run keeps it there, files changed or not
+    with store.transaction() as conn:
+        forget_clean_run(conn, REPO)
+    decision = _decision(store, root)
+    assert decision.run and not decision.small_change
 
 
 def test_a_repository_never_run_runs(
