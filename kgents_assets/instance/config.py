@@ -20,6 +20,10 @@ Written once, atomically, and never overwritten: a user's edits win. What it say
   loaded machine (their earlier evaluation never returned), and the queue's
   ``dequeue_use_threads`` never launched a queued run in the two-process test. Both stay
   off until that is understood.
+- **Run launcher**: ``WarmRunLauncher`` (``warm_launcher.py``): Dagster's default
+  launcher, except that a run starts as a fork of a worker that has already imported the
+  code location, not as a fresh interpreter importing it (6 s of a save's 13 s on the
+  sensor path); anything it cannot serve goes to the code server as before.
 - **Run monitoring** on: a run whose worker never started (a killed ``dagster dev``, a
   crashed code server) is failed after 3 minutes instead of holding its repository's
   queue slot forever.
@@ -47,6 +51,8 @@ PARTITION_TAG = "dagster/partition"
 MAX_CONCURRENT_RUNS = 4
 DEQUEUE_INTERVAL_S = 1
 RUN_START_TIMEOUT_S = 180
+LAUNCHER_MODULE = "kgents_assets.instance.warm_launcher"
+LAUNCHER_CLASS = "WarmRunLauncher"
 
 _HEADER = """\
 # Written by kgents: {home} had no dagster.yaml.
@@ -111,6 +117,7 @@ def render_config(dagster_home: Path, database_url: str | None) -> str:
                 ],
             },
         },
+        "run_launcher": {"module": LAUNCHER_MODULE, "class": LAUNCHER_CLASS},
         "run_monitoring": {
             "enabled": True,
             "start_timeout_seconds": RUN_START_TIMEOUT_S,

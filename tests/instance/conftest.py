@@ -50,6 +50,16 @@ def event_types(conninfo: str, run_id: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+@pytest.fixture
+def dropped_after(pg_server_url: str) -> Iterator[list[str]]:
+    """Databases a test makes Dagster create; dropped when it ends."""
+    names: list[str] = []
+    yield names
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @dg.asset
 def answer() -> int:
     return 42

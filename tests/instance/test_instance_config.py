@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -38,16 +37,6 @@ def _storage_config(path: Path) -> dict[str, object]:
     config = yaml.safe_load(path.read_text())
     storage: dict[str, object] = config["storage"]["custom"]["config"]
     return storage
-
-
-@pytest.fixture
-def dropped_after(pg_server_url: str) -> Iterator[list[str]]:
-    """Databases a test makes Dagster create; dropped when it ends."""
-    names: list[str] = []
-    yield names
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class _Records(logging.Handler):
