@@ -550,6 +550,7 @@ def stage_split(instance: Any, saves: list[list[float]]) -> dict[str, list[float
 
     records = instance.get_run_records(RunsFilter(tags={"kgents/trigger": "file-change-sensor"}))
     split: dict[str, list[float]] = {key: [] for key, _ in STAGES}
+    split["warm"] = []
     for wall0, _wall1 in saves:
         later = sorted(
             (r for r in records if r.create_timestamp.timestamp() >= wall0),
@@ -578,6 +579,8 @@ def stage_split(instance: Any, saves: list[list[float]]) -> dict[str, list[float
         split["launch"].append(at["started"] - at["dequeued"])
         split["to_md"].append(at["markdown"] - at["started"])
         split["rest_of_run"].append(rec.end_time - at["markdown"])
+        # 1.0 when the run was forked from a warm worker (kgents' WarmRunLauncher tags it)
+        split["warm"].append(float("kgents/run_worker" in rec.dagster_run.tags))
     return split
 
 
@@ -602,7 +605,8 @@ def import_times(roots: dict[str, Path], rounds: int) -> dict[str, list[float]]:
 def bench_dagster(
     base: Path, env: dict[str, str], urls: dict[str, str], args: argparse.Namespace
 ) -> None:
-    roots = {label: {"before": BEFORE_ROOT, "after": ROOT}[label] for label in args.releases}
+    known = {"before": BEFORE_ROOT, "start": args.start_root, "after": ROOT}
+    roots = {label: known[label] for label in args.releases}
     print(f"\n== Dagster sensor path (dagster-daemon run, {args.saves} saves per release) ==")
     print(f"load average at start: {os.getloadavg()}")
     imports = import_times(roots, rounds=5)
@@ -643,6 +647,7 @@ def bench_dagster(
             ]
             n = len(split["tick"])
             print(f"  where the time goes (medians over {n} runs): " + "; ".join(parts))
+            print(f"  runs forked from a warm worker: {sum(split['warm']):.0f} of {n}")
             if n < len(lat):
                 FAILURES.append(f"{side.label}: {len(lat) - n} saves without a complete run")
     finally:
@@ -667,9 +672,19 @@ def main() -> None:
         "--releases",
         type=lambda v: v.split(","),
         default=["before", "after"],
-        help="Dagster part: before (/work/before, 0d19b00), after (this checkout), or both",
+        help="Dagster part: any of before (/work/before, 0d19b00), start (--start-root), "
+        "after (this checkout)",
+    )
+    parser.add_argument(
+        "--start-root",
+        type=Path,
+        default=None,
+        help="Dagster part: a checkout (git archive) of the commit a change started from; "
+        "it runs with the dagster.yaml its own code writes, like this checkout",
     )
     args = parser.parse_args()
+    if "start" in args.releases and args.start_root is None:
+        parser.error("--releases start needs --start-root")
 
     import pgserver
 
@@ -685,6 +700,7 @@ def main() -> None:
             conn.execute("CREATE DATABASE watch")
             conn.execute("CREATE DATABASE sensor_before")
             conn.execute("CREATE DATABASE sensor_after")
+            conn.execute("CREATE DATABASE sensor_start")
         base_url, _, query = url.partition("?")
 
         def db(name: str) -> str:
@@ -693,7 +709,7 @@ def main() -> None:
         if not args.skip_watch:
             bench_watch(base, {**env, "KGENTS_DATABASE_URL": db("watch")}, args)
         if not args.skip_dagster:
-            urls = {"before": db("sensor_before"), "after": db("sensor_after")}
+            urls = {label: db(f"sensor_{label}") for label in ("before", "start", "after")}
             bench_dagster(base, env, urls, args)
     finally:
         server.cleanup()

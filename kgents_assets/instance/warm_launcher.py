@@ -64,9 +64,9 @@ def _working_directory(origin: RepositoryPythonOrigin) -> str | None:
 class WarmWorker:
     """One ``warm_worker`` process for one code location (repository origin)."""
 
-    def __init__(self, origin: RepositoryPythonOrigin, preload: list[str]) -> None:
+    def __init__(self, origin: RepositoryPythonOrigin, instance_ref: str) -> None:
         self.proc = subprocess.Popen(
-            [origin.executable_path, "-m", WORKER_MODULE, serialize_value(origin), *preload],
+            [origin.executable_path, "-m", WORKER_MODULE, serialize_value(origin), instance_ref],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=_working_directory(origin),
@@ -139,12 +139,6 @@ class WarmRunLauncher(DefaultRunLauncher):
         self._workers: dict[str, WarmWorker] = {}
         self._lock = threading.Lock()
 
-    def _preload(self) -> list[str]:
-        """The instance's own classes (storage, launcher...): the child creates the
-        instance, and these imports are then already done."""
-        ref = self._instance.get_ref()
-        return sorted({v.module_name for v in ref if isinstance(v, ConfigurableClassData)})
-
     def _fork(self, origin: RepositoryPythonOrigin, run_id: str) -> int:
         key = serialize_value(origin)
         ref = serialize_value(self._instance.get_ref())
@@ -152,7 +146,7 @@ class WarmRunLauncher(DefaultRunLauncher):
             for attempt in (1, 2):
                 worker = self._workers.get(key)
                 if worker is None or not worker.alive():
-                    worker = self._workers[key] = WarmWorker(origin, self._preload())
+                    worker = self._workers[key] = WarmWorker(origin, ref)
                 try:
                     return worker.start(run_id, ref)
                 except StaleWorker:

@@ -7,15 +7,16 @@ save's 13 s on two shared cores, every run. This process pays that once, then fo
 child starts with every module imported and the repository built, and executes the run as
 ``dagster api execute_run`` does (the same function, so the same events).
 
-Fork safety: this process never opens a database connection or starts a thread before it
-forks (the instance is created in the child); SIGCHLD is ignored so children are reaped.
+Fork safety: this process starts no thread and keeps no database connection open when it
+forks (it builds the instance once, and dagster-postgres connects per query); SIGCHLD is
+ignored so children are reaped.
 
 A run never executes stale code: before each fork the files of every loaded module outside
 the interpreter's own directories are compared with what was loaded; any change and the
 worker answers "stale" and exits, and the launcher starts a fresh one.
 
-Protocol (JSON lines): argv[1] is the serialized ``RepositoryPythonOrigin``, argv[2:] are
-modules to import beforehand (the instance's storage). stdout: ``{"ready": pid}`` once
+Protocol (JSON lines): argv[1] is the serialized ``RepositoryPythonOrigin``, argv[2] the
+serialized ``InstanceRef`` of the launcher's instance. stdout: ``{"ready": pid}`` once
 loaded (or ``{"error": text}`` and exit). stdin: ``{"run_id": ..., "instance_ref": ...}``
 per run; answer ``{"pid": child}`` or ``{"stale": path}``. EOF on stdin (the launcher's
 process is gone) ends the worker; running children finish their runs.
@@ -31,7 +32,10 @@ import sys
 import sysconfig
 import traceback
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 SourceStamps = dict[str, int]
 
@@ -77,13 +81,19 @@ def changed_source(stamps: SourceStamps) -> str | None:
     return None
 
 
-def _load(origin_json: str, preload: list[str]) -> None:
+def _load(origin_json: str, instance_ref_json: str) -> DagsterInstance | None:
+    """Import and build everything a run needs before its first event; the instance too,
+    when its database answers (else each child creates its own and reports why)."""
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
     from dagster._core.origin import RepositoryPythonOrigin
-    from dagster._serdes import deserialize_value
+    from dagster._serdes import ConfigurableClassData, deserialize_value
     from dagster._utils.hosted_user_process import recon_repository_from_origin
 
-    for module in preload:
-        importlib.import_module(module)
+    ref = deserialize_value(instance_ref_json, InstanceRef)
+    for data in ref:
+        if isinstance(data, ConfigurableClassData):
+            importlib.import_module(data.module_name)
     # What the child runs: imported here so no child imports it again.
     importlib.import_module("dagster._cli.api")
     importlib.import_module("dagster._core.execution.api")
@@ -94,9 +104,17 @@ def _load(origin_json: str, preload: list[str]) -> None:
     definition = recon_repository_from_origin(origin).get_definition()
     for name in definition.job_names:
         definition.get_job(name)  # resolved once: every child starts from the built job
+    # Building the instance checks the database and Dagster's schema: several round trips
+    # per run otherwise. dagster-postgres holds no connection between queries (NullPool),
+    # so a forked child inherits no socket, only the checked configuration.
+    try:
+        return DagsterInstance.from_ref(ref)
+    except Exception:
+        traceback.print_exc()
+        return None
 
 
-def _run_child(request: dict[str, Any]) -> None:
+def _run_child(request: dict[str, Any], prebuilt: DagsterInstance | None, ref_json: str) -> None:
     """In the forked child: execute the run exactly as ``dagster api execute_run`` does."""
     code = 1
     try:
@@ -115,8 +133,13 @@ def _run_child(request: dict[str, Any]) -> None:
 
         from kgents_assets.instance.warm_launcher import worker_tag
 
-        ref = deserialize_value(request["instance_ref"], InstanceRef)
-        with capture_interrupts(), DagsterInstance.from_ref(ref) as instance:
+        if prebuilt is not None and request["instance_ref"] == ref_json:
+            instance = prebuilt
+        else:
+            instance = DagsterInstance.from_ref(
+                deserialize_value(request["instance_ref"], InstanceRef)
+            )
+        with capture_interrupts(), instance:
             # before the run starts, so that nothing else writes the run concurrently
             instance.add_run_tags(request["run_id"], worker_tag(os.getpid()))
             _execute_run_command_body(
@@ -131,9 +154,9 @@ def _run_child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def serve(origin_json: str, preload: list[str], requests: IO[str], out: IO[str]) -> int:
+def serve(origin_json: str, ref_json: str, requests: IO[str], out: IO[str]) -> int:
     try:
-        _load(origin_json, preload)
+        instance = _load(origin_json, ref_json)
     except Exception:
         _reply(out, {"error": traceback.format_exc()})
         return 1
@@ -148,19 +171,19 @@ def serve(origin_json: str, preload: list[str], requests: IO[str], out: IO[str])
             return 0
         pid = os.fork()
         if pid == 0:
-            _run_child(request)
+            _run_child(request, instance, ref_json)
         _reply(out, {"pid": pid})
     return 0
 
 
 def main() -> int:
-    if len(sys.argv) < 2:
-        print("usage: python -m kgents_assets.instance.warm_worker ORIGIN [MODULE...]")
+    if len(sys.argv) != 3:
+        print("usage: python -m kgents_assets.instance.warm_worker ORIGIN INSTANCE_REF")
         return 2
     # The protocol owns stdout; anything printed while loading goes to stderr instead.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    return serve(sys.argv[1], sys.argv[2:], sys.stdin, out)
+    return serve(sys.argv[1], sys.argv[2], sys.stdin, out)
 
 
 if __name__ == "__main__":

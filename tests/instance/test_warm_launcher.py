@@ -157,9 +157,9 @@ def test_a_changed_location_is_loaded_again_before_the_next_run(
     instance: dg.DagsterInstance, origin: RepositoryPythonOrigin
 ) -> None:
     location = Path(origin.code_pointer.working_directory or "")
-    worker = WarmWorker(origin, preload=[])
+    ref = serialize_value(instance.get_ref())
+    worker = WarmWorker(origin, ref)
     try:
-        ref = serialize_value(instance.get_ref())
         first = create_run(instance, origin)
         worker.start(first.run_id, ref)
         wait_for("the first run", lambda: finished(instance, first.run_id))
