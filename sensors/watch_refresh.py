@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.refresh_files import FilesReport, refresh_files
@@ -75,6 +75,8 @@ class StageReports:
     failures: dict[str, str] = field(default_factory=dict)
     #: the asset events handed to the instance: (asset key, "materialization"|"observation")
     recorded: list[tuple[str, str]] = field(default_factory=list)
+    #: wall seconds of each follow-up step, and of the record in the store and in Dagster
+    step_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def unchanged(self) -> bool:
@@ -166,23 +168,85 @@ class StageReports:
         )
 
 
+@dataclass(frozen=True)
+class AssetEventSpec:
+    """One runless asset event as plain data. Built without importing Dagster, so the
+    record can be written by whoever holds an instance: this process (the daemon) or a
+    process of its own that imports Dagster while the stages run (``kg hub --once``)."""
+
+    asset_key: str
+    kind: str  # "materialization" | "observation"
+    partition: str
+    metadata: dict[str, Any]
+    description: str | None = None
+
+    def to_dagster(self) -> AssetMaterialization | AssetObservation:
+        from dagster import AssetKey, AssetMaterialization, AssetObservation
+
+        key = AssetKey.from_user_string(self.asset_key)
+        if self.kind == "observation":
+            return AssetObservation(
+                asset_key=key,
+                partition=self.partition,
+                description=self.description,
+                metadata=self.metadata,
+            )
+        return AssetMaterialization(
+            asset_key=key,
+            partition=self.partition,
+            description=self.description,
+            metadata=self.metadata,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "asset_key": self.asset_key,
+            "kind": self.kind,
+            "partition": self.partition,
+            "metadata": self.metadata,
+            "description": self.description,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AssetEventSpec:
+        return cls(
+            str(data["asset_key"]),
+            str(data["kind"]),
+            str(data["partition"]),
+            dict(data["metadata"]),
+            data.get("description"),
+        )
+
+
+class Recorder(Protocol):
+    """Where a refresh's asset events go: queued by ``add``, written by ``flush`` (None
+    when all went, else why the rest waits)."""
+
+    pending: list[AssetEventSpec]
+    recorded: int
+
+    def add(self, events: Sequence[AssetEventSpec]) -> None: ...
+
+    def flush(self) -> str | None: ...
+
+
 class EventRecorder:
     """Asset events waiting to be written to the instance, oldest first; a failed write
     leaves them queued for the next :meth:`flush`."""
 
     def __init__(self, instance: DagsterInstance) -> None:
         self.instance = instance
-        self.pending: list[AssetMaterialization | AssetObservation] = []
+        self.pending: list[AssetEventSpec] = []
         self.recorded = 0
 
-    def add(self, events: Sequence[AssetMaterialization | AssetObservation]) -> None:
+    def add(self, events: Sequence[AssetEventSpec]) -> None:
         self.pending.extend(events)
 
     def flush(self) -> str | None:
         """Write what is queued; None when all went, else why the rest waits."""
         while self.pending:
             try:
-                self.instance.report_runless_asset_event(self.pending[0])
+                self.instance.report_runless_asset_event(self.pending[0].to_dagster())
             except Exception as exc:
                 log.warning("recording in the Dagster instance failed, retried later: %s", exc)
                 return (
@@ -203,15 +267,17 @@ class WatchRefresh:
         store: Store,
         root: Path,
         repo: str,
-        instance: DagsterInstance,
+        instance: DagsterInstance | None,
         *,
         triage: TriageBackend | None = None,
         embedder: Callable[[], Embedder] | None = None,
         trust_level: int | None = None,
         trigger: str = DEFAULT_TRIGGER,
+        recorder: Recorder | None = None,
     ) -> None:
         """``embedder`` None leaves the catalog out, ``trust_level`` None the test
-        skeletons (the daemon passes both: a refresh does what the job's assets do)."""
+        skeletons (the daemon passes both: a refresh does what the job's assets do).
+        The events go to ``recorder``, by default one writing to ``instance``."""
         self.store = store
         self.root = root
         self.repo = repo
@@ -222,7 +288,11 @@ class WatchRefresh:
         self.trigger = trigger
         #: an interrupted follow-up left steps for the next one, whatever it changes
         self._deferred = False
-        self.recorder = EventRecorder(instance)
+        if recorder is None:
+            if instance is None:
+                raise ValueError("a refresh records its events: give an instance or a recorder")
+            recorder = EventRecorder(instance)
+        self.recorder: Recorder = recorder
 
     # --- latency path: save -> markdown ------------------------------------------
 
@@ -270,11 +340,15 @@ class WatchRefresh:
             if interrupted():
                 self._deferred = True
                 break
+            step_started = time.monotonic()
             try:
                 step()
             except Exception as exc:
                 reports.failures[name] = f"{type(exc).__name__}: {exc}"
                 problems.append(f"{name} failed: {type(exc).__name__}: {exc}")
+            finally:
+                reports.step_s[name] = time.monotonic() - step_started
+        recording = time.monotonic()
         try:
             with self.store.transaction() as conn:
                 record_refresh(
@@ -284,12 +358,10 @@ class WatchRefresh:
             problems.append(f"could not record the refresh: {type(exc).__name__}: {exc}")
         reports.problems = problems
         events = self.asset_events(reports)
-        reports.recorded = [
-            (e.asset_key.to_user_string(), type(e).__name__.removeprefix("Asset").lower())
-            for e in events
-        ]
+        reports.recorded = [(e.asset_key, e.kind) for e in events]
         self.recorder.add(events)
         waiting = self.recorder.flush()
+        reports.step_s["record"] = time.monotonic() - recording
         return [*problems, waiting] if waiting else problems
 
     def _impact(self) -> dict[str, Any]:
@@ -329,24 +401,23 @@ class WatchRefresh:
             run_id=reports.refresh_id,
         )
 
-    def asset_events(self, reports: StageReports) -> list[AssetMaterialization | AssetObservation]:
+    def asset_events(self, reports: StageReports) -> list[AssetEventSpec]:
         """One materialization per asset that ran; nothing changed: an observation of
         ``code_nodes`` (what a run of the job records then, its downstream skipped)."""
-        from dagster import AssetKey, AssetMaterialization, AssetObservation
-
         common: dict[str, Any] = {
             "trigger": self.trigger,
             "refresh_id": reports.refresh_id,
             "tags": dict(reports.tags),
         }
         metadata = reports.asset_metadata(self.repo, self.root)
-        events: list[AssetMaterialization | AssetObservation] = []
+        events: list[AssetEventSpec] = []
         if reports.unchanged:
             events.append(
-                AssetObservation(
-                    asset_key=AssetKey("code_nodes"),
-                    partition=self.repo,
-                    metadata={
+                AssetEventSpec(
+                    "code_nodes",
+                    "observation",
+                    self.repo,
+                    {
                         **metadata["code_nodes"],
                         **common,
                         "outcome": "nothing changed, downstream skipped",
@@ -359,50 +430,71 @@ class WatchRefresh:
                 keep.add("catalog_embeddings")
             metadata = {k: v for k, v in metadata.items() if k in keep}
         events.extend(
-            AssetMaterialization(
-                asset_key=AssetKey(key),
-                partition=self.repo,
-                description=f"refreshed by {self.trigger} without a run",
-                metadata={**meta, **common},
+            AssetEventSpec(
+                key,
+                "materialization",
+                self.repo,
+                {**meta, **common},
+                f"refreshed by {self.trigger} without a run",
             )
             for key, meta in metadata.items()
         )
         return events
 
 
+#: ``$KGENTS_TRIAGE`` (resources.triage; not imported for the default: it imports Dagster)
+TRIAGE_ENV = "KGENTS_TRIAGE"
+
+
 def configured_refresh(
     store: Store,
     root: Path,
     repo: str,
-    instance: DagsterInstance,
+    instance: DagsterInstance | None,
     trust_level: int,
     *,
     trigger: str = DEFAULT_TRIGGER,
+    recorder: Recorder | None = None,
 ) -> WatchRefresh:
     """A refresh with the code location's triage and embedder settings, its events on the
     repository's partition and naming ``trigger`` (the watch daemon, ``kg hub --once``).
 
-    Raises ValueError for settings that cannot work (triage 'llm' without an endpoint)."""
-    from kgents_assets.assets.partitions import ensure_partition
+    With a ``recorder`` and no ``instance`` nothing here imports Dagster (the recorder
+    sees to the partition). Raises ValueError for settings that cannot work (triage 'llm'
+    without an endpoint)."""
     from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
-    from resources.llm import llm_resource_from_env
-    from resources.triage import triage_resource_from_env
 
-    ensure_partition(instance, repo)  # its events land on the repository's partition
-    # The resources as definitions.py binds them, their EnvVars resolved here.
-    triage = triage_resource_from_env().process_config_and_initialize()
-    llm = llm_resource_from_env().process_config_and_initialize()
+    if instance is not None:
+        from kgents_assets.assets.partitions import ensure_partition
+
+        ensure_partition(instance, repo)  # its events land on the repository's partition
     spec = os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC
     return WatchRefresh(
         store,
         root,
         repo,
         instance,
-        triage=triage.get_backend(llm),
+        triage=_triage_backend(),
         embedder=lambda: get_embedder(spec),
         trust_level=trust_level,
         trigger=trigger,
+        recorder=recorder,
     )
+
+
+def _triage_backend() -> TriageBackend:
+    """The backend definitions.py's triage resource gives, its EnvVars resolved here."""
+    if not os.environ.get(TRIAGE_ENV):
+        # the resource's default ("rules") needs no endpoint: no Dagster to import for it
+        from kgents_assets.hub.triage import RulesTriage
+
+        return RulesTriage()
+    from resources.llm import llm_resource_from_env
+    from resources.triage import triage_resource_from_env
+
+    triage = triage_resource_from_env().process_config_and_initialize()
+    llm = llm_resource_from_env().process_config_and_initialize()
+    return triage.get_backend(llm)
 
 
 def _catalog_changed(report: SyncReport) -> bool:

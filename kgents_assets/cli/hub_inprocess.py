@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,9 @@ class InProcessOutcome:
     duration_s: float
     #: every asset event reached the Dagster instance
     recorded: bool = False
+    #: wall seconds by part: the stages, each follow-up step, the record (the store, then
+    #: waiting for the recorder process to finish), the clean-run record
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -73,34 +76,38 @@ def refresh_in_process(
 ) -> InProcessOutcome:
     """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``;
     the clean-run record renewed when everything ended well."""
-    from kgents_assets.cli._instance import get_instance
+    from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
     from sensors.run_spec import run_tags
     from sensors.watch_refresh import configured_refresh
 
     started = time.perf_counter()
-    with store.transaction() as conn:
-        # a refresh that dies halfway must leave no "nothing to do" record behind
-        forget_clean_run(conn, repository.name)
-        ran_under = configuration(conn)
-    instance = get_instance()
+    # first: it imports Dagster and opens the instance while the stages below run
+    recorder = ChildRecorder(repository.name)
+    timings: dict[str, float] = {}
     try:
+        with store.transaction() as conn:
+            # a refresh that dies halfway must leave no "nothing to do" record behind
+            forget_clean_run(conn, repository.name)
+            ran_under = configuration(conn)
         watch = configured_refresh(
-            store, root, repository.name, instance, trust_level, trigger=TRIGGER
+            store, root, repository.name, None, trust_level, trigger=TRIGGER, recorder=recorder
         )
         try:
             # None: refresh_files compares the tree with the index itself, as the run's
             # code_nodes does (decide's stat scan keeps only a few of the paths it found)
             reports = watch.refresh(None, run_tags(TRIGGER))
         except Exception as exc:
-            failure = {"code_nodes": f"{type(exc).__name__}: {exc}"}
+            failure = {"stages": f"{type(exc).__name__}: {exc}"}
             return InProcessOutcome(None, {}, failure, [], time.perf_counter() - started)
+        timings["stages"] = reports.markdown_s
         problems = watch.follow_up(reports)
+        timings.update(reports.step_s)
         # a one-shot process has no later flush: what did not go now is lost (and said)
-        recorded = not watch.recorder.pending
+        recorded = not recorder.pending
     finally:
-        instance.dispose()
+        recorder.close()
     metadata = reports.asset_metadata(repository.name, root)
     assets = {
         key: {**metadata[key], "outcome": "nothing changed, downstream skipped"}
@@ -117,10 +124,13 @@ def refresh_in_process(
         [p.split("; ")[0] for p in others],
         time.perf_counter() - started,
         recorded,
+        timings,
     )
     if outcome.success:
+        clean_started = time.perf_counter()
         with store.transaction() as conn:
             record_clean_run(conn, repository.name, reports.refresh_id, ran_under)
+        timings["clean_record"] = time.perf_counter() - clean_started
     return outcome
 
 
@@ -164,6 +174,7 @@ def run_in_process(
 
     # the level the job's test_skeletons asset would use for this repository
     level = int(trust_from_env(default_trust_for(repository.source)))
+    refreshing = time.perf_counter()
     try:
         outcome = refresh_in_process(store, repository, root, trust_level=level)
     except ValueError as exc:  # settings that cannot work, e.g. triage 'llm' without one
@@ -193,6 +204,11 @@ def run_in_process(
         "fresh_fixtures": decision.fresh_fixtures,
         "checks": {},  # not evaluated without a run
         "checks_note": CHECKS_NOTE,
+        # where the time went: before_refresh is the store opened and the decision made
+        "timings_s": {
+            "before_refresh": round(refreshing - started, 3),
+            **{k: round(v, 3) for k, v in outcome.timings.items()},
+        },
     }
     typer.echo(json.dumps(summary, indent=2, default=str))
     return 0 if outcome.success else 1

@@ -1,0 +1,110 @@
+"""The Dagster record of ``kg hub --once``'s in-process refresh, written by a process of
+its own that starts with the refresh.
+
+Importing Dagster and opening the instance costs ~1.3 s of CPU on an idle machine; the
+refresh's stages and follow-up (markdown, impact, catalog, skeletons) need none of it. So
+the command starts ``python -m kgents_assets.cli.hub_record REPO`` first: on the machine's
+other core it imports Dagster, opens the shared instance and adds the repository's
+partition while the stages run, then waits for the events on its stdin (JSON, one list of
+``AssetEventSpec``), reports each as a runless event and prints what it recorded. The
+command waits for it before exiting, so the record is in the instance when the command
+ends; a child that fails is said, and leaves no clean-run record (the next command runs
+the job, which records everything).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sensors.watch_refresh import AssetEventSpec
+
+#: the child imports Dagster and talks to Postgres: generous, but a hung child must end
+TIMEOUT_S = 300
+
+
+class ChildRecorder:
+    """A ``sensors.watch_refresh.Recorder`` whose writes happen in the child process."""
+
+    def __init__(self, repo: str) -> None:
+        self.pending: list[AssetEventSpec] = []
+        self.recorded = 0
+        self._proc: subprocess.Popen[str] | None = subprocess.Popen(
+            [sys.executable, "-m", "kgents_assets.cli.hub_record", repo],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def add(self, events: Sequence[AssetEventSpec]) -> None:
+        self.pending.extend(events)
+
+    def flush(self) -> str | None:
+        """Hand the events to the child and wait for it: once (the command's one record)."""
+        if not self.pending:
+            return None
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return f"{len(self.pending)} asset events not recorded in Dagster (recorder gone)"
+        payload = json.dumps([e.to_json() for e in self.pending], default=str)
+        try:
+            out, err = proc.communicate(payload, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return f"{len(self.pending)} asset events not recorded in Dagster (timed out)"
+        result = _last_json(out)
+        self.recorded += int(result.get("recorded", 0))
+        del self.pending[: int(result.get("recorded", 0))]
+        if proc.returncode == 0 and not self.pending:
+            return None
+        why = result.get("error") or (err.strip().splitlines() or ["exited"])[-1]
+        return f"{len(self.pending)} asset events not recorded in Dagster ({why})"
+
+    def close(self) -> None:
+        """Stop a child that was never handed its events (the stages failed)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.kill()
+            proc.communicate()
+
+
+def _last_json(out: str) -> dict[str, Any]:
+    for line in reversed(out.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def main(argv: Sequence[str]) -> int:
+    """The child: ready the instance and the partition, then record what stdin brings."""
+    repo = argv[0]
+    from kgents_assets.assets.partitions import ensure_partition
+    from kgents_assets.instance import get_instance
+
+    recorded = 0
+    try:
+        with get_instance() as instance:
+            ensure_partition(instance, repo)
+            # blocks until the command hands over its events (or dies: EOF, nothing to do)
+            specs = [AssetEventSpec.from_json(d) for d in json.loads(sys.stdin.read() or "[]")]
+            for spec in specs:
+                instance.report_runless_asset_event(spec.to_dagster())
+                recorded += 1
+    except Exception as exc:
+        print(json.dumps({"recorded": recorded, "error": f"{type(exc).__name__}: {exc}"}))
+        return 1
+    print(json.dumps({"recorded": recorded}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
