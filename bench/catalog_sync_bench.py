@@ -1,13 +1,18 @@
 """``sync_catalog`` on a cold bulk load, the code before and after (issue 12), one run.
 
-    uv run python bench/catalog_sync_bench.py [--before dba0dd5] [--rounds 1] [--queries 40]
+    uv run python bench/catalog_sync_bench.py [--before cfbed46] [--rounds 1] [--queries 40]
 
 bench/catalog_load_bench.py measures the SQL ways of writing vectors; this one times the
-real thing: Django 5.2 is refreshed once (all three hub stages) into a scratch pgserver
-database, which is cloned twice (``CREATE DATABASE ... TEMPLATE``), and each clone gets a
-cold ``sync_catalog(store, HashingEmbedder(), repo=...)``: one in a process running the
-package as it was at ``--before`` (``git archive``), one running this tree. Wall clock of
-the sync call in each process, same data, same machine, back to back.
+real thing: Django 5.2 is refreshed (all three hub stages) into a scratch pgserver
+database twice, as repositories ``django`` and ``django2``, which is cloned twice
+(``CREATE DATABASE ... TEMPLATE``). Each clone gets a cold
+``sync_catalog(store, HashingEmbedder(), repo=...)`` of the first repository of the store,
+then of the second (the HNSW index then already holds the first one's vectors): one
+clone in processes running the package as it was at ``--before`` (``git archive``), one
+running this tree. Wall clock of each sync call and the PostgreSQL server's CPU seconds
+during it (postmaster and every backend and parallel worker, from /proc), same data, same
+machine, in the order before/after for the first repository and after/before for the
+second (alternating; the next round starts with the other tree).
 
 Then both catalogs are compared: entries (every column but timestamps), relationships,
 vectors (bytes), and the results of ``discover`` (keyword, semantic, hybrid) for
@@ -45,22 +50,46 @@ from _baseline import BenchFailure
 from _corpus import fetch_sdist
 
 REPO = "django"
+#: the store's second repository: the same sources under another name
+SECOND = "django2"
 ROOT = Path(__file__).resolve().parent.parent
-#: main before issue 12's cold-catalog work (the HNSW index already built after the load)
-BEFORE = "dba0dd5"
+#: main when the second round of issue 12's cold-catalog work started
+BEFORE = "cfbed46"
 
 WORKER = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.store import Store
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+def server_cpu(postmaster):
+    # exited children (parallel workers, backends) are counted in the postmaster's
+    # cutime/cstime once reaped; live ones are read directly
+    total = 0
+    for pid in os.listdir("/proc"):
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError):
+            continue
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif fields[1] == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / TICK
+
 store = Store(url=sys.argv[2])
-t0 = time.perf_counter()
-report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[3])
-wall = time.perf_counter() - t0
-import kgents_assets
-print(json.dumps({"wall_s": wall, "report": report.as_dict(), "pkg": kgents_assets.__file__}))
+if __name__ == "__main__":
+    cpu0 = server_cpu(sys.argv[4])
+    t0 = time.perf_counter()
+    report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[3])
+    wall = time.perf_counter() - t0
+    pg_cpu = server_cpu(sys.argv[4]) - cpu0
+    import kgents_assets
+    print(json.dumps({"wall_s": wall, "pg_cpu_s": pg_cpu, "report": report.as_dict(),
+                      "pkg": kgents_assets.__file__, "load": os.getloadavg()}))
 """
 
 #: The embedder alone: a sample of the entries' embedding texts (every k-th, as stored),
@@ -118,8 +147,15 @@ def run_worker(tree: Path, code: str, *args: str) -> dict[str, object]:
     return result
 
 
-def run_sync(tree: Path, url: str) -> dict[str, object]:
-    return run_worker(tree, WORKER, url, REPO)
+def postmaster_pid(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    return (Path(row[0]) / "postmaster.pid").read_text().split()[0]
+
+
+def run_sync(tree: Path, url: str, repo: str = REPO) -> dict[str, object]:
+    return run_worker(tree, WORKER, url, repo, postmaster_pid(url))
 
 
 def edit_one_node(url: str) -> str:
@@ -177,8 +213,10 @@ def search_results(url: str, queries: list[str]) -> dict[str, list[list[str]]]:
 
 def cold_round(
     server: str, trees: dict[str, Path], round_no: int, first: str
-) -> tuple[dict[str, dict[str, object]], dict[str, str]]:
-    """One cold sync per tree on fresh clones of ``src``, ``first`` going first."""
+) -> tuple[dict[tuple[str, str], dict[str, object]], dict[str, str]]:
+    """Cold syncs of the store's first repository, then of its second, per tree on fresh
+    clones of ``src``: ``first`` goes first for the first repository, last for the second.
+    Results by (tree, repository)."""
     urls = {}
     with psycopg.connect(server, autocommit=True) as conn:
         for label in trees:
@@ -188,10 +226,12 @@ def cold_round(
             urls[label] = database_url(server, name)
     order = [first, *(t for t in trees if t != first)]
     results = {}
-    for label in order:
-        results[label] = run_sync(trees[label], urls[label])
-        print(f"  round {round_no + 1}: {label:<7} {float(results[label]['wall_s']):7.1f} s  "  # type: ignore[arg-type]
-              f"(load {load()})", flush=True)  # fmt: skip
+    for repo, labels in ((REPO, order), (SECOND, order[::-1])):
+        for label in labels:
+            res = results[label, repo] = run_sync(trees[label], urls[label], repo)
+            print(f"  round {round_no + 1}: {repo:<8} {label:<7} {float(res['wall_s']):7.1f} s "  # type: ignore[arg-type]
+                  f"wall, PostgreSQL CPU {float(res['pg_cpu_s']):6.1f} s  (load {load()})",  # type: ignore[arg-type]
+                  flush=True)  # fmt: skip
     return results, urls
 
 
@@ -211,17 +251,19 @@ def prepared_server(args: argparse.Namespace, work: Path) -> tuple[str, object |
     from kgents_assets.hub.refresh import refresh_repository
     from kgents_assets.store import Store
 
-    root = work / "django"
-    shutil.copytree(fetch_sdist("django", "5.2"), root)
     pg = pgserver.get_server(work / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     server = str(pg.get_uri())
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute("CREATE DATABASE src")
     store = Store(url=database_url(server, "src"))
     store.migrate()
-    started = time.perf_counter()
-    refresh_repository(store, root, repo=REPO)
-    print(f"refreshed Django 5.2 (hub stages) in {time.perf_counter() - started:.1f} s")
+    for repo in (REPO, SECOND):
+        root = work / repo
+        shutil.copytree(fetch_sdist("django", "5.2"), root)
+        started = time.perf_counter()
+        refresh_repository(store, root, repo=repo)
+        print(f"refreshed Django 5.2 as {repo} (hub stages) in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     return server, pg
 
 
@@ -253,32 +295,37 @@ def main() -> None:
         server, pg = prepared_server(args, work)
         print(f"cold sync_catalog on Django 5.2, before = {args.before}, after = this tree; "
               f"load average {load()}", flush=True)  # fmt: skip
-        walls: dict[str, list[float]] = {"before": [], "after": []}
+        walls: dict[tuple[str, str], list[float]] = {}
+        cpus: dict[tuple[str, str], list[float]] = {}
         urls: dict[str, str] = {}
-        results: dict[str, dict[str, object]] = {}
+        results: dict[tuple[str, str], dict[str, object]] = {}
         for r in range(args.rounds):
             results, urls = cold_round(server, trees, r, "before" if r % 2 == 0 else "after")
-            for label in trees:
-                walls[label].append(float(results[label]["wall_s"]))  # type: ignore[arg-type]
+            for key, res in results.items():
+                walls.setdefault(key, []).append(float(res["wall_s"]))  # type: ignore[arg-type]
+                cpus.setdefault(key, []).append(float(res["pg_cpu_s"]))  # type: ignore[arg-type]
             failures += compare(urls, f"cold, round {r + 1}")
             if r < args.rounds - 1:
                 with psycopg.connect(server, autocommit=True) as conn:
                     for label in trees:
                         conn.execute(f"DROP DATABASE IF EXISTS {label}_{r} WITH (FORCE)")
-        entries = int(results["after"]["report"]["reembedded"])  # type: ignore[index]
-        med = {label: statistics.median(w) for label, w in walls.items()}
-        print(f"\n  {'cold sync_catalog, Django 5.2':<36}{'entries':>9}{'median s':>10}"
-              f"{'/s':>8}   rounds")  # fmt: skip
-        for label in trees:
-            name = f"before ({args.before[:7]})" if label == "before" else "after"
-            print(f"  {name:<36}{entries:>9,}{med[label]:>10.1f}{entries / med[label]:>8,.0f}"
-                  f"   {', '.join(f'{w:.1f}' for w in walls[label])}")  # fmt: skip
-        print(f"  speed-up {med['before'] / med['after']:.1f}x; load average {load()}")
-        phases = results["after"]["report"]["phases_s"]  # type: ignore[index]
-        print(
-            "  after, where the time went (s): "
-            + ", ".join(f"{k} {v:.1f}" for k, v in phases.items())
-        )
+        print(f"\n  {'cold sync_catalog, Django 5.2':<40}{'entries':>9}{'median s':>10}"
+              f"{'PG CPU s':>10}   rounds (wall)")  # fmt: skip
+        for repo, what in ((REPO, "1st repository"), (SECOND, "2nd repository")):
+            entries = int(results["after", repo]["report"]["reembedded"])  # type: ignore[index]
+            med = {label: statistics.median(walls[label, repo]) for label in trees}
+            for label in trees:
+                name = f"{what}, " + (
+                    f"before ({args.before[:7]})" if label == "before" else "after"
+                )
+                print(f"  {name:<40}{entries:>9,}{med[label]:>10.1f}"
+                      f"{statistics.median(cpus[label, repo]):>10.1f}   "
+                      f"{', '.join(f'{w:.1f}' for w in walls[label, repo])}")  # fmt: skip
+            print(f"  {what}: speed-up {med['before'] / med['after']:.2f}x; load {load()}")
+            for label in trees:
+                phases = results[label, repo]["report"]["phases_s"]  # type: ignore[index]
+                print(f"  {what}, {label}, where the time went (s): "
+                      + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))  # fmt: skip
 
         # the incremental path: the same one-node edit in both stores
         edited = {label: edit_one_node(urls[label]) for label in trees}

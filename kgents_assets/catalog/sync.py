@@ -149,12 +149,15 @@ def _write_entries(
         changed.append(entry)
     storage.upsert_entries(conn, changed, prepared)
     with_relations = [e for e in changed if e.origin != "registered"]
-    storage.replace_relationships(
-        conn,
-        [e.id for e in with_relations],
-        [(e.id, kind, dst) for e in with_relations for kind, dsts in e.relationships.items()
-         for dst in dsts],
-    )  # fmt: skip
+    edges = [
+        (e.id, kind, dst) for e in with_relations for kind, dsts in e.relationships.items()
+        for dst in dsts
+    ]  # fmt: skip
+    if with_relations and not any(e.id in stored for e in with_relations):
+        # every source is new (a cold load): no edge of theirs exists to be replaced
+        storage.copy_new_relationships(conn, edges, [e.id for e in changed])
+    else:
+        storage.replace_relationships(conn, [e.id for e in with_relations], edges)
     return changed
 
 
