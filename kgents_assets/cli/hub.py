@@ -309,7 +309,9 @@ DEFAULT_COMMAND = "run"
 hub_app = typer.Typer(
     cls=HubGroup,
     help="The code-node hub: node state and markdown for repositories, once or kept fresh; "
-    "context for coding agents.",
+    "context for coding agents. kg hub PATH --once [--run] [--json] | --watch: a small edit "
+    "is refreshed without a Dagster run (checks not evaluated), --run forces the run "
+    "(options: kg hub run --help).",
     no_args_is_help=False,
 )
 
