@@ -150,3 +150,33 @@ def test_a_failed_step_leaves_no_clean_record_so_the_next_command_runs_the_job(
     assert after.reason == (
         f"the last run ({summary['refresh_id'][:8]}) is not known to have ended well"
     )
+
+
+def test_a_record_the_instance_cannot_take_is_said_and_leaves_no_clean_record(
+    store: Store,
+    repo: Callable[[Files], Path],
+    instance: DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    root = repo(FILES)
+    _clean_run(store, root)
+    (root / "app.py").write_text("def main():\n    return 4\n")
+    decision = _decide(store, root)
+    # the recorder process meets an instance it cannot open
+    broken = tmp_path / "broken_dagster_home"
+    broken.mkdir()
+    (broken / "dagster.yaml").write_text("storage:\n  no_such_storage: {}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(broken))
+    code, summary = _refresh(store, root, decision, capsys)
+
+    assert code == 1 and summary["success"] is False and summary["failed_steps"] == {}
+    assert any("asset events not recorded in Dagster" in p for p in summary["problems"])
+    assert "; nothing recorded in Dagster; " in summary["summary"]
+    assert summary["summary"].endswith("the next kg hub --once runs the job")
+    assert not (root / ".agentfs/nodes/app.py/helper.md").exists()  # the model has the edit
+    assert _partition_records(instance, "code_nodes") == {}
+    with store.connect() as conn:
+        assert read_clean_run(conn, REPO) is None
+    assert _decide(store, root).run
