@@ -5,6 +5,7 @@ of one repository at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from kgents_assets.instance import get_instance
+from kgents_assets.instance.warm_launcher import WORKER_TAG
 
 T = TypeVar("T")
 BIN = Path(sys.executable).parent
@@ -241,6 +243,11 @@ def test_webserver_daemon_and_a_sensor_run_share_the_postgres_instance(
         assert beta.start_time is not None and beta.start_time < alpha_1.end_time
         assert alpha_2.dagster_run.tags["dagster/partition"] == "alpha"
         assert alpha_2.dagster_run.tags["dagster/sensor_name"] == "trigger_sensor"
+        # every run started as a fork of the daemon's warm worker (WarmRunLauncher), each
+        # in a process of its own
+        workers = {key: r.dagster_run.tags.get(WORKER_TAG) for key, r in final.items()}
+        assert all(workers.values()), workers
+        assert len({json.loads(w)["pid"] for w in workers.values() if w}) == 3
 
         # The webserver reads the same instance: the runs and the queue's limits.
         data = _graphql(
