@@ -183,7 +183,10 @@ def main() -> int:
     # The protocol owns stdout; anything printed while loading goes to stderr instead.
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
-    return serve(sys.argv[1], sys.argv[2], sys.stdin, out)
+    try:
+        return serve(sys.argv[1], sys.argv[2], sys.stdin, out)
+    except KeyboardInterrupt:  # Ctrl-C on `dagster dev` reaches the whole process group
+        return 0
 
 
 if __name__ == "__main__":
