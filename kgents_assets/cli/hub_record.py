@@ -3,7 +3,7 @@ its own that starts with the refresh.
 
 Importing Dagster and opening the instance costs ~1.3 s of CPU on an idle machine; the
 refresh's stages and follow-up (markdown, impact, catalog, skeletons) need none of it. So
-the command starts ``python -m kgents_assets.cli.hub_record REPO`` first: on the machine's
+the command starts this module's ``main`` in a new interpreter first: on the machine's
 other core it imports Dagster, opens the shared instance and adds the repository's
 partition while the stages run, then waits for the events on its stdin (JSON, one list of
 ``AssetEventSpec``), reports each as a runless event and prints what it recorded. The
@@ -18,8 +18,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import kgents_assets
 from sensors.watch_refresh import AssetEventSpec
 
 #: the child imports Dagster and talks to Postgres: generous, but a hung child must end
@@ -32,8 +34,16 @@ class ChildRecorder:
     def __init__(self, repo: str) -> None:
         self.pending: list[AssetEventSpec] = []
         self.recorded = 0
+        # The code this process runs, not whatever ``kgents_assets`` the working directory
+        # holds (``-m`` and ``-c`` put the cwd first on sys.path: kg run inside a checkout
+        # of this very project would record with that checkout's code).
+        code_root = str(Path(kgents_assets.__file__).resolve().parent.parent)
+        bootstrap = (
+            f"import sys; sys.path.insert(0, {code_root!r}); "
+            "from kgents_assets.cli.hub_record import main; raise SystemExit(main(sys.argv[1:]))"
+        )
         self._proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-m", "kgents_assets.cli.hub_record", repo],
+            [sys.executable, "-c", bootstrap, repo],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

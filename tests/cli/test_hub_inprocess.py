@@ -81,6 +81,8 @@ def test_an_edit_is_refreshed_recorded_and_leaves_nothing_to_do(
     repo: Callable[[Files], Path],
     instance: DagsterInstance,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     root = repo(FILES)
     _clean_run(store, root)
@@ -88,6 +90,12 @@ def test_an_edit_is_refreshed_recorded_and_leaves_nothing_to_do(
     (root / "app.py").write_text("def main():\n    return 2\n")
     decision = _decide(store, root)
     assert decision.small_change and decision.reason == "1 file(s) new or modified (app.py)"
+    # run from inside another checkout of this project (the recorder process must use
+    # this code, not the kgents_assets package of its working directory)
+    shadow = tmp_path / "other_checkout"
+    (shadow / "kgents_assets").mkdir(parents=True)
+    (shadow / "kgents_assets" / "__init__.py").write_text("raise ImportError('not this one')\n")
+    monkeypatch.chdir(shadow)
 
     code, summary = _refresh(store, root, decision, capsys)
     assert code == 0 and summary["success"] is True, summary
