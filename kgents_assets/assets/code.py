@@ -272,6 +272,8 @@ def node_markdown(
 @asset_check(
     asset=code_nodes,
     partitions_def=REPOSITORIES,
+    # after the stages the markdown waits for, among steps ready at once
+    op_tags={"dagster/priority": "-1"},
     description="Files that could not be modelled: binary, "
     "invalid UTF-8, too large, unreadable, or parsed with syntax errors.",
 )
@@ -293,6 +295,8 @@ def every_source_file_parsed(
 @asset_check(
     asset=node_state,
     partitions_def=REPOSITORIES,
+    # after the stages the markdown waits for, among steps ready at once
+    op_tags={"dagster/priority": "-1"},
     description="Every indexed node has a state, no state is "
     "orphaned, and no work is left pending.",
 )
