@@ -63,6 +63,14 @@ def _refresh(
     return code, json.loads(capsys.readouterr().out)
 
 
+def _edited(store: Store, repo: Callable[[Files], Path], body: str) -> tuple[Path, Decision]:
+    """A checkout after a clean run, with ``main`` edited to return ``body``: the decision."""
+    root = repo(FILES)
+    _clean_run(store, root)
+    (root / "app.py").write_text(f"def main():\n    return {body}\n")
+    return root, _decide(store, root)
+
+
 def _partition_records(instance: DagsterInstance, asset: str) -> dict[str, Any]:
     """refresh_id -> the asset's event record on the repository's partition."""
     records = instance.fetch_materializations(
@@ -84,11 +92,8 @@ def test_an_edit_is_refreshed_recorded_and_leaves_nothing_to_do(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    root = repo(FILES)
-    _clean_run(store, root)
-    assert "helper" in (root / ".agentfs/nodes/app.py/main.md").read_text()
-    (root / "app.py").write_text("def main():\n    return 2\n")
-    decision = _decide(store, root)
+    root, decision = _edited(store, repo, "2")
+    assert "helper" in (root / ".agentfs/nodes/app.py/main.md").read_text()  # not yet rendered
     assert decision.small_change and decision.reason == "1 file(s) new or modified (app.py)"
     # run from inside another checkout of this project (the recorder process must use
     # this code, not the kgents_assets package of its working directory)
@@ -136,10 +141,7 @@ def test_a_failed_step_leaves_no_clean_record_so_the_next_command_runs_the_job(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    root = repo(FILES)
-    _clean_run(store, root)
-    (root / "app.py").write_text("def main():\n    return 3\n")
-    decision = _decide(store, root)
+    root, decision = _edited(store, repo, "3")
     assert decision.small_change
     # an embedder that cannot load fails the catalog step, after the markdown was written
     monkeypatch.setenv("KGENTS_EMBEDDER", "no-such-backend")
@@ -168,10 +170,7 @@ def test_a_record_the_instance_cannot_take_is_said_and_leaves_no_clean_record(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    root = repo(FILES)
-    _clean_run(store, root)
-    (root / "app.py").write_text("def main():\n    return 4\n")
-    decision = _decide(store, root)
+    root, decision = _edited(store, repo, "4")
     # the recorder process meets an instance it cannot open
     broken = tmp_path / "broken_dagster_home"
     broken.mkdir()

@@ -113,6 +113,13 @@ def create_run(instance: dg.DagsterInstance, origin: RepositoryPythonOrigin) -> 
     )
 
 
+def launch(instance: dg.DagsterInstance, origin: RepositoryPythonOrigin) -> dg.DagsterRun:
+    """A new run of ``stamp`` handed to the instance's launcher."""
+    run = create_run(instance, origin)
+    instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    return run
+
+
 def finished(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
     run = instance.get_run_by_id(run_id)
     return run if run is not None and run.is_finished else None
@@ -132,20 +139,18 @@ def test_runs_fork_from_one_warm_worker_and_are_real_runs_of_the_instance(
     location = Path(origin.code_pointer.working_directory or "")
     pids = []
     for _ in range(2):
-        run = create_run(instance, origin)
-        launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
-        run_id = run.run_id
+        run_id = launch(instance, origin).run_id
         done = wait_for("the run to finish", lambda: finished(instance, run_id))  # noqa: B023
         assert done.status == dg.DagsterRunStatus.SUCCESS, messages(instance, run_id)
         version, pid = (location / "ran").read_text().split()
         assert version == "v1"
         # the run worker wrote its pid into the run's tags before the run started
         assert json.loads(done.tags[WORKER_TAG])["pid"] == int(pid)
-        events = {e.dagster_event.event_type for e in instance.all_logs(run.run_id)
+        events = {e.dagster_event.event_type for e in instance.all_logs(run_id)
                   if e.dagster_event}  # fmt: skip
         assert dg.DagsterEventType.RUN_START in events
         assert dg.DagsterEventType.ASSET_MATERIALIZATION in events
-        assert any("Forked run worker" in m for m in messages(instance, run.run_id))
+        assert any("Forked run worker" in m for m in messages(instance, run_id))
         pids.append(int(pid))
     assert pids[0] != pids[1], "each run is its own process"
     assert instance.get_latest_materialization_event(dg.AssetKey("stamped")) is not None
@@ -172,10 +177,8 @@ def test_a_changed_location_is_loaded_again_before_the_next_run(
         worker.close()
 
     # The launcher replaces a stale worker by a fresh one: the run runs the new code.
-    launcher = instance.run_launcher
-    assert isinstance(launcher, WarmRunLauncher)
-    run = create_run(instance, origin)
-    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    assert isinstance(instance.run_launcher, WarmRunLauncher)
+    run = launch(instance, origin)
     done = wait_for("the run after the edit", lambda: finished(instance, run.run_id))
     assert done.status == dg.DagsterRunStatus.SUCCESS
     assert (location / "ran").read_text().split()[0] == "v2"
@@ -189,8 +192,7 @@ def test_terminate_cancels_a_warm_launched_run(
     location = Path(origin.code_pointer.working_directory or "")
     (location / "hold").write_text("")
     launcher = instance.run_launcher
-    run = create_run(instance, origin)
-    launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+    run = launch(instance, origin)
     wait_for("the run to be inside its step", lambda: (location / "ran").exists() or None)
     assert launcher.terminate(run.run_id)
     done = wait_for("the run to stop", lambda: finished(instance, run.run_id))
