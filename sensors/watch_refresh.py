@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -183,29 +183,16 @@ class AssetEventSpec:
     def to_dagster(self) -> AssetMaterialization | AssetObservation:
         from dagster import AssetKey, AssetMaterialization, AssetObservation
 
-        key = AssetKey.from_user_string(self.asset_key)
-        if self.kind == "observation":
-            return AssetObservation(
-                asset_key=key,
-                partition=self.partition,
-                description=self.description,
-                metadata=self.metadata,
-            )
-        return AssetMaterialization(
-            asset_key=key,
+        event = AssetObservation if self.kind == "observation" else AssetMaterialization
+        return event(
+            asset_key=AssetKey.from_user_string(self.asset_key),
             partition=self.partition,
             description=self.description,
             metadata=self.metadata,
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "asset_key": self.asset_key,
-            "kind": self.kind,
-            "partition": self.partition,
-            "metadata": self.metadata,
-            "description": self.description,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AssetEventSpec:

@@ -74,7 +74,7 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
         walk_source_files(root, IgnoreRules.for_repo(root)), index, full_scan=True
     )
     pending = sum(dirty.pending_count(conn, repo, stage) for stage in STAGES)
-    missing = not (root / NODES_DIR).is_dir() and has_nodes(conn, repo)
+    missing = not (root / NODES_DIR).is_dir() and _has_nodes(conn, repo)
     examples = [c.path for c in scan.candidates[:SHOWN]] + scan.deleted[:SHOWN]
     return ChangeCheck(
         files_checked=scan.scanned,
@@ -87,7 +87,7 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
     )
 
 
-def has_nodes(conn: psycopg.Connection[Any], repo: str) -> bool:
+def _has_nodes(conn: psycopg.Connection[Any], repo: str) -> bool:
     row = conn.execute("SELECT EXISTS (SELECT 1 FROM hub_nodes WHERE repo = %s)", (repo,))
     found = row.fetchone()
     return bool(found and found[0])
