@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -209,14 +210,24 @@ def _is_public(qualname: str) -> bool:
     return not any(part.startswith("_") for part in qualname.split("."))
 
 
-def public_api(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> dict[str, ApiSymbol]:
-    """node id -> symbol, for every public function, class and method of ``repo``."""
-    exports = _re_exports(conn, repo, root)
+def public_api(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    root: Path | None,
+    *,
+    files: Collection[str] | None = None,
+    exports: dict[str, list[str]] | None = None,
+) -> dict[str, ApiSymbol]:
+    """node id -> symbol, for every public function, class and method of ``repo`` (of the
+    ``files`` given only; ``exports``: ``_re_exports`` already computed)."""
+    if exports is None:
+        exports = _re_exports(conn, repo, root)
     rows = conn.execute(
         "SELECT node_id, full_name, qualname, name, kind, file_path, "
         "(extract->>'start_line')::int, extract->>'signature', extract->>'module', source "
-        "FROM hub_nodes WHERE repo = %s AND NOT is_test AND kind = ANY(%s)",
-        (repo, list(_API_KINDS)),
+        "FROM hub_nodes WHERE repo = %s AND NOT is_test AND kind = ANY(%s) "
+        "AND (%s::text[] IS NULL OR file_path = ANY(%s::text[]))",
+        (repo, list(_API_KINDS), *([None if files is None else list(files)] * 2)),
     ).fetchall()
     out: dict[str, ApiSymbol] = {}
     for node_id, full, qual, name, kind, path, line, sig, module, source in rows:
@@ -242,12 +253,19 @@ def _is_test_path(path: str) -> bool:
     return is_test_file(path)
 
 
-def load_snapshot(conn: psycopg.Connection[Any], repo: str) -> dict[str, ApiSymbol] | None:
-    """The surface recorded last time, or None before the first detection."""
+def load_snapshot(
+    conn: psycopg.Connection[Any], repo: str, files: Collection[str] | None = None
+) -> dict[str, ApiSymbol] | None:
+    """The surface recorded last time (of the ``files`` given only), or None before the
+    first detection."""
     baseline = conn.execute("SELECT 1 FROM hub_api_baselines WHERE repo = %s", (repo,)).fetchone()
     if baseline is None:
         return None
-    rows = conn.execute("SELECT symbol FROM hub_api_snapshot WHERE repo = %s", (repo,)).fetchall()
+    rows = conn.execute(
+        "SELECT symbol FROM hub_api_snapshot WHERE repo = %s "
+        "AND (%s::text[] IS NULL OR symbol->>'file_path' = ANY(%s::text[]))",
+        (repo, *([None if files is None else list(files)] * 2)),
+    ).fetchall()
     return {s["node_id"]: _symbol(s) for (s,) in rows}
 
 

@@ -24,12 +24,12 @@ import psycopg
 from pydantic import BaseModel, Field
 
 from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub.api_incremental import detect_api_changes
 from kgents_assets.hub.api_surface import (
     ApiChange,
     ApiSymbol,
     ChangeKind,
     body_hash,
-    detect_api_changes,
     last_change,
     public_api,
 )
@@ -269,7 +269,10 @@ def detect_and_summarize(
     conn: psycopg.Connection[Any], repo: str, root: Path | None
 ) -> tuple[bool, list[ImpactSummary]]:
     """The API changes of ``repo`` since the last call, each summarized and (with a root)
-    written under ``.agentfs/impact/``. Returns (baseline only?, summaries)."""
+    written under ``.agentfs/impact/``. Returns (baseline only?, summaries).
+
+    The detection rebuilds only the files that moved since the last call
+    (``api_incremental``): an edit costs its files, not the repository's whole API."""
     detection = detect_api_changes(conn, repo, root)
     out: list[ImpactSummary] = []
     for change in detection.changes:
