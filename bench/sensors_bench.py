@@ -534,6 +534,21 @@ class DagsterSide:
         )
         return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
+    def wait_idle(self, timeout: float = 300) -> None:
+        """Until no run of this instance is queued or in progress (the last save's run
+        ends after its markdown; the split needs every run's end)."""
+        self._python(
+            "import time\n"
+            "from dagster import DagsterInstance, DagsterRunStatus as S, RunsFilter\n"
+            "inst = DagsterInstance.get()\n"
+            "busy = [S.QUEUED, S.NOT_STARTED, S.STARTING, S.STARTED]\n"
+            f"deadline = time.monotonic() + {timeout}\n"
+            "while inst.get_run_records(RunsFilter(statuses=busy), limit=1):\n"
+            "    if time.monotonic() > deadline:\n"
+            "        raise SystemExit('runs still in progress')\n"
+            "    time.sleep(0.2)\n"
+        )
+
     def stop(self) -> None:
         code = self.daemon.stop(signal.SIGTERM)
         print(f"[{self.label}] dagster-daemon stopped with exit code {code}")
@@ -578,6 +593,12 @@ def stage_split(instance: Any, saves: list[list[float]]) -> dict[str, list[float
                 at.setdefault("started", entry.timestamp)
             elif kind == DagsterEventType.STEP_SUCCESS and event.step_key == "node_markdown":
                 at["markdown"] = entry.timestamp
+            elif kind == DagsterEventType.STEP_START and event.step_key:
+                at[f"start:{event.step_key}"] = entry.timestamp
+            elif kind == DagsterEventType.STEP_SUCCESS and event.step_key:
+                begun = at.get(f"start:{event.step_key}")
+                if begun is not None:
+                    split.setdefault(f"step:{event.step_key}", []).append(entry.timestamp - begun)
         created = rec.create_timestamp.timestamp()
         if not {"dequeued", "started", "markdown"} <= at.keys():
             continue
@@ -635,11 +656,17 @@ def bench_dagster(
             side.latencies.clear()
             side.timeouts = 0
         # Both daemons run throughout; saves alternate between them, so each release
-        # sees the same machine.
+        # sees the same machine. Back to back (the default), a save comes as soon as the
+        # previous one's markdown is on disk, while that run may still be going (a person
+        # editing on); --settle waits for every run to end first (an isolated save).
         for k in range(args.saves):
             for side in sides if k % 2 == 0 else sides[::-1]:
+                if args.settle:
+                    side.wait_idle()
                 side.save(k)
         print(f"load average at end: {os.getloadavg()}")
+        for side in sides:
+            side.wait_idle()
         for side in sides:
             lat = side.latencies
             print(
@@ -656,6 +683,14 @@ def bench_dagster(
             n = len(split["tick"])
             print(f"  where the time goes (medians over {n} runs): " + "; ".join(parts))
             print(f"  runs forked from a warm worker: {sum(split['warm']):.0f} of {n}")
+            steps = sorted(
+                ((k[5:], statistics.median(v)) for k, v in split.items() if k.startswith("step:")),
+                key=lambda kv: -kv[1],
+            )
+            print(
+                "  step durations (medians): "
+                + ", ".join(f"{name} {secs:.2f} s" for name, secs in steps[:10])
+            )
             if n < len(lat) - side.timeouts:
                 FAILURES.append(f"{side.label}: {len(lat) - n} saves without a complete run")
     finally:
@@ -670,6 +705,11 @@ def main() -> None:
     parser.add_argument("--storm", type=int, default=5000)
     parser.add_argument("--skip-dagster", action="store_true")
     parser.add_argument("--skip-watch", action="store_true")
+    parser.add_argument(
+        "--settle",
+        action="store_true",
+        help="Dagster part: before each save, wait until every run has ended",
+    )
     parser.add_argument(
         "--tree",
         type=Path,

@@ -1,6 +1,10 @@
 """The dagster.yaml kgents writes into DAGSTER_HOME when there is none.
 
-Written once, atomically, and never overwritten: a user's edits win. What it says:
+Written atomically, and a user's edits win: a file kgents wrote and nobody edited since
+(byte for byte what an earlier release wrote) is brought up to this release's settings,
+keeping its storage block; any other file is never touched. Without that, an install
+made before a setting existed would never get it (the warm run launcher below halved the
+sensor path). What it says:
 
 - **Storage** (runs, event log, schedules): dagster-postgres, through
   ``KgentsPostgresStorage`` (``storage.py`` says why not dagster-postgres's own block), on
@@ -32,7 +36,9 @@ Written once, atomically, and never overwritten: a user's edits win. What it say
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +62,8 @@ LAUNCHER_CLASS = "WarmRunLauncher"
 
 _HEADER = """\
 # Written by kgents: {home} had no dagster.yaml.
-# kgents never overwrites this file: edit it freely, or delete it to have it written again.
+# kgents updates this file to a new release's settings only while nobody has edited it:
+# edit it freely (from then on it is yours), or delete it to have it written again.
 #
 # Runs, event log and schedules: dagster-postgres on the kgents store's server
 # (kgents_assets/instance/storage.py):
@@ -67,6 +74,18 @@ _HEADER = """\
 #   telemetry:
 #     enabled: false
 """
+
+#: The header releases before the upgrade rule wrote (it promised never to overwrite; an
+#: untouched file is still the one kgents wrote, so updating it breaks no edit).
+_EARLIER_HEADER = _HEADER.replace(
+    "# kgents updates this file to a new release's settings only while nobody has edited it:\n"
+    "# edit it freely (from then on it is yours), or delete it to have it written again.\n",
+    "# kgents never overwrites this file: edit it freely, or delete it to have it written again.\n",
+)
+_WRITTEN_FOR = re.compile(r"\A# Written by kgents: (?P<home>.+) had no dagster\.yaml\.\n")
+_WHERE = re.compile(r"^# \(kgents_assets/instance/storage\.py\):\n#   (?P<where>.+)$", re.M)
+
+log = logging.getLogger(__name__)
 
 
 def _storage_block(database_url: str | None) -> tuple[dict[str, Any], str]:
@@ -98,39 +117,91 @@ def _url_reference(database_url: str) -> str | dict[str, str]:
     return database_url
 
 
+def _queue(*, threads: bool = False) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "max_concurrent_runs": MAX_CONCURRENT_RUNS,
+        "dequeue_interval_seconds": DEQUEUE_INTERVAL_S,
+    }
+    if threads:
+        config |= {"dequeue_use_threads": True, "dequeue_num_workers": MAX_CONCURRENT_RUNS}
+    config["tag_concurrency_limits"] = [
+        {"key": PARTITION_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+    ]
+    return {"module": "dagster", "class": "QueuedRunCoordinator", "config": config}
+
+
+_MONITORING = {"enabled": True, "start_timeout_seconds": RUN_START_TIMEOUT_S}
+_THREADED_SENSORS = {"use_threads": True, "num_workers": 4}
+
+
+def _settings() -> dict[str, Any]:
+    """Everything but the storage block, in the file's order."""
+    return {
+        "run_coordinator": _queue(),
+        "run_launcher": {"module": LAUNCHER_MODULE, "class": LAUNCHER_CLASS},
+        "run_monitoring": _MONITORING,
+    }
+
+
+#: (header, settings besides storage) of what earlier releases wrote, oldest first: before
+#: the warm launcher; the two releases whose sensors and queue ran in threads (the daemon
+#: then stopped evaluating sensors under load); the warm launcher's release. A release
+#: that changes ``_settings`` appends the pair it replaces.
+_EARLIER: tuple[tuple[str, dict[str, Any]], ...] = (
+    (_EARLIER_HEADER, {"run_coordinator": _queue(), "run_monitoring": _MONITORING}),
+    (
+        _EARLIER_HEADER,
+        {
+            "run_coordinator": _queue(threads=True),
+            "sensors": _THREADED_SENSORS,
+            "run_monitoring": _MONITORING,
+        },
+    ),
+    (
+        _EARLIER_HEADER,
+        {"run_coordinator": _queue(), "sensors": _THREADED_SENSORS, "run_monitoring": _MONITORING},
+    ),
+    (_EARLIER_HEADER, _settings()),
+)
+
+
+def _file_text(header: str, home: str, where: str, config: dict[str, Any]) -> str:
+    head = header.format(home=home, where=where, max_runs=MAX_CONCURRENT_RUNS)
+    return head + str(yaml.safe_dump(config, sort_keys=False))
+
+
 def render_config(dagster_home: Path, database_url: str | None) -> str:
     storage, where = _storage_block(database_url)
-    config = {
-        "storage": storage,
-        "run_coordinator": {
-            "module": "dagster",
-            "class": "QueuedRunCoordinator",
-            "config": {
-                "max_concurrent_runs": MAX_CONCURRENT_RUNS,
-                "dequeue_interval_seconds": DEQUEUE_INTERVAL_S,
-                "tag_concurrency_limits": [
-                    {
-                        "key": PARTITION_TAG,
-                        "value": {"applyLimitPerUniqueValue": True},
-                        "limit": 1,
-                    }
-                ],
-            },
-        },
-        "run_launcher": {"module": LAUNCHER_MODULE, "class": LAUNCHER_CLASS},
-        "run_monitoring": {
-            "enabled": True,
-            "start_timeout_seconds": RUN_START_TIMEOUT_S,
-        },
-    }
-    header = _HEADER.format(home=dagster_home, where=where, max_runs=MAX_CONCURRENT_RUNS)
-    return header + str(yaml.safe_dump(config, sort_keys=False))
+    return _file_text(_HEADER, str(dagster_home), where, {"storage": storage, **_settings()})
+
+
+def _untouched_update(text: str) -> str | None:
+    """This release's text for a file an earlier release wrote and nobody edited since,
+    with the storage it names; None for anything else (a user's file, or up to date)."""
+    written_for, where = _WRITTEN_FOR.match(text), _WHERE.search(text)
+    if written_for is None or where is None:
+        return None
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(parsed, dict) or "storage" not in parsed:
+        return None
+    home, said = written_for["home"], where["where"]
+    storage = {"storage": parsed["storage"]}
+    if not any(
+        text == _file_text(header, home, said, {**storage, **settings})
+        for header, settings in _EARLIER
+    ):
+        return None
+    return _file_text(_HEADER, home, said, {**storage, **_settings()})
 
 
 def ensure_instance_config(
     dagster_home: Path | None = None, database_url: str | None = None
 ) -> Path:
-    """Write ``<dagster_home>/dagster.yaml`` unless it exists; return its path.
+    """Write ``<dagster_home>/dagster.yaml`` unless it exists, or bring a file an earlier
+    release wrote and nobody edited up to date; return its path.
 
     ``dagster_home`` defaults to ``$DAGSTER_HOME`` or ``$KGENTS_HOME/dagster``;
     ``database_url`` to ``$KGENTS_DATABASE_URL`` (unset: the embedded pgserver). An
@@ -139,6 +210,15 @@ def ensure_instance_config(
     directory = dagster_home if dagster_home is not None else home.dagster_home()
     path = directory / CONFIG_FILE
     if path.exists():
+        updated = _untouched_update(path.read_text())
+        if updated is not None:
+            atomic_write_text(path, updated)
+            # once per install; said because the file changed under the user's feet
+            log.warning(
+                "updated %s to this release's settings (kgents wrote it and it was not "
+                "edited since; its storage is unchanged)",
+                path,
+            )
         return path
     url = database_url or os.environ.get(DATABASE_URL_ENV) or None
     text = render_config(directory, url)

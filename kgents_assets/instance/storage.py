@@ -55,7 +55,7 @@ def server_url(database_url: str | None, embedded_dir: str | None) -> str:
         return database_url
     assert embedded_dir is not None
     if os.environ.get(DATABASE_URL_ENV):
-        # The file was written before the URL was set, and we never rewrite it: the store
+        # The file was written before the URL was set, and an update keeps its storage: the store
         # and its instance now live on different servers. Legal, but rarely meant.
         log.warning(
             "dagster.yaml keeps Dagster on the embedded PostgreSQL under %s while %s is set; "

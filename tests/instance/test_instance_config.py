@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -194,6 +195,110 @@ def test_an_existing_dagster_yaml_is_never_touched(
     assert path.stat().st_mtime_ns == before.st_mtime_ns
     assert not (kgents_home / "pg").exists()  # the user's file names no server to start
     assert not list(tmp_path.glob(".dagster.yaml.*.tmp"))
+
+
+#: What the release before the warm run launcher wrote (32e57ca), as it wrote it; the
+#: one of the release before (890c16d) had the threaded sensors block below the queue.
+_EARLIER_FILE = """\
+# Written by kgents: {dagster_home} had no dagster.yaml.
+# kgents never overwrites this file: edit it freely, or delete it to have it written again.
+#
+# Runs, event log and schedules: dagster-postgres on the kgents store's server
+# (kgents_assets/instance/storage.py):
+#   the embedded server under {pg}, database 'dagster'
+# One run per repository at a time (tag dagster/partition), at most 4 in all.
+#
+# Dagster sends anonymous usage statistics by default; to opt out, add:
+#   telemetry:
+#     enabled: false
+storage:
+  custom:
+    module: kgents_assets.instance.storage
+    class: KgentsPostgresStorage
+    config:
+      embedded_dir: {pg}
+      database: dagster
+run_coordinator:
+  module: dagster
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+    dequeue_interval_seconds: 1
+    tag_concurrency_limits:
+    - key: dagster/partition
+      value:
+        applyLimitPerUniqueValue: true
+      limit: 1
+{sensors}run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+"""
+_THREADED_SENSORS = "sensors:\n  use_threads: true\n  num_workers: 4\n"
+
+
+def _earlier_file(dagster_home: Path, pg: Path, *, threaded_sensors: bool = False) -> str:
+    sensors = _THREADED_SENSORS if threaded_sensors else ""
+    return _EARLIER_FILE.format(dagster_home=dagster_home, pg=pg, sensors=sensors)
+
+
+@pytest.mark.slow
+def test_a_file_an_earlier_release_wrote_and_nobody_edited_gets_this_releases_settings(
+    embedded_home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An install made before the warm launcher existed gets it (and loses the threaded
+    sensors that stopped being evaluated), with its storage as it was."""
+    dagster_home = embedded_home / "dagster"
+    dagster_home.mkdir()
+    path = dagster_home / "dagster.yaml"
+    pg = (embedded_home / "pg").resolve()
+    path.write_text(_earlier_file(dagster_home, pg, threaded_sensors=True))
+
+    with caplog.at_level(logging.WARNING, logger="kgents_assets.instance.config"):
+        assert ensure_instance_config(dagster_home) == path
+    assert [r.getMessage() for r in caplog.records] == [
+        f"updated {path} to this release's settings (kgents wrote it and it was not edited "
+        "since; its storage is unchanged)"
+    ]
+    config = yaml.safe_load(path.read_text())
+    assert config["run_launcher"] == {
+        "module": "kgents_assets.instance.warm_launcher",
+        "class": "WarmRunLauncher",
+    }
+    assert "sensors" not in config
+    assert _storage_config(path) == {"embedded_dir": str(pg), "database": "dagster"}
+    assert "only while nobody has edited it" in path.read_text()
+    with get_instance(dagster_home) as instance:
+        assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
+        assert run_tiny_job(instance).success
+
+    # up to date now: the next call changes nothing and says nothing
+    caplog.clear()
+    before = path.stat().st_mtime_ns
+    with caplog.at_level(logging.WARNING, logger="kgents_assets.instance.config"):
+        ensure_instance_config(dagster_home)
+    assert path.stat().st_mtime_ns == before and not caplog.records
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda text: text.replace("max_concurrent_runs: 4", "max_concurrent_runs: 8"),
+        lambda text: text + "telemetry:\n  enabled: false\n",
+        lambda text: text.replace("run_monitoring:", "# mine\nrun_monitoring:"),
+    ],
+    ids=["a setting changed", "a setting added", "a comment added"],
+)
+def test_an_earlier_file_someone_edited_is_theirs_and_never_touched(
+    tmp_path: Path, edit: Callable[[str], str]
+) -> None:
+    path = tmp_path / "dagster.yaml"
+    edited = edit(_earlier_file(tmp_path, tmp_path / "pg"))
+    path.write_text(edited)
+    before = path.stat().st_mtime_ns
+
+    ensure_instance_config(tmp_path)
+
+    assert path.read_text() == edited and path.stat().st_mtime_ns == before
 
 
 def _closed_port() -> int:
