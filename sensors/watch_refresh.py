@@ -30,7 +30,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,12 +41,14 @@ from kgents_assets.hub.refresh_markdown import MarkdownReport, refresh_markdown
 from kgents_assets.hub.refresh_states import StatesReport, refresh_states
 from kgents_assets.repos.registry import record_refresh
 from kgents_assets.sentences import run_summary_sentence
+from sensors.asset_events import AssetEventSpec
 
 if TYPE_CHECKING:
-    from dagster import AssetMaterialization, AssetObservation, DagsterInstance
+    from dagster import DagsterInstance
 
     from kgents_assets.catalog.embedders.base import Embedder
     from kgents_assets.catalog.sync import SyncReport
+    from kgents_assets.hub.test_creation import PendingCreation
     from kgents_assets.hub.triage import TriageBackend
     from kgents_assets.store import Store
 
@@ -168,43 +170,6 @@ class StageReports:
         )
 
 
-@dataclass(frozen=True)
-class AssetEventSpec:
-    """One runless asset event as plain data. Built without importing Dagster, so the
-    record can be written by whoever holds an instance: this process (the daemon) or a
-    process of its own that imports Dagster while the stages run (``kg hub --once``)."""
-
-    asset_key: str
-    kind: str  # "materialization" | "observation"
-    partition: str
-    metadata: dict[str, Any]
-    description: str | None = None
-
-    def to_dagster(self) -> AssetMaterialization | AssetObservation:
-        from dagster import AssetKey, AssetMaterialization, AssetObservation
-
-        event = AssetObservation if self.kind == "observation" else AssetMaterialization
-        return event(
-            asset_key=AssetKey.from_user_string(self.asset_key),
-            partition=self.partition,
-            description=self.description,
-            metadata=self.metadata,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AssetEventSpec:
-        return cls(
-            str(data["asset_key"]),
-            str(data["kind"]),
-            str(data["partition"]),
-            dict(data["metadata"]),
-            data.get("description"),
-        )
-
-
 class Recorder(Protocol):
     """Where a refresh's asset events go: queued by ``add``, written by ``flush`` (None
     when all went, else why the rest waits)."""
@@ -318,15 +283,23 @@ class WatchRefresh:
         ]
         if changed:
             steps.insert(0, ("api_impact", lambda: setattr(reports, "impact", self._impact())))
+        pending: PendingCreation | None = None
         if changed and self.trust_level is not None:
-            level = self.trust_level  # last: it may run a generated test, the slowest step
+            # last, as ever, but its generated test's pytest (the slowest part) starts now
+            # and runs while the steps before it do their work
+            begun = time.monotonic()
+            pending = self._begin_skeletons(self.trust_level)
+            reports.step_s["test_skeletons"] = time.monotonic() - begun
+            finish = pending.finish
             steps.append(
-                ("test_skeletons", lambda: setattr(reports, "skeletons", self._skeletons(level)))
+                ("test_skeletons", lambda: setattr(reports, "skeletons", finish().summary()))
             )
         for name, step in steps:
-            if interrupted():
+            # a skeleton whose test already runs is finished whatever comes in meanwhile
+            running = pending is not None and pending.started and name == "test_skeletons"
+            if not running and (self._deferred or interrupted()):
                 self._deferred = True
-                break
+                continue
             step_started = time.monotonic()
             try:
                 step()
@@ -334,7 +307,10 @@ class WatchRefresh:
                 reports.failures[name] = f"{type(exc).__name__}: {exc}"
                 problems.append(f"{name} failed: {type(exc).__name__}: {exc}")
             finally:
-                reports.step_s[name] = time.monotonic() - step_started
+                # the main thread's time in the step (its begun half included)
+                reports.step_s[name] = reports.step_s.get(name, 0.0) + (
+                    time.monotonic() - step_started
+                )
         recording = time.monotonic()
         try:
             with self.store.transaction() as conn:
@@ -365,11 +341,10 @@ class WatchRefresh:
             "summaries": [s.description for s in summaries[:MAX_LISTED]],
         }
 
-    def _skeletons(self, level: int) -> dict[str, Any]:
-        from kgents_assets.hub.test_creation import create_tests_for_changes
+    def _begin_skeletons(self, level: int) -> PendingCreation:
+        from kgents_assets.hub.test_creation import begin_tests_for_changes
 
-        report = create_tests_for_changes(self.store, self.repo, self.root, level)
-        return report.summary()
+        return begin_tests_for_changes(self.store, self.repo, self.root, level)
 
     def _catalog(self, reports: StageReports) -> SyncReport | None:
         if self._embedder_factory is None:

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import Decision
     from kgents_assets.repos.models import Repository
     from kgents_assets.store import Store
@@ -72,10 +73,16 @@ class InProcessOutcome:
 
 
 def refresh_in_process(
-    store: Store, repository: Repository, root: Path, *, trust_level: int
+    store: Store,
+    repository: Repository,
+    root: Path,
+    *,
+    trust_level: int,
+    recorder: ChildRecorder | None = None,
 ) -> InProcessOutcome:
     """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``;
-    the clean-run record renewed when everything ended well."""
+    the clean-run record renewed when everything ended well. ``recorder``: the one
+    ``kg hub --once`` started first thing (else one starts now); closed here."""
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
@@ -84,7 +91,9 @@ def refresh_in_process(
 
     started = time.perf_counter()
     # first: it imports Dagster and opens the instance while the stages below run
-    recorder = ChildRecorder(repository.name)
+    if recorder is None:
+        recorder = ChildRecorder()
+    recorder.name(repository.name)
     timings: dict[str, float] = {}
     try:
         with store.transaction() as conn:
@@ -166,9 +175,11 @@ def run_in_process(
     decision: Decision,
     as_json: bool,
     started: float,
+    recorder: ChildRecorder | None = None,
 ) -> int:
     """``kg hub --once`` for a small change set: refresh, then one sentence (or the JSON
-    summary); exit 0 when everything ended well, else 1."""
+    summary); exit 0 when everything ended well, else 1. ``recorder``: see
+    ``refresh_in_process``."""
     from kgents_assets.sentences import summary_metadata
     from kgents_assets.trust import default_trust_for, trust_from_env
 
@@ -176,7 +187,7 @@ def run_in_process(
     level = int(trust_from_env(default_trust_for(repository.source)))
     refreshing = time.perf_counter()
     try:
-        outcome = refresh_in_process(store, repository, root, trust_level=level)
+        outcome = refresh_in_process(store, repository, root, trust_level=level, recorder=recorder)
     except ValueError as exc:  # settings that cannot work, e.g. triage 'llm' without one
         typer.echo(str(exc), err=True)
         return 2

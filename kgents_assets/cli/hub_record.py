@@ -1,15 +1,17 @@
 """The Dagster record of ``kg hub --once``'s in-process refresh, written by a process of
-its own that starts with the refresh.
+its own that starts with the command.
 
 Importing Dagster and opening the instance costs ~1.3 s of CPU on an idle machine; the
 refresh's stages and follow-up (markdown, impact, catalog, skeletons) need none of it. So
-the command starts this module's ``main`` in a new interpreter first: on the machine's
-other core it imports Dagster, opens the shared instance and adds the repository's
-partition while the stages run, then waits for the events on its stdin (JSON, one list of
-``AssetEventSpec``), reports each as a runless event and prints what it recorded. The
-command waits for it before exiting, so the record is in the instance when the command
-ends; a child that fails is said, and leaves no clean-run record (the next command runs
-the job, which records everything).
+``kg hub --once`` starts this module's ``main`` in a new interpreter first thing, before
+it opens the store: on the machine's other core it imports Dagster and opens the shared
+instance while the command decides and refreshes. Its stdin brings two lines: the
+repository's name (once the command knows it; the child then adds its partition), then
+the events (JSON, one list of ``AssetEventSpec``), each reported as a runless event; it
+prints what it recorded. A command with nothing to record (nothing changed, a Dagster
+run) kills it at once. The command waits for it before exiting, so the record is in the
+instance when the command ends; a child that fails is said, and leaves no clean-run
+record (the next command runs the job, which records everything).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import kgents_assets
-from sensors.watch_refresh import AssetEventSpec
+from sensors.asset_events import AssetEventSpec
 
 #: the child imports Dagster and talks to Postgres: generous, but a hung child must end
 TIMEOUT_S = 300
@@ -31,24 +33,39 @@ TIMEOUT_S = 300
 class ChildRecorder:
     """A ``sensors.watch_refresh.Recorder`` whose writes happen in the child process."""
 
-    def __init__(self, repo: str) -> None:
+    def __init__(self, repo: str | None = None) -> None:
+        """Start the child; ``repo`` (or a later :meth:`name`) says whose partition."""
         self.pending: list[AssetEventSpec] = []
         self.recorded = 0
+        self._named = False
         # The code this process runs, not whatever ``kgents_assets`` the working directory
         # holds (``-m`` and ``-c`` put the cwd first on sys.path: kg run inside a checkout
         # of this very project would record with that checkout's code).
         code_root = str(Path(kgents_assets.__file__).resolve().parent.parent)
         bootstrap = (
             f"import sys; sys.path.insert(0, {code_root!r}); "
-            "from kgents_assets.cli.hub_record import main; raise SystemExit(main(sys.argv[1:]))"
+            "from kgents_assets.cli.hub_record import main; raise SystemExit(main())"
         )
         self._proc: subprocess.Popen[str] | None = subprocess.Popen(
-            [sys.executable, "-c", bootstrap, repo],
+            [sys.executable, "-c", bootstrap],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        if repo is not None:
+            self.name(repo)
+
+    def name(self, repo: str) -> None:
+        """The repository whose partition the events go to (the child readies it now)."""
+        if self._proc is None or self._proc.stdin is None or self._named:
+            return
+        try:
+            self._proc.stdin.write(json.dumps(repo) + "\n")
+            self._proc.stdin.flush()
+        except OSError:  # the child died: flush says why
+            pass
+        self._named = True
 
     def add(self, events: Sequence[AssetEventSpec]) -> None:
         self.pending.extend(events)
@@ -57,10 +74,12 @@ class ChildRecorder:
         """Hand the events to the child and wait for it: once (the command's one record)."""
         if not self.pending:
             return None
+        if not self._named:
+            raise RuntimeError("the recorder was never told the repository (ChildRecorder.name)")
         proc, self._proc = self._proc, None
         if proc is None:
             return f"{len(self.pending)} asset events not recorded in Dagster (recorder gone)"
-        payload = json.dumps([e.to_json() for e in self.pending], default=str)
+        payload = json.dumps([e.to_json() for e in self.pending], default=str) + "\n"
         try:
             out, err = proc.communicate(payload, timeout=TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -76,7 +95,8 @@ class ChildRecorder:
         return f"{len(self.pending)} asset events not recorded in Dagster ({why})"
 
     def close(self) -> None:
-        """Stop a child that was never handed its events (the stages failed)."""
+        """Stop a child that was never handed its events (the stages failed, nothing
+        changed, a Dagster run records instead)."""
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.kill()
@@ -94,17 +114,21 @@ def _last_json(out: str) -> dict[str, Any]:
     return {}
 
 
-def main(argv: Sequence[str]) -> int:
-    """The child: ready the instance and the partition, then record what stdin brings."""
-    repo = argv[0]
+def main() -> int:
+    """The child: ready the instance, then the partition its first line names, then
+    record what the second line brings (EOF first: nothing to do)."""
     from kgents_assets.assets.partitions import ensure_partition
     from kgents_assets.instance import get_instance
 
     recorded = 0
     try:
         with get_instance() as instance:
-            ensure_partition(instance, repo)
-            # blocks until the command hands over its events (or dies: EOF, nothing to do)
+            # blocks until the command knows the repository (or dies: EOF, nothing to do)
+            line = sys.stdin.readline()
+            if not line.strip():
+                print(json.dumps({"recorded": 0}))
+                return 0
+            ensure_partition(instance, str(json.loads(line)))
             specs = [AssetEventSpec.from_json(d) for d in json.loads(sys.stdin.read() or "[]")]
             for spec in specs:
                 instance.report_runless_asset_event(spec.to_dagster())
@@ -117,4 +141,4 @@ def main(argv: Sequence[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    raise SystemExit(main())

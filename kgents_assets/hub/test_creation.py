@@ -23,6 +23,7 @@ import ast
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.state_store import load_repo_states, load_state, load_states
 from kgents_assets.hub.traces import write_trace
 from kgents_assets.store import Store
-from kgents_assets.trust import TrustLevel, Verdict, decide
+from kgents_assets.trust import TrustDecision, TrustLevel, Verdict, decide
 
 AGENTFS_TESTS = Path(".agentfs") / "tests"
 #: the gateway's hosted agent whose purgatory shows (and resolves) these proposals
@@ -230,12 +231,7 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
     trust = TrustLevel(level)
     test_name, text = skeleton(candidate)
     agentfs_rel, repo_rel = target_paths(candidate)
-    decision = decide(trust, [repo_rel])  # the goal: a test in the repository's tests/
-    if decision.verdict == Verdict.LOG and decide(trust, [agentfs_rel]).verdict == Verdict.ACT:
-        decision = decide(trust, [agentfs_rel])  # allowed at least this: under .agentfs/
-        rel = agentfs_rel
-    else:
-        rel = repo_rel
+    rel, agentfs_rel, decision = _placement(trust, candidate)
     if decision.verdict == Verdict.LOG:
         run = TestRun(candidate.node_id, "logged", None, None)
     elif decision.verdict == Verdict.ASK:
@@ -267,12 +263,47 @@ def create_test(store: Store, repo: str, root: Path, candidate: Candidate, level
         run = TestRun(candidate.node_id, "exists", rel, None)
     else:
         run = _run_written(root, rel, agentfs_rel, test_name, text, candidate.node_id)
+    return _conclude(store, repo, root, candidate, run, trust, decision.reason)
+
+
+def _placement(trust: TrustLevel, candidate: Candidate) -> tuple[str, str, TrustDecision]:
+    """(where the skeleton goes, its .agentfs/tests/ path, the trust decision)."""
+    agentfs_rel, repo_rel = target_paths(candidate)
+    decision = decide(trust, [repo_rel])  # the goal: a test in the repository's tests/
+    if decision.verdict == Verdict.LOG and decide(trust, [agentfs_rel]).verdict == Verdict.ACT:
+        return agentfs_rel, agentfs_rel, decide(trust, [agentfs_rel])  # at least .agentfs/
+    return repo_rel, agentfs_rel, decision
+
+
+def _conclude(
+    store: Store,
+    repo: str,
+    root: Path,
+    candidate: Candidate,
+    run: TestRun,
+    trust: TrustLevel,
+    reason: str,
+) -> TestRun:
+    """Record ``run``, announce it, and annotate the node's markdown when a test ran."""
     with store.transaction() as conn:
-        _record(conn, repo, run, trust, decision.reason)
+        _record(conn, repo, run, trust, reason)
         _announce(conn, repo, candidate.full_name, run)
     if run.outcome in ("passed", "failed", "timeout"):
         annotate_markdown(store, root, candidate.node_id)
     return run
+
+
+def _finish_started(store: Store, repo: str, root: Path, level: int, started: _Started) -> TestRun:
+    """``create_test``'s end for a skeleton written and run early (``PendingCreation``)."""
+    (outcome,) = started.result
+    if isinstance(outcome, BaseException):
+        raise outcome
+    run = _with_node(outcome, started.candidate.node_id, token_id=None)
+    if run.outcome != "passed" and started.rel != started.agentfs_rel:
+        (root / started.rel).unlink(missing_ok=True)
+        if not (root / started.agentfs_rel).exists():
+            atomic_write_text(root / started.agentfs_rel, started.text)
+    return _conclude(store, repo, root, started.candidate, run, TrustLevel(level), started.reason)
 
 
 def _announce(conn: psycopg.Connection[Any], repo: str, subject: str, run: TestRun) -> None:
@@ -455,29 +486,135 @@ def create_tests_for_changes(
     of a large repository would otherwise write a test for every untested function. A
     function is remembered once handled, so a run that stops midway redoes only the rest.
     """
-    report = CreationReport(trust=TrustLevel(level))
-    report.runs.extend(settle(store, repo, root))
-    with store.transaction() as conn:
-        now = _public_functions(conn, repo)
-        seen = _seen(conn, repo)
-        if seen is None:
-            conn.execute(
-                "INSERT INTO hub_test_baselines (repo) VALUES (%s) ON CONFLICT DO NOTHING",
-                (repo,),
-            )
-            _remember(conn, repo, now)
-            report.baseline = True
-            return report
-        _forget_removed(conn, repo, now)
-        changed = sorted(i for i, digest in now.items() if seen.get(i) != digest)
-        report.new_or_changed = len(changed)
-        found = {c.node_id: c for c in candidates(conn, repo, changed)}
-        # functions that changed but have a test need nothing: remember them now
-        _remember(conn, repo, {i: now[i] for i in changed if i not in found})
-    chosen = sorted(found.values(), key=lambda c: c.full_name)
-    report.deferred = max(0, len(chosen) - limit)
-    for candidate in chosen[:limit]:
-        report.runs.append(create_test(store, repo, root, candidate, level))
-        with store.transaction() as conn:
-            _remember(conn, repo, {candidate.node_id: now[candidate.node_id]})
-    return report
+    return begin_tests_for_changes(store, repo, root, level, limit).finish()
+
+
+def _unsettled_proposals(conn: psycopg.Connection[Any], repo: str) -> bool:
+    """Some proposal of ``repo`` has no outcome recorded yet (``settle`` may act on it)."""
+    row = conn.execute(
+        "SELECT 1 FROM hub_test_runs p WHERE p.repo = %s AND p.token_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM hub_test_runs s WHERE s.repo = p.repo "
+        "AND s.token_id = p.token_id AND s.outcome <> 'awaiting_human') LIMIT 1",
+        (repo,),
+    ).fetchone()
+    return row is not None
+
+
+@dataclass
+class _Started:
+    """The first candidate's skeleton, written, its pytest running in a thread."""
+
+    candidate: Candidate
+    rel: str
+    agentfs_rel: str
+    text: str
+    reason: str
+    thread: threading.Thread
+    result: list[TestRun | BaseException] = field(default_factory=list)
+
+
+class PendingCreation:
+    """``create_tests_for_changes`` begun: what changed is known and the first
+    skeleton's pytest runs while the caller does other work; :meth:`finish` does the rest
+    in today's order (settled proposals, then each candidate: written, run, recorded,
+    its markdown annotated) and returns the same report.
+
+    Begun early only when nothing can come between: no proposal waits to be settled
+    (settling first could write the same file). Otherwise everything waits for
+    :meth:`finish`. An error while beginning is raised by :meth:`finish`, where the
+    step would have raised it."""
+
+    def __init__(self, store: Store, repo: str, root: Path, level: int, limit: int) -> None:
+        self.store, self.repo, self.root, self.level, self.limit = store, repo, root, level, limit
+        self.report = CreationReport(trust=TrustLevel(level))
+        self._chosen: list[Candidate] | None = None  # None: not begun, all in finish
+        self._now: dict[str, str] = {}
+        self._started: _Started | None = None
+        self._error: BaseException | None = None
+        try:
+            self._begin()
+        except Exception as exc:  # the step's failure, said where the step runs
+            self._error = exc
+
+    @property
+    def started(self) -> bool:
+        """A skeleton's pytest is under way (the caller must :meth:`finish`)."""
+        return self._started is not None
+
+    def _choose(self) -> list[Candidate]:
+        """What changed since the last run, and the candidates among it (baseline: none)."""
+        with self.store.transaction() as conn:
+            now = _public_functions(conn, self.repo)
+            seen = _seen(conn, self.repo)
+            if seen is None:
+                conn.execute(
+                    "INSERT INTO hub_test_baselines (repo) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (self.repo,),
+                )
+                _remember(conn, self.repo, now)
+                self.report.baseline = True
+                return []
+            _forget_removed(conn, self.repo, now)
+            changed = sorted(i for i, digest in now.items() if seen.get(i) != digest)
+            self.report.new_or_changed = len(changed)
+            found = {c.node_id: c for c in candidates(conn, self.repo, changed)}
+            # functions that changed but have a test need nothing: remember them now
+            _remember(conn, self.repo, {i: now[i] for i in changed if i not in found})
+        self._now = now
+        chosen = sorted(found.values(), key=lambda c: c.full_name)
+        self.report.deferred = max(0, len(chosen) - self.limit)
+        return chosen[: self.limit]
+
+    def _begin(self) -> None:
+        with self.store.connect() as conn:
+            if _unsettled_proposals(conn, self.repo):
+                return
+        self._chosen = self._choose()
+        if not self._chosen:
+            return
+        candidate = self._chosen[0]
+        trust = TrustLevel(self.level)
+        rel, agentfs_rel, decision = _placement(trust, candidate)
+        if decision.verdict != Verdict.ACT:
+            return
+        test_name, text = skeleton(candidate)
+        if not _write_new(self.root, rel, text):
+            return  # a file is there: create_test says "exists" in finish
+        result: list[TestRun | BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(run_one(self.root, rel, test_name))
+            except BaseException as exc:  # raised where create_test would raise it
+                result.append(exc)
+
+        thread = threading.Thread(target=run, name=f"pytest {rel}", daemon=True)
+        thread.start()
+        self._started = _Started(candidate, rel, agentfs_rel, text, decision.reason, thread, result)
+
+    def finish(self) -> CreationReport:
+        started, self._started = self._started, None
+        if started is not None:
+            started.thread.join()
+        if self._error is not None:
+            raise self._error
+        report = self.report
+        report.runs.extend(settle(self.store, self.repo, self.root))
+        chosen = self._choose() if self._chosen is None else self._chosen
+        for candidate in chosen:
+            if started is not None and candidate is started.candidate:
+                run = _finish_started(self.store, self.repo, self.root, self.level, started)
+            else:
+                run = create_test(self.store, self.repo, self.root, candidate, self.level)
+            report.runs.append(run)
+            with self.store.transaction() as conn:
+                _remember(conn, self.repo, {candidate.node_id: self._now[candidate.node_id]})
+        return report
+
+
+def begin_tests_for_changes(
+    store: Store, repo: str, root: Path, level: int, limit: int = MAX_PER_RUN
+) -> PendingCreation:
+    """``create_tests_for_changes`` in two halves: this one starts the first skeleton's
+    pytest (when it can), ``finish()`` on what it returns completes the rest."""
+    return PendingCreation(store, repo, root, level, limit)
