@@ -102,10 +102,12 @@ def main() -> None:
         # the general (incremental) paths on a cold build: what the first-build paths of
         # this tree must equal
         from kgents_assets.hub import markdown_swap
+        from kgents_assets.hub import refresh_files as files_mod
         from kgents_assets.hub import refresh_states as states_mod
 
         markdown_swap.SWAP_THRESHOLD = 10**9  # type: ignore[attr-defined]
         states_mod.is_first_build = lambda conn, repo: False  # type: ignore[attr-defined]
+        files_mod.takes_first_build_paths = lambda index: False  # type: ignore[attr-defined]
     root = Path(root_arg)
     store = Store(url=url)
     store.migrate()

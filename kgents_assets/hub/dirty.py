@@ -50,12 +50,18 @@ def mark_dirty_with_reasons(
         )
 
 
-def mark_every_node(conn: psycopg.Connection[Any], repo: str, stage: str, reason: str) -> None:
-    """Mark every node of ``repo`` for ``stage``; a mark already there keeps its reason."""
+def mark_every_node(
+    conn: psycopg.Connection[Any], repo: str, stage: str, reason: str, *, renew: bool = False
+) -> None:
+    """Mark every node of ``repo`` for ``stage``; a mark already there keeps its reason,
+    or with ``renew`` gets this one (what mark_dirty does, without shipping the ids)."""
+    conflict = (
+        "DO UPDATE SET reason = EXCLUDED.reason, marked_at = now()" if renew else "DO NOTHING"
+    )
     conn.execute(
         "INSERT INTO hub_dirty (repo, node_id, stage, reason) "
         "SELECT repo, node_id, %s, %s FROM hub_nodes WHERE repo = %s "
-        "ON CONFLICT (node_id, stage) DO NOTHING",
+        f"ON CONFLICT (node_id, stage) {conflict}",
         (stage, reason, repo),
     )
 

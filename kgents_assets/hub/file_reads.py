@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kgents_assets.hub.copy_text import copy_block
 from kgents_assets.hub.discovery import extract_source, package_dir_checker
 from kgents_assets.hub.models import CodeNode, FileStatus
 from kgents_assets.hub.node_ids import content_hash, qualify_node_id
@@ -63,6 +64,9 @@ class FileResult:
     file_row: tuple[Any, ...] | None = None  # hub_files columns (FILE_COLUMNS)
     nodes: list[NodeFacts] = field(default_factory=list)
     node_rows: list[tuple[Any, ...]] = field(default_factory=list)  # NODE_COLUMNS
+    #: with ``encode``: the node rows as new rows (NODE_COLUMNS + state_source = source),
+    #: COPY text encoded by the worker; ``node_rows`` is then empty
+    node_copy: bytes = b""
 
 
 FILE_COLUMNS = [
@@ -165,26 +169,41 @@ def read_and_parse(
 
 
 def _read_batch(
-    root: str, requests: list[ReadRequest], max_bytes: int, repo: str
+    root: str, requests: list[ReadRequest], max_bytes: int, repo: str, encode: bool = False
 ) -> list[FileResult]:
     base = Path(root)
     is_pkg = package_dir_checker(base)
-    return [read_and_parse(base, r, max_bytes, repo, is_pkg) for r in requests]
+    results = [read_and_parse(base, r, max_bytes, repo, is_pkg) for r in requests]
+    if encode:
+        for result in results:
+            result.node_copy = copy_block([(*row, row[SOURCE]) for row in result.node_rows])
+            result.node_rows = []
+    return results
 
 
 def read_files(
-    root: Path, requests: list[ReadRequest], max_bytes: int, workers: int, repo: str
+    root: Path,
+    requests: list[ReadRequest],
+    max_bytes: int,
+    workers: int,
+    repo: str,
+    *,
+    encode: bool = False,
 ) -> Iterator[list[FileResult]]:
     """Results batch by batch, in request order, as workers finish them: the caller writes
-    each batch and drops it before the next arrives."""
+    each batch and drops it before the next arrives. ``encode``: every node is new (a
+    first build), so the workers encode its row for COPY (``FileResult.node_copy``)."""
     if workers <= 1 or len(requests) < PARALLEL_THRESHOLD:
         for start in range(0, len(requests), SERIAL_BATCH):
-            yield _read_batch(str(root), requests[start : start + SERIAL_BATCH], max_bytes, repo)
+            batch = requests[start : start + SERIAL_BATCH]
+            yield _read_batch(str(root), batch, max_bytes, repo, encode)
         return
     chunk = max(1, len(requests) // (workers * 8))
     batches = [requests[i : i + chunk] for i in range(0, len(requests), chunk)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending = deque(pool.submit(_read_batch, str(root), b, max_bytes, repo) for b in batches)
+        pending = deque(
+            pool.submit(_read_batch, str(root), b, max_bytes, repo, encode) for b in batches
+        )
         del batches
         while pending:
             yield pending.popleft().result()  # no reference left once the caller wrote it

@@ -2,12 +2,114 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from kgents_assets.hub.generated_tests import GeneratedTest
-from kgents_assets.hub.models import NodeState
 
 NODES_DIR = Path(".agentfs") / "nodes"
+
+
+class EdgeFacts(Protocol):
+    @property
+    def full_name(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+
+class MarkdownFacts(Protocol):
+    """What the markdown shows of a node state: a NodeState, or a StateView of its JSON."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def qualname(self) -> str: ...
+    @property
+    def file_path(self) -> str: ...
+    @property
+    def start_line(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def node_id(self) -> str: ...
+    @property
+    def complexity(self) -> int: ...
+    @property
+    def source_hash(self) -> str: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def decorators(self) -> Sequence[str]: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def callers(self) -> Sequence[EdgeFacts]: ...
+    @property
+    def caller_count(self) -> int: ...
+    @property
+    def callees(self) -> Sequence[EdgeFacts]: ...
+    @property
+    def related_tests(self) -> Sequence[str]: ...
+    @property
+    def suggested_test(self) -> str | None: ...
+    @property
+    def updated(self) -> Mapping[str, datetime]: ...
+
+
+class _Edge(NamedTuple):
+    full_name: str
+    confidence: float
+
+
+class StateView:
+    """A stored state's JSON read as the markdown reads a NodeState, without building the
+    model and an Edge model per caller and callee: a first build renders 44k of them
+    (NodeState.model_construct and its edges were half of that stage's Python time).
+    Timestamps are parsed once per distinct text (a build stamps every node alike)."""
+
+    __slots__ = ("_d", "callees", "callers", "updated")
+
+    def __init__(self, data: Mapping[str, Any], stamps: dict[str, datetime]) -> None:
+        self._d = data
+        self.callers = [_Edge(e["full_name"], e["confidence"]) for e in data.get("callers", ())]
+        self.callees = [_Edge(e["full_name"], e["confidence"]) for e in data.get("callees", ())]
+        updated: dict[str, datetime] = {}
+        for kind, at in data.get("updated", {}).items():
+            parsed = stamps.get(at)
+            if parsed is None:
+                parsed = stamps[at] = datetime.fromisoformat(at)
+            updated[kind] = parsed
+        self.updated = updated
+
+    def __getattr__(self, name: str) -> Any:
+        # the plain fields, with NodeState's defaults for what an older state lacks
+        try:
+            return self._d[name]
+        except KeyError:
+            if name in _DEFAULTS:
+                return _DEFAULTS[name]
+            raise AttributeError(name) from None
+
+    @property
+    def caller_count(self) -> int:
+        total = self._d.get("callers_total")
+        return len(self.callers) if total is None else int(total)
+
+
+_DEFAULTS: dict[str, Any] = {
+    "decorators": [],
+    "complexity": 1,
+    "related_tests": [],
+    "summary": "",
+    "suggested_test": None,
+}
 
 
 def markdown_relpath(file_path: str, qualname: str, ordinal: int) -> str:
@@ -39,7 +141,7 @@ def _generated(test: GeneratedTest) -> list[str]:
     ]
 
 
-def render_markdown(state: NodeState, generated: GeneratedTest | None = None) -> str:
+def render_markdown(state: MarkdownFacts, generated: GeneratedTest | None = None) -> str:
     """The node's markdown: a function of its state and of its hub-generated test's last
     run (``kgents_assets.hub.generated_tests``), so any later render keeps that section."""
     label = state.full_name if state.kind == "module" else state.qualname

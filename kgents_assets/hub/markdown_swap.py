@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,7 @@ import psycopg
 
 from kgents_assets.hub import dirty
 from kgents_assets.hub.generated_tests import last_generated_tests
-from kgents_assets.hub.markdown import NODES_DIR, render_markdown
-from kgents_assets.hub.models import trusted_node_state
+from kgents_assets.hub.markdown import NODES_DIR, StateView, render_markdown
 from kgents_assets.hub.state_store import node_id_of_key, state_key
 
 #: Fewer marks than this go file by file: a small first build is quick either way.
@@ -51,10 +51,17 @@ def can_swap(root: Path, marks: Mapping[str, str]) -> bool:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(text.encode("utf-8"))
+#: files handed to a writer thread at once: one submit per file cost more than the write
+CHUNK = 64
+
+
+def _write_all(files: list[tuple[str, str]]) -> None:
+    for path, text in files:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+        try:
+            os.write(fd, text.encode("utf-8"))
+        finally:
+            os.close(fd)
 
 
 def write_and_swap(
@@ -67,10 +74,12 @@ def write_and_swap(
     staging = root / NODES_DIR.parent / f".nodes-{os.getpid()}.tmp"
     staging.mkdir(parents=True)
     prefix = NODES_DIR.as_posix() + "/"
-    made = {staging}
+    base = str(staging) + "/"
+    made = {base}
     written, first = 0, ""
     samples: list[str] = []
     pending: list[Future[None]] = []
+    stamps: dict[str, datetime] = {}
     try:
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
             for start in range(0, len(ids), BATCH):
@@ -83,24 +92,31 @@ def write_and_swap(
                     )
                 }
                 generated = last_generated_tests(conn, states)
+                chunk: list[tuple[str, str]] = []
                 for node_id in batch:
                     if node_id not in states:
                         continue  # no state, not a removal: nothing to write (as file by file)
-                    state = trusted_node_state(states[node_id])
-                    text = render_markdown(state, generated.get(node_id))
-                    rel = state.markdown_path
+                    data = states[node_id]
+                    text = render_markdown(StateView(data, stamps), generated.get(node_id))
+                    rel: str = data["markdown_path"]
                     if not rel.startswith(prefix):
                         raise ValueError(f"markdown path outside {prefix}: {rel!r}")
-                    path = staging / rel[len(prefix) :]
-                    if path.parent not in made:
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        made.add(path.parent)
-                    pending.append(pool.submit(_write, path, text))
+                    path = base + rel[len(prefix) :]
+                    parent = path.rsplit("/", 1)[0] + "/"
+                    if parent not in made:
+                        Path(parent).mkdir(parents=True, exist_ok=True)
+                        made.add(parent)
+                    chunk.append((path, text))
+                    if len(chunk) >= CHUNK:
+                        pending.append(pool.submit(_write_all, chunk))
+                        chunk = []
                     written += 1
                     if len(samples) < 5:
                         samples.append(rel)
                     if not first:
                         first = text
+                if chunk:
+                    pending.append(pool.submit(_write_all, chunk))
                 # a failed write fails the run before the swap; a batch at a time bounds
                 # the texts waiting for a writer
                 for write in pending:

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
+from kgents_assets.hub.copy_text import copy_encoded
 from kgents_assets.hub.discovery import DEFAULT_MAX_FILE_BYTES
 from kgents_assets.hub.file_reads import (
     FILE_COLUMNS,
@@ -82,6 +83,13 @@ def _files_under_changed_packages(
     if not dirs:
         return set()
     return {p for p in index if any(d == "" or p.startswith(d + "/") for d in dirs)}
+
+
+def takes_first_build_paths(index: dict[str, IndexedFile]) -> bool:
+    """Nothing of the repository is indexed: its build may take the first-build paths
+    (rows encoded by the workers, marks set in the server, no caller lookups). They give
+    what the general paths give (tests/hub/test_first_build.py switches them off)."""
+    return not index
 
 
 def load_file_index(conn: psycopg.Connection[Any], repo: str) -> dict[str, IndexedFile]:
@@ -279,7 +287,7 @@ def refresh_files(
         dirty.stage_lock(conn, repo)
         index = load_file_index(conn, repo)
         # Nothing indexed yet: every node is new, no row can conflict, no caller elsewhere.
-        first_build = not index
+        first_build = takes_first_build_paths(index)
         if not first_build and not (root / NODES_DIR).is_dir():
             # no file changed, yet the user has no markdown: the directory was deleted, or
             # this is a fresh clone of a moved checkout (repos.registration)
@@ -294,14 +302,21 @@ def refresh_files(
         new: dict[str, NodeFacts] = {}
         kept_rows: list[tuple[Any, ...]] = []  # nodes the index knew: upserted at the end
         file_rows: list[tuple[Any, ...]] = []
-        for batch in read_files(root, requests, max_file_bytes, workers, repo):
+        # On a first build every node is new (no old row can exist without its file's
+        # index row), so the workers encode the rows for COPY themselves (copy_text).
+        for batch in read_files(
+            root, requests, max_file_bytes, workers, repo, encode=first_build and not old_all
+        ):
             fresh_rows: list[tuple[Any, ...]] = []
+            encoded: list[bytes] = []
             for result in batch:
                 _sort_result(result, reads, index, report)
                 if result.file_row is None:
                     continue
                 file_rows.append(result.file_row)
                 new.update((n.node_id, n) for n in result.nodes)
+                if result.node_copy:
+                    encoded.append(result.node_copy)
                 for row in result.node_rows:
                     # A new node's "before" is its own source; a kept node keeps the source
                     # its state was derived from until stage 2 has diffed against it.
@@ -311,6 +326,7 @@ def refresh_files(
                         fresh_rows.append((*row, row[SOURCE]))
             del batch
             bulk_insert(conn, "hub_nodes", [*NODE_COLUMNS, "state_source"], fresh_rows)
+            copy_encoded(conn, "hub_nodes", [*NODE_COLUMNS, "state_source"], encoded)
         _count_parse_outcomes(reads, index, report)
         affected_files = [st.path for st in reads.to_parse] + reads.deleted
         affected_set = set(affected_files)
@@ -326,7 +342,11 @@ def refresh_files(
         marks = _marks_for_changes(
             conn, repo, new, old, added, removed, affected_files, first_build=first_build
         )
-        dirty.mark_dirty(conn, repo, dirty.STATE, sorted(marks), "files changed")
+        if first_build and marks == set(new):
+            # every node of the repository, marked in the server: no 44k-id array to ship
+            dirty.mark_every_node(conn, repo, dirty.STATE, "files changed", renew=True)
+        else:
+            dirty.mark_dirty(conn, repo, dirty.STATE, sorted(marks), "files changed")
         report.nodes_marked = len(marks)
     report.duration_s = time.perf_counter() - started
     return report

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.diff_bundle import build_diff_bundle
+from kgents_assets.hub.diff_bundle import DiffBundle, build_diff_bundle
 from kgents_assets.hub.extract_common import first_sentence
 from kgents_assets.hub.field_updates import apply_tools, suggest_test_skeleton, summarize
 from kgents_assets.hub.markdown import markdown_relpath
@@ -272,6 +272,23 @@ def _signals_json(signals: tuple[str, ...]) -> str:
     return json.dumps(list(signals))
 
 
+def _decide(
+    triage: TriageBackend, bundle: DiffBundle, cache: dict[tuple[str, ...], list[Decision]]
+) -> list[Decision]:
+    """Triage's decisions on the bundle's candidates. The rules backend decides on the
+    signals alone, so a run asks it once per set of signals (a cold build: one set for
+    every node); any other backend (an LLM) sees every bundle."""
+    if type(triage) is not RulesTriage:
+        candidates = candidates_for(bundle)
+        return triage.decide(bundle, candidates) if candidates else []
+    signals = tuple(bundle.signals())
+    decisions = cache.get(signals)
+    if decisions is None:
+        candidates = candidates_for(bundle)
+        decisions = cache[signals] = triage.decide(bundle, candidates) if candidates else []
+    return decisions
+
+
 @dataclass
 class _Derived:
     """3's outcome: states to write, traces to keep, and which nodes moved on."""
@@ -298,6 +315,7 @@ def _derive_states(
     """3. Fresh facts -> diff bundle -> rules -> triage -> tools, for every affected node."""
     callers, callees = edges
     edge_cache = {} if edge_cache is None else edge_cache
+    rules_cache: dict[tuple[str, ...], list[Decision]] = {}
     out = _Derived([], set(), [], [], [])
     for node_id in sorted(rows):
         row = rows[node_id]
@@ -308,8 +326,7 @@ def _derive_states(
         bundle = build_diff_bundle(old, row.state_source, fresh, row.source)
         if row.state_source != row.source:
             out.diffed.append(node_id)
-        candidates = candidates_for(bundle)
-        decisions = triage.decide(bundle, candidates) if candidates else []
+        decisions = _decide(triage, bundle, rules_cache)
         approved = [d.tool for d in decisions if d.verdict == "approved"]
         state = apply_tools(old, fresh, approved, now)
         report.nodes_processed += 1
@@ -454,6 +471,7 @@ def _first_build(
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
     changed: list[str] = []
+    diffed: list[str] = []
     edge_cache: EdgeCache = {}
     for batch in batches(ids):
         rows = {
@@ -467,14 +485,18 @@ def _first_build(
         if derived.traces:
             write_traces(conn, derived.traces)
         changed += derived.changed_ids
-    # what the general path does for each node whose "before" differs (diffed)
-    conn.execute(
-        "UPDATE hub_nodes SET state_source = source "
-        "WHERE repo = %s AND state_source IS DISTINCT FROM source",
-        (repo,),
-    )
-    dirty.mark_dirty(conn, repo, dirty.MARKDOWN, changed, "state changed")
-    dirty.mark_dirty(conn, repo, dirty.CATALOG, changed, "state changed")
+        diffed += derived.diffed
+    if diffed:  # what the general path does for each node whose "before" differs
+        conn.execute(
+            "UPDATE hub_nodes SET state_source = source WHERE repo = %s AND node_id = ANY(%s)",
+            (repo, diffed),
+        )
+    if len(changed) == len(ids):  # every node of the repository: marked in the server
+        for stage in (dirty.MARKDOWN, dirty.CATALOG):
+            dirty.mark_every_node(conn, repo, stage, "state changed", renew=True)
+    else:
+        dirty.mark_dirty(conn, repo, dirty.MARKDOWN, changed, "state changed")
+        dirty.mark_dirty(conn, repo, dirty.CATALOG, changed, "state changed")
     dirty.clear_marks(conn, repo, dirty.STATE, marked)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from kgents_assets.hub.models import CallRef
+from typing import NamedTuple, Protocol
 
 MAX_NAME_CANDIDATES = 3  # more same-named definitions than this and we do not guess
 
@@ -35,10 +34,30 @@ class CallerContext:
     imports: Mapping[str, str]
 
 
+class CallSite(Protocol):
+    """A call as resolution reads it: a CallRef, or any pair with these two fields (a
+    first build resolves tens of thousands of calls straight from stored JSON)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def qualifier(self) -> str | None: ...
+
+
+class Call(NamedTuple):
+    """A call site without a pydantic model: what a first build resolves."""
+
+    name: str
+    qualifier: str | None = None
+
+
 class SymbolTable:
     def __init__(self, symbols: Iterable[Symbol]) -> None:
         self.by_full_name: dict[str, list[Symbol]] = {}
         self.by_name: dict[str, list[Symbol]] = {}
+        #: by_simple_name's answers: every call of a popular name asks the same question
+        self._by_kinds: dict[tuple[str, frozenset[str]], list[Symbol]] = {}
         for sym in symbols:
             self.by_full_name.setdefault(sym.full_name, []).append(sym)
             if sym.kind != "module":
@@ -55,7 +74,11 @@ class SymbolTable:
         return min(callable_, key=lambda s: (s.ordinal, s.node_id))
 
     def by_simple_name(self, name: str, kinds: frozenset[str]) -> list[Symbol]:
-        return [s for s in self.by_name.get(name, ()) if s.kind in kinds]
+        found = self._by_kinds.get((name, kinds))
+        if found is None:
+            found = [s for s in self.by_name.get(name, ()) if s.kind in kinds]
+            self._by_kinds[(name, kinds)] = found
+        return found
 
 
 _CALLABLE = frozenset({"function", "class", "method"})
@@ -72,7 +95,7 @@ def _guess(
 
 
 def resolve_call(
-    ref: CallRef, ctx: CallerContext, table: SymbolTable
+    ref: CallSite, ctx: CallerContext, table: SymbolTable
 ) -> list[tuple[Symbol, float]]:
     name, qualifier = ref.name, ref.qualifier
     if qualifier is None:
@@ -99,7 +122,7 @@ def resolve_call(
 
 
 def resolve_node_calls(
-    calls: Iterable[CallRef], ctx: CallerContext, table: SymbolTable
+    calls: Iterable[CallSite], ctx: CallerContext, table: SymbolTable
 ) -> dict[str, float]:
     """Callee node id -> best confidence over all of the node's call sites."""
     edges: dict[str, float] = {}

@@ -17,8 +17,14 @@ from typing import Any
 
 import psycopg
 
-from kgents_assets.hub.models import CallRef, trusted_code_node
-from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
+from kgents_assets.hub.models import trusted_code_node
+from kgents_assets.hub.resolution import (
+    Call,
+    CallerContext,
+    Symbol,
+    SymbolTable,
+    resolve_node_calls,
+)
 from kgents_assets.hub.state_store import KEY_PREFIX, KEY_SUFFIX
 
 #: nodes read, derived and written per round trip
@@ -80,7 +86,7 @@ def resolve_all(
             "WHERE n.repo = %s AND n.node_id = ANY(%s)",
             (repo, batch),
         ):
-            refs = [CallRef.model_construct(**c) for c in calls or ()]
+            refs = [Call(c["name"], c.get("qualifier")) for c in calls or ()]
             ctx = CallerContext(node_id, module, class_name, imports)
             src_name, src_test = ends[node_id]
             for dst, conf in resolve_node_calls(refs, ctx, table).items():

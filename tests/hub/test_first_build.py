@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from kgents_assets.hub import markdown_swap
+from kgents_assets.hub import refresh_files as refresh_files_mod
 from kgents_assets.hub import refresh_states as refresh_states_mod
 from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.refresh import refresh_repository
@@ -109,6 +110,7 @@ def test_first_build_paths_equal_the_general_paths(
 
     monkeypatch.setattr(markdown_swap, "SWAP_THRESHOLD", 10**9)
     monkeypatch.setattr(refresh_states_mod, "is_first_build", lambda conn, repo: False)
+    monkeypatch.setattr(refresh_files_mod, "takes_first_build_paths", lambda index: False)
     general_store = fresh_store()
     assert _build(general_store, other_root) == (False, False)
     general = _everything(general_store, other_root)
