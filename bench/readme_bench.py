@@ -99,10 +99,11 @@ class Runner:
             DAGSTER_HOME=str(self.dagster),
         )
 
-    def run(self, *, keep_going: bool = False) -> Measured:
+    def run(self, *, keep_going: bool = False, as_json: bool = False) -> Measured:
         """One ``kg hub --once``; a failure stops the bench, or with ``keep_going`` is
         recorded (the bench still exits non-zero, after printing what it measured)."""
-        result = run_measured([KG, "hub", "--once", str(self.copy)], self.env, self.copy)
+        args = [KG, "hub", "--once", str(self.copy), *(["--json"] if as_json else [])]
+        result = run_measured(args, self.env, self.copy)
         if result.returncode != 0:
             tail = "\n".join(result.output.splitlines()[-25:])
             message = f"{self.tree}: kg hub --once exited {result.returncode}:\n{tail}"
@@ -154,6 +155,18 @@ def check_tree(tree: Path, env: dict[str, str]) -> None:
         raise BenchFailure(f"kg would import {out}, not the tree {tree}")
 
 
+def json_timings(output: str) -> dict[str, float]:
+    """``timings_s`` of a ``kg hub --once --json`` summary (the JSON object is the last
+    thing on stdout; nothing when the run printed none)."""
+    start = output.rfind("\n{\n")
+    try:
+        summary = json.loads(output[start + 1 :] if start >= 0 else output)
+    except ValueError:
+        return {}
+    timings = summary.get("timings_s") if isinstance(summary, dict) else None
+    return {str(k): float(v) for k, v in (timings or {}).items()}
+
+
 def markdown_of(copy: Path, target: Path, function: str) -> Path:
     rel = target.relative_to(copy).as_posix()
     return copy / ".agentfs" / "nodes" / rel / f"{function}.md"
@@ -184,6 +197,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
         "--prepared", type=Path, help="keep/reuse each tree's indexed copy here (no cold run)"
+    )
+    parser.add_argument(
+        "--json-timings",
+        action="store_true",
+        help="edit runs with --json: print the medians of their timings_s split per tree",
     )
     args = parser.parse_args()
     trees = [t.resolve() for t in args.tree or [HERE]]
@@ -259,7 +277,9 @@ def main() -> None:
                     edited.write_text(
                         originals[runner.tree] + f"\n\ndef {function}(x):\n    return x + {i}\n"
                     )
-                    edits[runner.tree].append(runner.run(keep_going=True))
+                    edits[runner.tree].append(
+                        runner.run(keep_going=True, as_json=args.json_timings)
+                    )
                     if not markdown_of(runner.copy, edited, function).is_file():
                         raise BenchFailure(
                             f"{runner.tree}: the edit was not picked up: no markdown for {function}"
@@ -331,6 +351,15 @@ def main() -> None:
         print(f"  spreads {tree_label(trees, tree)}: cold {spread([m.wall_s for m in cold[tree]])} "
               f"no-op {spread([m.wall_s for m in noop[tree]])} "
               f"edit {spread([m.wall_s for m in edits[tree]])}")  # fmt: skip
+    if args.json_timings:
+        print("\none-file edit, --json timings_s (wall s, medians; parts overlap)")
+        for tree in trees:
+            splits = [json_timings(m.output) for m in edits[tree]]
+            keys = list(dict.fromkeys(k for split in splits for k in split))
+            parts = ", ".join(
+                f"{k} {med([split[k] for split in splits if k in split]):.3f}" for k in keys
+            )
+            print(f"  {tree_label(trees, tree)}: {parts or 'none reported'}")
     print("\npeak memory (MB)            main   process tree")
     for tree in trees:
         label = f" {tree_label(trees, tree)}" if len(trees) > 1 else ""

@@ -2,25 +2,29 @@
 
 The full comparison (``api_surface.detect_api_changes``) rebuilds the public API of the
 whole repository on every refresh: on Django 25k symbols read with their source and hashed,
-the stored snapshot parsed back, 2.2 s for a one-function edit. A symbol's entry depends
-only on its node row, its file (``__all__`` in the file's text) and the repository's
-re-exports (``_re_exports``, a few hundred package ``__init__`` rows, recomputed whole here
-since it is cheap). So the state next to the snapshot (kv ``hub:api:{repo}``, with the
-repository's ``repo`` column) keeps, per file, a fingerprint of everything a symbol of it is
-built from, plus the re-export map; a refresh rebuilds only the files whose fingerprint
-moved, and the files whose re-exports moved, and compares those with the snapshot's
-symbols of the same files. Every other file's symbols are equal on both sides by
-construction: they can neither appear in the changes nor be rewritten.
+the stored snapshot parsed back, the re-exports of 639 package ``__init__`` files followed
+through their star imports (a query and often a parse per star), 2.2 s for a one-function
+edit. A symbol's entry depends only on its file's node rows (a function of the file's
+content, its module and the extractor), its file's ``__all__`` and the repository's
+re-export map. So the state next to the snapshot (kv ``hub:api:{repo}``, with the
+repository's ``repo`` column) keeps each file's content hash and module, the re-export map
+and the modules it star-imports; a refresh rebuilds only the files that moved and the
+files whose names' re-exports moved, and compares those with the snapshot's symbols of the
+same files. Every other file's symbols are equal on both sides by construction: they can
+neither appear in the changes nor be rewritten. The re-export map itself is recomputed only
+when a package ``__init__`` or a file of a star-imported module moved.
 
 The state is trusted only while it names the snapshot it was saved with (the baseline's
-``updated_at``, set in the saving transaction) and the same root; anything else (the first
-refresh after an upgrade, a snapshot written by other code) takes the full comparison, which
-saves a state for the next one.
+``updated_at``, set in the saving transaction), the same root and the same kgents version
+(another extractor may give other rows for the same files); anything else (the first
+refresh after an upgrade, a snapshot written by other code) takes the full comparison,
+which saves a state for the next one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +32,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from kgents_assets.hub.api_surface import (
-    _API_KINDS,
     Detection,
     _re_exports,
     diff_surfaces,
@@ -36,39 +39,44 @@ from kgents_assets.hub.api_surface import (
     public_api,
     record_changes,
     save_snapshot,
+    star_imports,
 )
 
 PREFIX = "hub:api:"
+DISTRIBUTION = "kgents-assets"
 
 
 def state_key(repo: str) -> str:
     return f"{PREFIX}{repo}"
 
 
-def file_fingerprints(conn: psycopg.Connection[Any], repo: str) -> dict[str, list[Any]]:
-    """path -> [fingerprint, modules of its symbols]: every file of the index, and every
-    file with a candidate symbol, even one the index lost.
+def file_fingerprints(conn: psycopg.Connection[Any], repo: str) -> dict[str, list[str]]:
+    """path -> [content hash, module] of every indexed file of ``repo``.
 
-    The fingerprint covers what ``public_api`` reads of a file: the node rows it selects
-    (each column it uses, the source by its hash) and the file's content hash (its
-    ``__all__``)."""
-    nodes = conn.execute(
-        "SELECT file_path, md5(string_agg(concat_ws(chr(31), node_id, full_name, qualname, "
-        "name, kind, extract->>'start_line', extract->>'signature', extract->>'module', "
-        "md5(source)), chr(30) ORDER BY node_id)), "
-        "array_agg(DISTINCT coalesce(extract->>'module', '')) "
-        "FROM hub_nodes WHERE repo = %s AND NOT is_test AND kind = ANY(%s) GROUP BY file_path",
-        (repo, list(_API_KINDS)),
+    A file's node rows are a function of its content, its module (a package marker that
+    comes or goes renames the modules beneath it, same content) and the extractor (the
+    kgents version, kept beside): so are its symbols, but for the re-exports."""
+    rows = conn.execute(
+        "SELECT path, content_hash, module FROM hub_files WHERE repo = %s", (repo,)
     ).fetchall()
-    files = conn.execute(
-        "SELECT path, content_hash FROM hub_files WHERE repo = %s", (repo,)
+    return {path: [digest, module or ""] for path, digest, module in rows}
+
+
+def star_modules(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> list[str]:
+    """The modules a package ``__init__`` of ``repo`` star-imports: what ``from m import *``
+    binds depends on ``m``'s files as well (``_re_exports``)."""
+    rows = conn.execute(
+        "SELECT module, path FROM hub_files WHERE repo = %s AND path LIKE '%%__init__.py'",
+        (repo,),
     ).fetchall()
-    out: dict[str, list[Any]] = {path: [f"file:{digest}|", []] for path, digest in files}
-    for path, digest, modules in nodes:
-        entry = out.setdefault(path, ["file:-|", []])
-        entry[0] += digest
-        entry[1] = sorted(modules)
-    return out
+    return sorted({m for module, path in rows for m in star_imports(root, path, module or "")})
+
+
+def _version() -> str:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _baseline_stamp(conn: psycopg.Connection[Any], repo: str) -> str | None:
@@ -92,14 +100,17 @@ def _save_state(
     conn: psycopg.Connection[Any],
     repo: str,
     root: Path | None,
-    prints: dict[str, list[Any]],
+    prints: dict[str, list[str]],
     exports: dict[str, list[str]],
+    stars: list[str],
 ) -> None:
     value = {
         "stamp": _baseline_stamp(conn, repo),
         "root": None if root is None else str(root),
+        "version": _version(),
         "files": prints,
         "exports": exports,
+        "star_modules": stars,
     }
     conn.execute(
         "INSERT INTO kv (key, value, repo) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
@@ -108,20 +119,39 @@ def _save_state(
     )
 
 
+def moved_files(before: dict[str, list[str]], prints: dict[str, list[str]]) -> set[str]:
+    """Files new, gone, edited or moved to another module since the state was saved."""
+    return {p for p in prints.keys() | before.keys() if prints.get(p) != before.get(p)}
+
+
+def exports_may_move(
+    moved: set[str],
+    before: dict[str, list[str]],
+    prints: dict[str, list[str]],
+    stars: list[str],
+) -> bool:
+    """Whether ``_re_exports`` may give another map: a package ``__init__`` moved, or a
+    file of a module one of them star-imports (that module's names are re-exported)."""
+    if any(p.endswith("__init__.py") for p in moved):
+        return True
+    star = set(stars)
+    return any(entry[1] in star for p in moved for entry in (before.get(p), prints.get(p)) if entry)
+
+
 def changed_files(
-    state: dict[str, Any], prints: dict[str, list[Any]], exports: dict[str, list[str]]
+    state: dict[str, Any], prints: dict[str, list[str]], exports: dict[str, list[str]]
 ) -> set[str]:
     """The files whose symbols may differ from the snapshot's: their own fingerprint moved
     (new, edited, gone), or the re-exports of a name of their module moved."""
-    before: dict[str, list[Any]] = state["files"]
-    dirty = {p for p in prints.keys() | before.keys() if prints.get(p) != before.get(p)}
+    before: dict[str, list[str]] = state["files"]
+    dirty = moved_files(before, prints)
     old_exports: dict[str, list[str]] = state["exports"]
     moved = {k for k in exports.keys() | old_exports.keys() if exports.get(k) != old_exports.get(k)}
     if moved:
         # a key is ``{module}.{top-level name}``: the files of that module hold the symbol
         modules = {k.rsplit(".", 1)[0] for k in moved if "." in k}
         for entries in (prints, before):
-            dirty.update(p for p, (_, mods) in entries.items() if modules.intersection(mods))
+            dirty.update(p for p, (_, module) in entries.items() if module in modules)
     return dirty
 
 
@@ -146,7 +176,6 @@ def _compare(
 def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> Detection:
     """What ``api_surface.detect_api_changes`` returns and records, rebuilding only the
     files that moved since the last detection (all of them without a usable state)."""
-    exports = _re_exports(conn, repo, root)
     prints = file_fingerprints(conn, repo)
     state = _load_state(conn, repo)
     usable = (
@@ -154,8 +183,19 @@ def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | No
         and state.get("stamp") is not None
         and state.get("stamp") == _baseline_stamp(conn, repo)
         and state.get("root") == (None if root is None else str(root))
+        and state.get("version") == _version()
+        and isinstance(state.get("star_modules"), list)
     )
-    files = changed_files(state, prints, exports) if usable and state is not None else None
+    if usable and state is not None:
+        moved = moved_files(state["files"], prints)
+        if exports_may_move(moved, state["files"], prints, state["star_modules"]):
+            exports, stars = _re_exports(conn, repo, root), star_modules(conn, repo, root)
+        else:  # a function of files none of which moved: the map kept is the map now
+            exports, stars = state["exports"], state["star_modules"]
+        files: set[str] | None = changed_files(state, prints, exports)
+    else:
+        exports, stars = _re_exports(conn, repo, root), star_modules(conn, repo, root)
+        files = None
     detection = _compare(conn, repo, root, exports, files)
-    _save_state(conn, repo, root, prints, exports)
+    _save_state(conn, repo, root, prints, exports, stars)
     return detection
