@@ -434,28 +434,32 @@ class CreationReport:
 
 def _public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
     """node id -> hash of its source, for the public functions and methods of ``repo``."""
-    from kgents_assets.hub.test_files import is_test_file
-
     rows = conn.execute(
         "SELECT node_id, qualname, file_path, md5(source) FROM hub_nodes "
         "WHERE repo = %s AND NOT is_test AND kind IN ('function', 'method')",
         (repo,),
     ).fetchall()
-    return {
-        node_id: digest
-        for node_id, qualname, path, digest in rows
-        if not any(p.startswith("_") for p in qualname.split(".")) and not is_test_file(path)
-    }
+    return {node_id: digest for node_id, qual, path, digest in rows if _public(qual, path)}
 
 
-def _seen(conn: psycopg.Connection[Any], repo: str) -> dict[str, str] | None:
-    """What the previous run saw, or None before the repository's first run."""
-    if conn.execute("SELECT 1 FROM hub_test_baselines WHERE repo = %s", (repo,)).fetchone() is None:
-        return None
+def _public(qualname: str, path: str) -> bool:
+    from kgents_assets.hub.test_files import is_test_file
+
+    return not any(p.startswith("_") for p in qualname.split(".")) and not is_test_file(path)
+
+
+def _changed_public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
+    """node id -> hash of its source, for the public functions and methods of ``repo``
+    whose hash is not the one ``hub_test_seen`` remembers (new or changed): the
+    comparison is made in the database, so an edit reads its few rows, not 25k."""
     rows = conn.execute(
-        "SELECT node_id, source_hash FROM hub_test_seen WHERE repo = %s", (repo,)
+        "SELECT n.node_id, n.qualname, n.file_path, md5(n.source) FROM hub_nodes n "
+        "LEFT JOIN hub_test_seen s ON s.repo = n.repo AND s.node_id = n.node_id "
+        "WHERE n.repo = %s AND NOT n.is_test AND n.kind IN ('function', 'method') "
+        "AND s.source_hash IS DISTINCT FROM md5(n.source)",
+        (repo,),
     ).fetchall()
-    return {r[0]: r[1] for r in rows}
+    return {node_id: digest for node_id, qual, path, digest in rows if _public(qual, path)}
 
 
 def _remember(conn: psycopg.Connection[Any], repo: str, seen: dict[str, str]) -> None:
@@ -469,9 +473,15 @@ def _remember(conn: psycopg.Connection[Any], repo: str, seen: dict[str, str]) ->
     )
 
 
-def _forget_removed(conn: psycopg.Connection[Any], repo: str, now: dict[str, str]) -> None:
+def _forget_removed(conn: psycopg.Connection[Any], repo: str) -> None:
+    """Forget the functions that are gone. A node id hashes its path, kind and qualified
+    name, so a remembered function (public, in no test file) that still has its row is
+    still one of ``_public_functions``: only the rows matter."""
     conn.execute(
-        "DELETE FROM hub_test_seen WHERE repo = %s AND NOT (node_id = ANY(%s))", (repo, list(now))
+        "DELETE FROM hub_test_seen s WHERE s.repo = %s AND NOT EXISTS (SELECT 1 FROM "
+        "hub_nodes n WHERE n.repo = s.repo AND n.node_id = s.node_id AND NOT n.is_test "
+        "AND n.kind IN ('function', 'method'))",
+        (repo,),
     )
 
 
@@ -544,18 +554,20 @@ class PendingCreation:
     def _choose(self) -> list[Candidate]:
         """What changed since the last run, and the candidates among it (baseline: none)."""
         with self.store.transaction() as conn:
-            now = _public_functions(conn, self.repo)
-            seen = _seen(conn, self.repo)
-            if seen is None:
+            baseline = conn.execute(
+                "SELECT 1 FROM hub_test_baselines WHERE repo = %s", (self.repo,)
+            ).fetchone()
+            if baseline is None:
                 conn.execute(
                     "INSERT INTO hub_test_baselines (repo) VALUES (%s) ON CONFLICT DO NOTHING",
                     (self.repo,),
                 )
-                _remember(conn, self.repo, now)
+                _remember(conn, self.repo, _public_functions(conn, self.repo))
                 self.report.baseline = True
                 return []
-            _forget_removed(conn, self.repo, now)
-            changed = sorted(i for i, digest in now.items() if seen.get(i) != digest)
+            _forget_removed(conn, self.repo)
+            now = _changed_public_functions(conn, self.repo)
+            changed = sorted(now)
             self.report.new_or_changed = len(changed)
             found = {c.node_id: c for c in candidates(conn, self.repo, changed)}
             # functions that changed but have a test need nothing: remember them now
