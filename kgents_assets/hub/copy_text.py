@@ -30,29 +30,30 @@ _ESCAPES = (
     ("\f", "\\f"),
     ("\r", "\\r"),
 )
-_NEEDS_ESCAPE = frozenset("\\\b\t\n\v\f\r")
 
 
 def _escape(text: str) -> str:
-    if _NEEDS_ESCAPE.isdisjoint(text):
-        return text
+    # ``in`` scans in C; most fields (names, ids, paths) hold none of these
     for raw, escaped in _ESCAPES:
-        text = text.replace(raw, escaped)
+        if raw in text:
+            text = text.replace(raw, escaped)
     return text
 
 
 def _array(items: Sequence[str]) -> str:
     """A ``text[]`` literal; every element quoted (always valid, whatever it holds)."""
-    quoted = (
+    quoted = [
         '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if '"' in item or "\\" in item
         else f'"{item}"'
         for item in items
-    )
+    ]
     return "{" + ",".join(quoted) + "}"
 
 
 def _field(value: object) -> str:
+    if type(value) is str:
+        return _escape(value)
     if value is None:
         return "\\N"
     if isinstance(value, bool):  # before int: a bool is an int
@@ -67,8 +68,16 @@ def _field(value: object) -> str:
 
 
 def copy_line(row: Sequence[object]) -> str:
-    """One row as a COPY text line (tab-separated, newline-terminated)."""
-    return "\t".join(_field(v) for v in row) + "\n"
+    """One row as a COPY text line (tab-separated, newline-terminated). A value given
+    twice in a row (a new node's source is also its "before") is encoded once."""
+    seen: dict[int, str] = {}
+    fields = []
+    for value in row:
+        encoded = seen.get(id(value))
+        if encoded is None:
+            encoded = seen[id(value)] = _field(value)
+        fields.append(encoded)
+    return "\t".join(fields) + "\n"
 
 
 def copy_block(rows: Sequence[Sequence[object]]) -> bytes:

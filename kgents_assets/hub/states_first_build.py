@@ -78,16 +78,18 @@ def resolve_all(
     rows: list[tuple[str, str, str, float]] = []
     callers: dict[str, list[EdgeEnd]] = {}
     callees: dict[str, list[EdgeEnd]] = {}
+    # a file's imports once per file, not once per node of it
+    imports_of: dict[str, dict[str, str]] = dict(
+        conn.execute("SELECT path, imports FROM hub_files WHERE repo = %s", (repo,)).fetchall()
+    )
     for batch in batches(ids):
-        for node_id, calls, module, class_name, imports in conn.execute(
-            "SELECT n.node_id, n.extract->'calls', n.extract->>'module', "
-            "n.extract->>'class_name', f.imports FROM hub_nodes n "
-            "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path "
-            "WHERE n.repo = %s AND n.node_id = ANY(%s)",
+        for node_id, calls, module, class_name, file_path in conn.execute(
+            "SELECT node_id, extract->'calls', extract->>'module', extract->>'class_name', "
+            "file_path FROM hub_nodes WHERE repo = %s AND node_id = ANY(%s)",
             (repo, batch),
         ):
             refs = [Call(c["name"], c.get("qualifier")) for c in calls or ()]
-            ctx = CallerContext(node_id, module, class_name, imports)
+            ctx = CallerContext(node_id, module, class_name, imports_of.get(file_path, {}))
             src_name, src_test = ends[node_id]
             for dst, conf in resolve_node_calls(refs, ctx, table).items():
                 rows.append((repo, node_id, dst, conf))
