@@ -26,7 +26,6 @@ from kgents_assets.cli._lazy import LazyGroup
 if TYPE_CHECKING:
     from dagster import AssetKey, ExecuteInProcessResult
 
-    from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import Decision
     from kgents_assets.repos.models import Repository
     from kgents_assets.store import Store
@@ -38,29 +37,6 @@ def _err(message: str) -> None:
 
 
 def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = False) -> int:
-    from kgents_assets import home
-
-    recorder = None
-    # An instance exists already: else this is a first run (a Dagster run), and a child
-    # must not race this process to create the embedded server or the instance's files.
-    if not force_run and (home.dagster_home() / "dagster.yaml").is_file():
-        from kgents_assets.cli.hub_record import ChildRecorder
-
-        # First thing: a small edit refreshed in this process ends by waiting for this
-        # child to import Dagster and open the instance (~1.3 s of CPU), which it does on
-        # the other core while this process opens the store and decides. Nothing to
-        # record (nothing changed, a Dagster run): killed at once.
-        recorder = ChildRecorder()
-    try:
-        return _decide_and_run(root, as_json, name, force_run, recorder)
-    finally:
-        if recorder is not None:
-            recorder.close()
-
-
-def _decide_and_run(
-    root: Path, as_json: bool, name: str | None, force_run: bool, recorder: ChildRecorder | None
-) -> int:
     from kgents_assets.cli.hub_skip import decide
     from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
     from kgents_assets.repos.registration import register_local_path
@@ -87,11 +63,20 @@ def _decide_and_run(
             decision = replace(decision, run=True, reason="--run asked for a Dagster run")
         return _run_dagster(root, store, repository, decision, as_json)
     if decision.small_change:
-        from kgents_assets.cli.hub_inprocess import run_in_process
+        from kgents_assets.cli.hub_record import ChildRecorder
 
-        return run_in_process(root, store, repository, decision, as_json, started, recorder)
-    if recorder is not None:
-        recorder.close()  # nothing for it to record: it stops competing for the CPU now
+        # Before anything else is imported: the refresh ends by waiting for this child to
+        # import Dagster and open the instance (~2.5 s of CPU), which it does on the other
+        # core meanwhile. Not earlier: started with the command (measured), the child
+        # competed with a no-op's own work on two busy cores, 1.07 -> 1.83 s on Django,
+        # and gained an edit nothing when no core was idle.
+        recorder = ChildRecorder(repository.name)
+        try:
+            from kgents_assets.cli.hub_inprocess import run_in_process
+
+            return run_in_process(root, store, repository, decision, as_json, started, recorder)
+        finally:
+            recorder.close()
     if not decision.run:
         return _say_unchanged(root, repository, decision, as_json, started)
     return _run_dagster(root, store, repository, decision, as_json)

@@ -82,7 +82,7 @@ def refresh_in_process(
 ) -> InProcessOutcome:
     """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``;
     the clean-run record renewed when everything ended well. ``recorder``: the one
-    ``kg hub --once`` started first thing (else one starts now); closed here."""
+    ``kg hub --once`` started as soon as it decided (else one starts now); closed here."""
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
@@ -90,7 +90,8 @@ def refresh_in_process(
     from sensors.watch_refresh import configured_refresh
 
     started = time.perf_counter()
-    # first: it imports Dagster and opens the instance while the stages below run
+    # it imports Dagster and opens the instance while the stages below run (kg starts it
+    # before importing this module; a caller that did not, now)
     if recorder is None:
         recorder = ChildRecorder()
     recorder.name(repository.name)

@@ -1,17 +1,17 @@
 """The Dagster record of ``kg hub --once``'s in-process refresh, written by a process of
-its own that starts with the command.
+its own that starts with the refresh.
 
-Importing Dagster and opening the instance costs ~1.3 s of CPU on an idle machine; the
-refresh's stages and follow-up (markdown, impact, catalog, skeletons) need none of it. So
-``kg hub --once`` starts this module's ``main`` in a new interpreter first thing, before
-it opens the store: on the machine's other core it imports Dagster and opens the shared
-instance while the command decides and refreshes. Its stdin brings two lines: the
-repository's name (once the command knows it; the child then adds its partition), then
-the events (JSON, one list of ``AssetEventSpec``), each reported as a runless event; it
-prints what it recorded. A command with nothing to record (nothing changed, a Dagster
-run) kills it at once. The command waits for it before exiting, so the record is in the
-instance when the command ends; a child that fails is said, and leaves no clean-run
-record (the next command runs the job, which records everything).
+Importing Dagster and opening the instance costs ~2.5 s of CPU (Dagster, its storage
+modules, alembic); the refresh's stages and follow-up (markdown, impact, catalog,
+skeletons) need none of it. So the command starts this module's ``main`` in a new
+interpreter as soon as it has decided to refresh in process: on the machine's other core
+it imports Dagster (and this package's event spec only), opens the shared instance and
+adds the repository's partition (named on its first stdin line) while the refresh runs,
+then waits for the events on its stdin (the second line: JSON, one list of
+``AssetEventSpec``), reports each as a runless event and prints what it recorded. The
+command waits for it before exiting, so the record is in the instance when the command
+ends; a child that fails is said, and leaves no clean-run record (the next command runs
+the job, which records everything).
 """
 
 from __future__ import annotations
