@@ -452,6 +452,20 @@ def _node_ids_to_sync(
     )
 
 
+def _index_first(store: Store, embedder: Embedder) -> None:
+    """The parent's HNSW index for the embedder's dimension, created in a short transaction
+    of its own when missing (a store's first vectors, or a new embedder's): two syncs of
+    new repositories would otherwise both create it, and the one creating it inside its
+    sync would wait, with SHARE on catalog_embeddings, for the other's writes."""
+    if embedder.dimension > storage.HNSW_MAX_DIM:
+        return
+    with store.transaction() as conn:
+        if storage.has_vector_index(conn, embedder.dimension):
+            return
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog:index'))")
+        storage.ensure_vector_index(conn, embedder.dimension)
+
+
 @metrics.counted("sync")
 def sync_catalog(
     store: Store,
@@ -469,6 +483,7 @@ def sync_catalog(
     All writes commit together. A changed embedder re-embeds the whole store: vectors of
     two embedders can never be compared, whatever repository they belong to."""
     started = time.perf_counter()
+    _index_first(store, embedder)
     with store.transaction() as conn:
         storage.prepare(conn)
         meta = storage.read_embedder_meta(conn)

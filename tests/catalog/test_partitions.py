@@ -287,3 +287,16 @@ def test_an_incremental_sync_writes_into_the_live_partition(
     assert "swap partitions" not in report.phases_s
     assert partition_facts(store, "alpha") == alpha  # same table, same index
     assert top(store, "handle the zeppelin", embedder, repo="alpha")[0] == "alpha"
+
+
+def test_two_new_repositories_load_at_once(store: Store, embedder: HashingEmbedder) -> None:
+    # each holds catalog_entries' row locks while the other attaches its partition: an
+    # attach that waited for them (a foreign key) deadlocked here
+    put_repository(store, "alpha", TOPICS[:12])
+    put_repository(store, "beta", TOPICS[12:])
+    with ThreadPoolExecutor(2) as pool:
+        loads = [pool.submit(sync_catalog, store, embedder, repo=r) for r in ("alpha", "beta")]
+        reports = [f.result(timeout=240) for f in loads]
+    assert [r.reembedded for r in reports] == [12, 12]
+    assert top(store, "handle the glacier", embedder)[0] == "alpha"
+    assert top(store, "handle the dolphin", embedder)[0] == "beta"

@@ -4,11 +4,16 @@
 -- repository's cold load builds a new partition off to the side and attaches it: no other
 -- repository's index is rebuilt, and searches of other repositories do not wait on it.
 --
--- `repo_key` is the entry's repository, '' for an entry of none (fixtures, registered). Not
--- NULL and not a DEFAULT partition: attaching a partition next to a DEFAULT one locks and
--- scans the default (blocking every cross-repository search), and a NULL key would exempt
--- those rows from the cascade of the foreign key below. The key is part of the foreign key
--- so that deleting an entry deletes its vector in one partition, not with a probe of each.
+-- `repo_key` is the entry's repository, '' for an entry of none (fixtures, registered); not
+-- a DEFAULT partition: attaching a partition next to a DEFAULT one locks and scans the
+-- default, blocking every cross-repository search.
+--
+-- No foreign key to catalog_entries any more: attaching a partition of a table with one
+-- takes a SHARE ROW EXCLUSIVE lock on catalog_entries, so a cold load's attach waited for
+-- every other repository's sync writing entries, and two syncs of new repositories
+-- deadlocked (each holding entries, each waiting for the other's attach). A statement
+-- trigger keeps the cascade: deleting entries deletes their vectors, one partition at a
+-- time (the key prunes to it). Vectors are written only for entries written first.
 -- Partition tables are named catalog_embeddings_{first 16 hex of md5(repo_key)}_{n}
 -- (kgents_assets/catalog/partitions.py): repository names are not all valid identifiers.
 DO $$
@@ -19,7 +24,6 @@ DECLARE
 BEGIN
     ALTER TABLE catalog_entries
         ADD COLUMN repo_key text GENERATED ALWAYS AS (coalesce(repo, '')) STORED;
-    CREATE UNIQUE INDEX catalog_entries_id_repo_key ON catalog_entries (id, repo_key);
 
     SELECT coalesce(array_agg(DISTINCT substring(indexname FROM '_(\d+)$')::int), '{}')
         INTO dims FROM pg_indexes
@@ -40,9 +44,7 @@ BEGIN
         text_hash   text NOT NULL,
         embedding   vector NOT NULL CHECK (vector_dims(embedding) = dim),
         embedded_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (entry_id, repo_key),
-        FOREIGN KEY (entry_id, repo_key) REFERENCES catalog_entries (id, repo_key)
-            ON DELETE CASCADE ON UPDATE CASCADE
+        PRIMARY KEY (entry_id, repo_key)
     ) PARTITION BY LIST (repo_key);
     CREATE INDEX catalog_embeddings_embedder ON catalog_embeddings (embedder);
 
@@ -63,10 +65,37 @@ BEGIN
     -- the same build settings as kgents_assets/catalog/storage.py ensure_vector_index
     PERFORM set_config('maintenance_work_mem', '1GB', true);
     PERFORM set_config('min_parallel_table_scan_size', '0', true);
+    -- each partition's index under the name a partition built later gives its own, then
+    -- the parent's, which adopts them
     FOREACH d IN ARRAY dims LOOP
+        FOR k IN
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'catalog_embeddings'::regclass
+        LOOP
+            EXECUTE format(
+                'CREATE INDEX %I ON %I USING hnsw ((embedding::vector(%s)) '
+                'vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE dim = %s',
+                k || '_hnsw_' || d, k, d, d);
+        END LOOP;
         EXECUTE format(
             'CREATE INDEX %I ON catalog_embeddings USING hnsw ((embedding::vector(%s)) '
             'vector_cosine_ops) WITH (m = 16, ef_construction = 128) WHERE dim = %s',
             'catalog_embeddings_hnsw_' || d, d, d);
     END LOOP;
 END $$;
+
+CREATE FUNCTION catalog_embeddings_follow_entries() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    k text;
+BEGIN
+    FOR k IN SELECT DISTINCT repo_key FROM gone LOOP
+        -- EXECUTE: planned with the key's value, so only its partition is read
+        EXECUTE 'DELETE FROM catalog_embeddings WHERE repo_key = $1 AND entry_id IN '
+                '(SELECT id FROM gone WHERE repo_key = $1)' USING k;
+    END LOOP;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER catalog_entries_delete_vectors AFTER DELETE ON catalog_entries
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION catalog_embeddings_follow_entries();
