@@ -62,6 +62,8 @@ class SyncReport:
     marks_consumed: int = 0
     invalid_states: list[str] = field(default_factory=list)
     index_created: bool = False
+    #: repositories whose vector partition a bulk load built anew ('' for no repository)
+    partitions_rebuilt: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     #: wall seconds per step (read states, prepare, write entries, vectors, index, analyze)
     phases_s: dict[str, float] = field(default_factory=dict)
@@ -452,18 +454,19 @@ def _node_ids_to_sync(
     )
 
 
-def _index_first(store: Store, embedder: Embedder) -> None:
+def _index_first(store: Store, embedder: Embedder) -> bool:
     """The parent's HNSW index for the embedder's dimension, created in a short transaction
     of its own when missing (a store's first vectors, or a new embedder's): two syncs of
     new repositories would otherwise both create it, and the one creating it inside its
-    sync would wait, with SHARE on catalog_embeddings, for the other's writes."""
+    sync would wait, with SHARE on catalog_embeddings, for the other's writes. True when
+    this call created it."""
     if embedder.dimension > storage.HNSW_MAX_DIM:
-        return
+        return False
     with store.transaction() as conn:
         if storage.has_vector_index(conn, embedder.dimension):
-            return
+            return False
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog:index'))")
-        storage.ensure_vector_index(conn, embedder.dimension)
+        return storage.ensure_vector_index(conn, embedder.dimension)
 
 
 @metrics.counted("sync")
@@ -483,7 +486,7 @@ def sync_catalog(
     All writes commit together. A changed embedder re-embeds the whole store: vectors of
     two embedders can never be compared, whatever repository they belong to."""
     started = time.perf_counter()
-    _index_first(store, embedder)
+    index_first = _index_first(store, embedder)
     with store.transaction() as conn:
         storage.prepare(conn)
         meta = storage.read_embedder_meta(conn)
@@ -569,7 +572,9 @@ def sync_catalog(
         if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)
-        report.index_created = not had_index and storage.has_vector_index(conn, embedder.dimension)
+        report.index_created = index_first or (
+            not had_index and storage.has_vector_index(conn, embedder.dimension)
+        )
         invalid = set(report.invalid_states)
         consumed = [(m[0], m[1]) for m in marks if m[0] not in invalid]
         for owner in sorted({repo_of(m[0]) for m in consumed}):
@@ -594,6 +599,7 @@ def sync_catalog(
         step = time.perf_counter()
         for side in swaps:
             partitions.swap(conn, side)
+            report.partitions_rebuilt.append(side.key)
         if swaps:
             report.timed("swap partitions", step)
     report.duration_s = round(time.perf_counter() - started, 3)

@@ -115,7 +115,7 @@ def two_repositories(store: Store, embedder: HashingEmbedder) -> Store:
         put_repository(store, repo, topics)
         report = sync_catalog(store, embedder, repo=repo)
         assert report.reembedded == 12
-        assert report.phases_s.get("swap partitions") is not None  # built off to the side
+        assert report.partitions_rebuilt == [repo]  # built off to the side
     return store
 
 
@@ -284,7 +284,7 @@ def test_an_incremental_sync_writes_into_the_live_partition(
     put_repository(store, "alpha", ["zeppelin"])
     report = sync_catalog(store, embedder, repo="alpha")
     assert report.added == 1 and report.reembedded == 1
-    assert "swap partitions" not in report.phases_s
+    assert report.partitions_rebuilt == []
     assert partition_facts(store, "alpha") == alpha  # same table, same index
     assert top(store, "handle the zeppelin", embedder, repo="alpha")[0] == "alpha"
 
@@ -300,3 +300,16 @@ def test_two_new_repositories_load_at_once(store: Store, embedder: HashingEmbedd
     assert [r.reembedded for r in reports] == [12, 12]
     assert top(store, "handle the glacier", embedder)[0] == "alpha"
     assert top(store, "handle the dolphin", embedder)[0] == "beta"
+
+
+def test_deleting_entries_deletes_their_vectors_in_their_partition(
+    two_repositories: Store,
+) -> None:
+    store = two_repositories
+    beta = vectors_of(store, "beta")
+    gone = vectors_of(store, "alpha")[0][0]
+    with store.transaction() as conn:
+        assert storage.delete_entries(conn, [gone]) == 1
+    assert gone not in [v[0] for v in vectors_of(store, "alpha")]
+    assert len(vectors_of(store, "alpha")) == 11
+    assert vectors_of(store, "beta") == beta
