@@ -94,3 +94,27 @@ def test_a_forked_child_and_its_parent_run_at_once_each_on_its_own_connections(
     assert all(r.success for r in ours) and after.success
     for run_id in [child_run, *(r.run_id for r in ours), after.run_id]:
         assert "PIPELINE_SUCCESS" in event_types(dagster_db, run_id)
+
+
+def _dagster_session_setting(instance: object, name: str) -> str:
+    engine = instance.run_storage._engine  # type: ignore[attr-defined]  # dagster-postgres's
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql(f"SHOW {name}").scalar())
+
+
+@pytest.mark.slow
+def test_on_the_embedded_server_dagster_commits_without_waiting_for_the_disk(
+    embedded_home: Path,
+) -> None:
+    with get_instance() as instance:
+        assert run_tiny_job(instance).success
+        assert _dagster_session_setting(instance, "synchronous_commit") == "off"
+
+
+@pytest.mark.slow
+def test_a_server_the_user_runs_keeps_its_own_commit_setting(
+    dagster_home: tuple[Path, str],
+) -> None:
+    home, _ = dagster_home
+    with get_instance(home) as instance:
+        assert _dagster_session_setting(instance, "synchronous_commit") == "on"
