@@ -244,14 +244,6 @@ def load_latency_catalog(
 ) -> Store:
     store = new_database(server)
     started = time.perf_counter()
-    # each entry's repository before its vector is written: vectors live in their
-    # repository's partition (migration 0102), so the repository cannot change afterwards
-    owner = ["rest"] * len(entries)
-    start = 0
-    for name, size in REPOS:
-        owner[start : start + size] = [name] * len(owner[start : start + size])
-        start += size
-    entries = [e.model_copy(update={"repo": r}) for e, r in zip(entries, owner, strict=True)]
     with store.transaction() as conn:
         storage.prepare(conn)
         for s in range(0, len(entries), 20_000):
@@ -260,6 +252,15 @@ def load_latency_catalog(
         loaded = time.perf_counter()
         storage.ensure_vector_index(conn, embedder.dimension)
         storage.write_embedder_meta(conn, embedder)
+        start = 0
+        for name, size in REPOS:
+            conn.execute(
+                "UPDATE catalog_entries SET repo = %s WHERE substr(id, 2)::int >= %s "
+                "AND substr(id, 2)::int < %s",
+                (name, start, start + size),
+            )
+            start += size
+        conn.execute("UPDATE catalog_entries SET repo = 'rest' WHERE repo IS NULL")
     built = time.perf_counter()
     with store.connect(autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")

@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pgserver
@@ -52,8 +53,8 @@ REPO = "django"
 #: the store's second repository: the same sources under another name
 SECOND = "django2"
 ROOT = Path(__file__).resolve().parent.parent
-#: main when the per-repository vector partitions were started (issue 12)
-BEFORE = "4c2b539"
+#: main when the second round of issue 12's cold-catalog work started
+BEFORE = "cfbed46"
 
 WORKER = """
 import json, os, sys, time
@@ -81,7 +82,6 @@ def server_cpu(postmaster):
 
 store = Store(url=sys.argv[2])
 if __name__ == "__main__":
-    store.migrate()  # this tree's schema (the clone has the 'before' tree's), untimed
     cpu0 = server_cpu(sys.argv[4])
     t0 = time.perf_counter()
     report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[3])
@@ -193,62 +193,22 @@ def snapshot(url: str) -> dict[str, object]:
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'catalog_%%' "
             "ORDER BY 1"
         ).fetchall()
-    # the indexes differ by design (one HNSW index per repository's partition): printed,
-    # not compared
-    return {"entries": entries, "relationships": rels, "vectors": vectors}, indexes
+    return {"entries": entries, "relationships": rels, "vectors": vectors, "indexes": indexes}
 
 
-def index_names(indexes: list[tuple[str, str]]) -> str:
-    return ", ".join(
-        sorted(
-            {
-                n
-                if "_hnsw_" not in n or n.count("_") < 5
-                else "{partition}_hnsw_" + n.rsplit("_", 1)[1]
-                for n, _ in indexes
-            }
-        )
-    )
+def search_results(url: str, queries: list[str]) -> dict[str, list[list[str]]]:
+    from kgents_assets.catalog.embedders import HashingEmbedder
+    from kgents_assets.catalog.search import discover
+    from kgents_assets.store import Store
 
-
-#: discover() as the tree searches its own catalog (each tree reads its own schema)
-SEARCH_WORKER = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-from kgents_assets.catalog.embedders import HashingEmbedder
-from kgents_assets.catalog.search import discover
-from kgents_assets.store import Store
-store, embedder = Store(url=sys.argv[2]), HashingEmbedder()
-queries = json.loads(sys.argv[3])
-out = {mode: [[h.entry.id for h in discover(store, q, mode=mode, limit=10, embedder=embedder)]
-              for q in queries] for mode in ("keyword", "semantic", "hybrid")}
-import kgents_assets
-print(json.dumps({"results": out, "pkg": kgents_assets.__file__}))
-"""
-
-#: the store's schema and the hub stages of both repositories, by the 'before' tree: each
-#: tree's worker then migrates its clone to its own schema
-REFRESH_WORKER = """
-import json, sys, time
-sys.path.insert(0, sys.argv[1])
-from pathlib import Path
-from kgents_assets.hub.refresh import refresh_repository
-from kgents_assets.store import Store
-store = Store(url=sys.argv[2])
-store.migrate()
-times = {}
-for repo, root in json.loads(sys.argv[3]).items():
-    t0 = time.perf_counter()
-    refresh_repository(store, Path(root), repo=repo)
-    times[repo] = time.perf_counter() - t0
-import kgents_assets
-print(json.dumps({"times": times, "pkg": kgents_assets.__file__}))
-"""
-
-
-def search_results(tree: Path, url: str, queries: list[str]) -> dict[str, list[list[str]]]:
-    res = run_worker(tree, SEARCH_WORKER, url, json.dumps(queries))
-    return res["results"]  # type: ignore[return-value]
+    store, embedder = Store(url=url), HashingEmbedder()
+    return {
+        mode: [
+            [h.entry.id for h in discover(store, q, mode=mode, limit=10, embedder=embedder)]
+            for q in queries
+        ]
+        for mode in ("keyword", "semantic", "hybrid")
+    }
 
 
 def cold_round(
@@ -276,11 +236,10 @@ def cold_round(
 
 
 def compare(urls: dict[str, str], what: str) -> list[str]:
-    (a, ia), (b, ib) = snapshot(urls["before"]), snapshot(urls["after"])
+    a, b = snapshot(urls["before"]), snapshot(urls["after"])
     differ = [f"{k} ({what})" for k in a if a[k] != b[k]]
-    print(f"  {what}: stored entries, relationships and vectors "
+    print(f"  {what}: stored entries, relationships, vectors and indexes "
           f"{'DIFFER: ' + ', '.join(differ) if differ else 'identical'}")  # fmt: skip
-    print(f"    indexes before: {index_names(ia)}\n    indexes after:  {index_names(ib)}")
     return differ
 
 
@@ -289,18 +248,22 @@ def prepared_server(args: argparse.Namespace, work: Path) -> tuple[str, object |
     scratch server gets Django refreshed into ``src`` (all three hub stages)."""
     if args.server:
         return args.server, None
+    from kgents_assets.hub.refresh import refresh_repository
+    from kgents_assets.store import Store
+
     pg = pgserver.get_server(work / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]
     server = str(pg.get_uri())
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute("CREATE DATABASE src")
-    roots = {}
+    store = Store(url=database_url(server, "src"))
+    store.migrate()
     for repo in (REPO, SECOND):
-        roots[repo] = str(work / repo)
-        shutil.copytree(fetch_sdist("django", "5.2"), roots[repo])
-    res = run_worker(work / "before", REFRESH_WORKER, database_url(server, "src"),
-                     json.dumps(roots))  # fmt: skip
-    for repo, seconds in res["times"].items():  # type: ignore[attr-defined]
-        print(f"refreshed Django 5.2 as {repo} (hub stages, 'before' tree) in {seconds:.1f} s")
+        root = work / repo
+        shutil.copytree(fetch_sdist("django", "5.2"), root)
+        started = time.perf_counter()
+        refresh_repository(store, root, repo=repo)
+        print(f"refreshed Django 5.2 as {repo} (hub stages) in "
+              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
     return server, pg
 
 
@@ -382,8 +345,8 @@ def main() -> None:
                     "SELECT name FROM catalog_entries ORDER BY md5(id) LIMIT %s", (args.queries,)
                 )
             ]
-        ra = search_results(trees["before"], urls["before"], names)
-        rb = search_results(trees["after"], urls["after"], names)
+        ra = search_results(urls["before"], names)
+        rb = search_results(urls["after"], names)
         for mode in ra:
             same = sum(x == y for x, y in zip(ra[mode], rb[mode], strict=True))
             overlap = sum(
@@ -413,7 +376,7 @@ def main() -> None:
             pg.cleanup()  # type: ignore[attr-defined]
     if failures:
         raise BenchFailure(f"before and after differ: {', '.join(failures)}")
-    print("  stored entries, relationships and vectors identical in every comparison")
+    print("  stored entries, relationships, vectors and indexes identical in every comparison")
 
 
 if __name__ == "__main__":

@@ -119,8 +119,6 @@ def catalog_embeddings(
             "dirty_marks_consumed": report.marks_consumed,
             "invalid_node_states": dg.MetadataValue.json(report.invalid_states[:50]),
             "hnsw_index_created": report.index_created,
-            # a bulk load builds its repository's vector partition and index anew
-            "vector_partitions_rebuilt": dg.MetadataValue.json(report.partitions_rebuilt),
             # where a (cold) sync spends its time: read states, write entries, vectors, index
             "phases_s": dg.MetadataValue.json(report.phases_s),
             "fixture_specs": len(specs),

@@ -11,7 +11,7 @@ from typing import Any, get_args
 import psycopg
 from psycopg import sql
 
-from kgents_assets.catalog import metrics, partitions, storage
+from kgents_assets.catalog import metrics, storage
 from kgents_assets.catalog.connections import run_search, set_ef_search
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.registry import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
@@ -153,15 +153,9 @@ def semantic_ranking(
     searched exactly, a large one through HNSW with a candidate list sized to the share of
     the catalog it holds, and exactly after all when that list held too few of them.
     """
-    # A repository's vectors are one partition of catalog_embeddings (its own HNSW index):
-    # naming its key prunes the search to it, so the repository alone is no filter.
-    where, filter_params = _filter_sql(entity_type, status)
+    where, filter_params = _filter_sql(entity_type, status, repo)
     own: sql.Composable = sql.SQL(" AND v.embedder = %(embedder)s") if embedder_id else sql.SQL("")
-    if repo is not None:
-        own = sql.SQL(" AND v.repo_key = %(repo_key)s") + own
-    params: dict[str, Any] = {
-        "q": vector, "embedder": embedder_id, "limit": limit, "repo_key": repo,
-    }  # fmt: skip
+    params: dict[str, Any] = {"q": vector, "embedder": embedder_id, "limit": limit}
     params.update(filter_params)
     d = sql.Literal(dim)
     distance = sql.SQL("v.embedding::vector({d}) <=> %(q)s::vector({d})").format(d=d)
@@ -174,7 +168,7 @@ def semantic_ranking(
             "WHERE v.dim = {d}{own} ORDER BY {dist} LIMIT {depth}"
         ).format(dist=distance, d=d, own=own, depth=sql.Literal(depth))
 
-    if not filter_params and repo is None:
+    if not filter_params:
         set_ef_search(conn, max(ef_search, limit))
         return _ranked(conn, hnsw(limit), params, with_entries)
     # exact: order by the plain operator, which the expression index does not serve
@@ -183,12 +177,9 @@ def semantic_ranking(
         "JOIN catalog_entries e ON e.id = v.entry_id WHERE v.dim = {d}{own}{w} "
         "ORDER BY distance, v.entry_id LIMIT %(limit)s"
     ).format(d=d, own=own, w=where)
-    matching, share = _matching_share(conn, where, filter_params, repo)
+    matching, share = _matching_share(conn, where, filter_params)
     if matching <= EXACT_FILTERED_MAX:
         return _ranked(conn, exact, params, with_entries)
-    if not filter_params:  # the repository alone: its partition's own index, unfiltered
-        set_ef_search(conn, max(ef_search, limit))
-        return _ranked(conn, hnsw(limit), params, with_entries)
     depth = filtered_depth(limit, share, ef_search)
     for candidates in sorted({depth, MAX_EF_SEARCH}):
         set_ef_search(conn, candidates)
@@ -205,27 +196,22 @@ def semantic_ranking(
 
 
 def _matching_share(
-    conn: psycopg.Connection[Any],
-    where: sql.Composable,
-    params: dict[str, Any],
-    repo: str | None = None,
+    conn: psycopg.Connection[Any], where: sql.Composable, params: dict[str, Any]
 ) -> tuple[int, float]:
     """(entries matching the filter, counted up to EXACT_FILTERED_MAX + 1; their share of
-    the vectors searched: ``repo``'s partition, or all). Bounded work: past the cap, the
-    share is the planner's estimate (its statistics know how many entries each
-    repository, type and status has)."""
-    if repo is not None:
-        where = sql.SQL(" AND e.repo = %(repo)s") + where
-        params = {**params, "repo": repo}
+    the vectors). Bounded work: past the cap, the share is the planner's estimate (its
+    statistics know how many entries each repository, type and status has)."""
     row = conn.execute(
         sql.SQL(
-            "SELECT count(*) FROM (SELECT 1 FROM catalog_entries e WHERE true{w} LIMIT {cap}) m"
+            "SELECT (SELECT count(*) FROM (SELECT 1 FROM catalog_entries e WHERE true{w} "
+            "LIMIT {cap}) m), (SELECT reltuples FROM pg_class "
+            "WHERE oid = 'catalog_embeddings'::regclass)"
         ).format(w=where, cap=sql.Literal(EXACT_FILTERED_MAX + 1)),
         params,
         prepare=True,
     ).fetchone()
     matching = int(row[0]) if row else 0
-    vectors = partitions.vector_estimate(conn, repo)
+    vectors = float(row[1]) if row and row[1] and row[1] > 0 else 0.0
     estimate = float(matching)
     if matching > EXACT_FILTERED_MAX:
         plan = conn.execute(

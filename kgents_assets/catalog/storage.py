@@ -13,7 +13,6 @@ from psycopg import sql
 from psycopg.types import TypeInfo
 from psycopg.types.json import Jsonb
 
-from kgents_assets.catalog import partitions
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
 from kgents_assets.catalog.errors import EmbedderMismatch, EntryNotFound, RelationshipCycle
 from kgents_assets.catalog.models import CatalogEntry, RelationKind
@@ -26,10 +25,9 @@ HNSW_MAX_DIM = 2000  # pgvector 0.6: larger `vector` columns cannot be HNSW-inde
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 INDEX_BUILD_MEMORY = "1GB"
-#: A write of at least this many vectors into a repository's partition, and at least as many
-#: as it holds, builds a new partition off to the side (kgents_assets/catalog/partitions.py)
-#: instead: pgvector inserts into a live HNSW graph at ~170 vectors/s here, a build after
-#: the load does 44k in a few seconds.
+#: A write of at least this many vectors, and at least as many as the index holds, drops the
+#: index and builds it again afterwards: pgvector inserts into a live HNSW graph at ~170
+#: vectors/s here, a build after the load does 44k in a few seconds.
 BULK_REBUILD_MIN = 2000
 _ENTRY_COLUMNS = (
     "id", "entity_type", "name", "version", "description", "keywords", "status", "origin",
@@ -154,27 +152,34 @@ def has_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
 
 
 def ensure_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
-    """Create the HNSW expression index for ``dim`` if missing (a partitioned index: one
-    per repository's partition, built for each now and adopted from a partition built
-    with its own); True when created."""
+    """Create the HNSW expression index for ``dim`` if missing; True when created."""
     if dim > HNSW_MAX_DIM:
         return False  # searched exactly: pgvector cannot index it
     if has_vector_index(conn, dim):
         return False
-    with partitions.build_settings(conn, INDEX_BUILD_MEMORY):
-        # each partition's first, under the name a partition built off to the side gives
-        # its own; the parent's then adopts them
-        for _, table in partitions.partitions(conn):
-            conn.execute(
-                partitions.hnsw_index_sql(
-                    table, f"{table}_hnsw_{dim}", dim, HNSW_M, HNSW_EF_CONSTRUCTION
-                )
-            )
-        conn.execute(
-            partitions.hnsw_index_sql(
-                partitions.PARENT, vector_index_name(dim), dim, HNSW_M, HNSW_EF_CONSTRUCTION
-            )
+    name = vector_index_name(dim)
+    # The graph is built in memory when it fits (44k 512-d vectors: ~120 MB); past the limit
+    # pgvector falls back to a much slower on-disk build. An upper bound, not an allocation.
+    conn.execute(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    # pgvector (0.6+) builds HNSW with parallel workers, but PostgreSQL plans none for a
+    # heap under min_parallel_table_scan_size, and 44k vectors live in TOAST, leaving a
+    # heap of ~7 MB: without this the build runs on one core (8k vectors, loaded machine:
+    # 82 s alone, 33 s with the workers). Put back right after.
+    conn.execute("SET LOCAL min_parallel_table_scan_size = 0")
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {} ON catalog_embeddings USING hnsw "
+            "((embedding::vector({})) vector_cosine_ops) WITH (m = {}, ef_construction = {}) "
+            "WHERE dim = {}"
+        ).format(
+            sql.Identifier(name),
+            sql.Literal(dim),
+            sql.Literal(HNSW_M),
+            sql.Literal(HNSW_EF_CONSTRUCTION),
+            sql.Literal(dim),
         )
+    )
+    conn.execute("SET LOCAL min_parallel_table_scan_size TO DEFAULT")
     return True
 
 
@@ -185,8 +190,8 @@ def existing_hashes(
     rows = conn.execute(
         "SELECT e.id, e.fingerprint, e.text_hash, "
         "CASE WHEN v.text_hash = e.text_hash THEN v.embedder END "
-        "FROM catalog_entries e LEFT JOIN catalog_embeddings v "
-        "ON v.entry_id = e.id AND v.repo_key = e.repo_key WHERE e.id = ANY(%s)",
+        "FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
+        "WHERE e.id = ANY(%s)",
         (list(ids),),
     ).fetchall()
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
@@ -245,6 +250,31 @@ def upsert_entries(
     return len(entries)
 
 
+def indexed_vectors(conn: psycopg.Connection[Any], dim: int) -> int:
+    """How many vectors the HNSW index of ``dim`` covers (0 when there is no index)."""
+    if not has_vector_index(conn, dim):
+        return 0
+    row = conn.execute("SELECT count(*) FROM catalog_embeddings WHERE dim = %s", (dim,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def drop_vector_index_for_bulk(conn: psycopg.Connection[Any], dim: int, incoming: int) -> bool:
+    """Drop ``dim``'s HNSW index before writing ``incoming`` vectors when building it again
+    afterwards is cheaper than maintaining it; True when dropped (the caller then runs
+    ``ensure_vector_index`` in the same transaction, so no committed state lacks it).
+
+    The drop holds an exclusive lock on catalog_embeddings until commit: searches wait for
+    the sync instead of reading next to it. Worth it only for a large load, which is when
+    maintaining the graph would make them wait far longer anyway for fresh results."""
+    if incoming < BULK_REBUILD_MIN:
+        return False
+    indexed = indexed_vectors(conn, dim)
+    if indexed == 0 or incoming < indexed:
+        return False
+    conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(vector_index_name(dim))))
+    return True
+
+
 def upsert_embeddings(
     conn: psycopg.Connection[Any],
     entries: Sequence[CatalogEntry],
@@ -265,26 +295,23 @@ def upsert_embeddings(
         )
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _catalog_vec_in (entry_id text, embedder text, "
-        "repo_key text, dim integer, text_hash text, embedding vector) ON COMMIT DROP"
+        "dim integer, text_hash text, embedding vector) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE _catalog_vec_in")
-    for key in sorted({partitions.repo_key(e.repo) for e in entries}):
-        partitions.ensure_partition(conn, key, HNSW_M, HNSW_EF_CONSTRUCTION)
     with conn.cursor().copy(
-        "COPY _catalog_vec_in (entry_id, embedder, repo_key, dim, text_hash, embedding) "
+        "COPY _catalog_vec_in (entry_id, embedder, dim, text_hash, embedding) "
         "FROM STDIN WITH (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["text", "text", "text", "int4", "text", "vector"])
+        copy.set_types(["text", "text", "int4", "text", "vector"])
         for entry, vector in zip(entries, vectors, strict=True):
             copy.write_row(
-                (entry.id, embedder.id, partitions.repo_key(entry.repo), embedder.dimension,
-                 _text_hash(entry, prepared), np.ascontiguousarray(vector, dtype=np.float32))
+                (entry.id, embedder.id, embedder.dimension, _text_hash(entry, prepared),
+                 np.ascontiguousarray(vector, dtype=np.float32))
             )  # fmt: skip
     conn.execute(
-        "INSERT INTO catalog_embeddings (entry_id, repo_key, embedder, dim, text_hash, "
-        "embedding) SELECT entry_id, repo_key, embedder, dim, text_hash, embedding "
-        "FROM _catalog_vec_in ON CONFLICT (entry_id, repo_key) DO UPDATE SET "
-        "embedder = EXCLUDED.embedder, "
+        "INSERT INTO catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
+        "SELECT entry_id, embedder, dim, text_hash, embedding FROM _catalog_vec_in "
+        "ON CONFLICT (entry_id) DO UPDATE SET embedder = EXCLUDED.embedder, "
         "dim = EXCLUDED.dim, text_hash = EXCLUDED.text_hash, "
         "embedding = EXCLUDED.embedding, embedded_at = now()"
     )
@@ -299,6 +326,35 @@ def has_vector_rows(conn: psycopg.Connection[Any], ids: Sequence[str]) -> bool:
         "SELECT EXISTS (SELECT 1 FROM catalog_embeddings WHERE entry_id = ANY(%s))", (list(ids),)
     ).fetchone()
     return bool(row and row[0])
+
+
+def copy_new_embeddings(
+    conn: psycopg.Connection[Any],
+    rows: Iterable[tuple[str, str, Vectors]],
+    embedder: Embedder,
+) -> int:
+    """One binary COPY of ``(entry id, text hash, vector)`` rows straight into
+    catalog_embeddings: for entries that have no vector row yet (the caller checked, under
+    the catalog lock), so there is nothing to upsert and no temp table to go through.
+    ``rows`` may be a generator: vectors are written as they are computed."""
+    written = 0
+    with conn.cursor().copy(
+        "COPY catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
+        "FROM STDIN WITH (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["text", "text", "int4", "text", "vector"])
+        for entry_id, hashed, vector in rows:
+            if vector.shape != (embedder.dimension,):
+                raise EmbedderMismatch(
+                    f"embedder {embedder.id} returned a vector of shape {vector.shape}, "
+                    f"expected ({embedder.dimension},)"
+                )
+            copy.write_row(
+                (entry_id, embedder.id, embedder.dimension, hashed,
+                 np.ascontiguousarray(vector, dtype=np.float32))
+            )  # fmt: skip
+            written += 1
+    return written
 
 
 def delete_entries(conn: psycopg.Connection[Any], ids: Iterable[str]) -> int:
@@ -473,8 +529,7 @@ def vector_coverage(
     row = conn.execute(
         "SELECT count(*), count(v.entry_id), "
         "count(*) FILTER (WHERE v.entry_id IS NOT NULL AND v.text_hash <> e.text_hash) "
-        "FROM catalog_entries e LEFT JOIN catalog_embeddings v "
-        "ON v.entry_id = e.id AND v.repo_key = e.repo_key "
+        f"FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
         f"WHERE {scope}",
         {"r": repo},
     ).fetchone() or (0, 0, 0)
@@ -482,8 +537,7 @@ def vector_coverage(
         r[0]
         for r in conn.execute(
             "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v "
-            "ON v.entry_id = e.id AND v.repo_key = e.repo_key "
-            "WHERE (v.entry_id IS NULL OR v.text_hash <> e.text_hash) "
+            "ON v.entry_id = e.id WHERE (v.entry_id IS NULL OR v.text_hash <> e.text_hash) "
             f"AND {scope} ORDER BY e.id LIMIT 20",
             {"r": repo},
         ).fetchall()
@@ -524,6 +578,5 @@ def catalog_stats(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         "vectors": [{"embedder": r[0], "dimension": r[1], "count": r[2]} for r in dims],
         "relationships": {r[0]: r[1] for r in relationships},
         "hnsw_indexes": [r[0] for r in indexes],
-        "vector_partitions": len(partitions.partitions(conn)),
         "embedder": read_embedder_meta(conn),
     }

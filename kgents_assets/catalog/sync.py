@@ -19,10 +19,9 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from pydantic import ValidationError
 
-from kgents_assets.catalog import metrics, partitions, storage
+from kgents_assets.catalog import metrics, storage
 from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
 from kgents_assets.catalog.embedders.pool import EmbeddingPool, is_parallel
@@ -62,8 +61,6 @@ class SyncReport:
     marks_consumed: int = 0
     invalid_states: list[str] = field(default_factory=list)
     index_created: bool = False
-    #: repositories whose vector partition a bulk load built anew ('' for no repository)
-    partitions_rebuilt: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     #: wall seconds per step (read states, prepare, write entries, vectors, index, analyze)
     phases_s: dict[str, float] = field(default_factory=dict)
@@ -169,8 +166,7 @@ def _stale_vector_ids(
 ) -> list[str]:
     """Entries (all, or among ``ids``) without a vector of ``embedder`` for their text."""
     query = (
-        "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v "
-        "ON v.entry_id = e.id AND v.repo_key = e.repo_key "
+        "SELECT e.id FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
         "WHERE (v.entry_id IS NULL OR v.embedder <> %s OR v.dim <> %s "
         "OR v.text_hash <> e.text_hash)"
     )
@@ -230,18 +226,10 @@ def embed_entries(
     pool: EmbeddingPool | None = None,
     pooled: Sequence[str] = (),
     report: SyncReport | None = None,
-    swaps: list[partitions.SideTable] | None = None,
-    in_place: set[str] | None = None,
 ) -> int:
     """(Re-)embed the stored entries ``ids`` in batches; returns how many. ``known``: entries
     the caller has just written (as stored), not read back again. ``pool``: a pool the
     caller already gave the texts of ``pooled`` (in that order), to take their vectors from.
-
-    A repository whose partition gets at least BULK_REBUILD_MIN vectors, and at least as
-    many as it holds, gets a new partition built off to the side; ``swaps`` collects them
-    for the caller to swap in right before its commit (without it they are swapped in
-    here). Other vectors are upserted into their live partition, whose key is added to
-    ``in_place``.
 
     With ``drift_run_id``, a code node whose vector moved gets its embedding drift traced
     (and ``search_similar`` run when it moved far): the diff bundle's ``embedding`` part.
@@ -257,88 +245,38 @@ def embed_entries(
     }
     vectors = _Vectors(embedder, pool, pooled)
     ids = vectors.order(ids)
+    # A first load of these entries (no vector row for any): one COPY straight into the
+    # table, fed batch by batch, and no drift to trace (nothing moved).
+    if not storage.has_vector_rows(conn, ids):
+        storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
+        rows = (
+            (p.entry.id, p.text_hash, vector)
+            for batch in _batches(conn, ids, prepared, batch_size, total, progress)
+            for p, vector in zip(batch, vectors.get(batch), strict=True)
+        )
+        storage.copy_new_embeddings(conn, rows, embedder)
+        _build_index(conn, embedder, report)
+        return total
     if drift_run_id and not _has_vectors(conn, ids, embedder):
         drift_run_id = None  # a first load: nothing moved, no "before" to read per batch
-    built: list[partitions.SideTable] = []
-    done = 0
-    for key, group in _by_partition(conn, ids).items():
-        if in_place is not None:
-            in_place.add(key)
-        batches = _batches(conn, group, prepared, batch_size, (done, total), progress)
-        done += len(group)
-        if len(group) >= storage.BULK_REBUILD_MIN and len(group) >= partitions.partition_rows(
-            conn, key
-        ):
-            side = partitions.start_build(conn, key, group)
-            for batch in batches:  # a COPY each: a batch may read entries or old vectors
-                batch_vectors = _drifted(conn, batch, vectors, embedder, drift_run_id)
-                rows = (
-                    (p.entry.id, p.text_hash, v) for p, v in zip(batch, batch_vectors, strict=True)
-                )
-                partitions.copy_vectors(conn, side.name, key, rows, embedder)
-            started = time.perf_counter()
-            partitions.finish_build(
-                conn,
-                side,
-                [embedder.dimension] if embedder.dimension <= storage.HNSW_MAX_DIM else [],
-                storage.HNSW_M,
-                storage.HNSW_EF_CONSTRUCTION,
-                storage.INDEX_BUILD_MEMORY,
-            )
-            if report is not None:
-                report.timed("index", started)
-            built.append(side)
-            if in_place is not None:
-                in_place.discard(key)
-            continue
-        for batch in batches:
-            batch_vectors = _drifted(conn, batch, vectors, embedder, drift_run_id)
-            storage.upsert_embeddings(
-                conn, [p.entry for p in batch], batch_vectors, embedder, index=False,
-                prepared=prepared,
-            )  # fmt: skip
-    _build_index(conn, embedder, report)
-    if swaps is None:
-        for side in built:
-            partitions.swap(conn, side)
-    else:
-        swaps.extend(built)
-    return total
-
-
-def _by_partition(conn: psycopg.Connection[Any], ids: Sequence[str]) -> dict[str, list[str]]:
-    """``ids`` by the partition their vectors go to (the entry's repository), in order."""
-    keys = dict(
-        conn.execute(
-            "SELECT id, repo_key FROM catalog_entries WHERE id = ANY(%s)", (list(ids),)
-        ).fetchall()
-    )
-    groups: dict[str, list[str]] = {}
-    for entry_id in ids:
-        if entry_id in keys:
-            groups.setdefault(keys[entry_id], []).append(entry_id)
-    return groups
-
-
-def _drifted(
-    conn: psycopg.Connection[Any],
-    batch: Sequence[storage.PreparedEntry],
-    vectors: _Vectors,
-    embedder: Embedder,
-    drift_run_id: str | None,
-) -> Vectors:
-    """The batch's vectors; with ``drift_run_id``, each code node's move from its stored
-    vector (read before anything replaces it) is traced."""
-    before = previous_vectors(conn, [p.entry.id for p in batch], embedder) if drift_run_id else {}
-    batch_vectors = vectors.get(batch)
-    if drift_run_id:
-        for p, vector in zip(batch, batch_vectors, strict=True):
-            if p.entry.origin == "node" and p.entry.id in before:
-                drift = embedding_drift(before[p.entry.id], vector)
+    # the index is built once after the batches (or kept and maintained by small loads)
+    storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
+    for batch in _batches(conn, ids, prepared, batch_size, total, progress):
+        chunk = [p.entry.id for p in batch]
+        entries = [p.entry for p in batch]
+        before = previous_vectors(conn, chunk, embedder) if drift_run_id else {}
+        batch_vectors = vectors.get(batch)
+        storage.upsert_embeddings(
+            conn, entries, batch_vectors, embedder, index=False, prepared=prepared
+        )
+        for entry, vector in zip(entries, batch_vectors, strict=True):
+            if entry.origin == "node" and entry.id in before and drift_run_id:
+                drift = embedding_drift(before[entry.id], vector)
                 trace_drift(
-                    conn, p.entry.id, drift, np.asarray(vector), embedder.dimension, drift_run_id
+                    conn, entry.id, drift, np.asarray(vector), embedder.dimension, drift_run_id
                 )
-    return batch_vectors
+    _build_index(conn, embedder, report)
+    return total
 
 
 def _build_index(
@@ -355,13 +293,11 @@ def _batches(
     ids: Sequence[str],
     prepared: dict[str, storage.PreparedEntry],
     batch_size: int,
-    done_of: tuple[int, int],
+    total: int,
     progress: Progress | None,
 ) -> Iterator[list[storage.PreparedEntry]]:
-    """The entries of ``ids`` in batches (those not ``prepared`` read from the store);
-    ``done_of``: (entries embedded before these, entries in all) for ``progress``."""
-    done, total = done_of
-    for start in range(0, len(ids), batch_size):
+    """The entries of ``ids`` in batches (those not ``prepared`` read from the store)."""
+    for start in range(0, total, batch_size):
         chunk = ids[start : start + batch_size]
         unknown = [i for i in chunk if i not in prepared]
         if unknown:
@@ -369,7 +305,7 @@ def _batches(
                 prepared[entry_id] = storage.prepare_entry(entry)
         yield [prepared[i] for i in chunk if i in prepared]
         if progress is not None:
-            progress(done + min(start + batch_size, len(ids)), total)
+            progress(min(start + batch_size, total), total)
 
 
 class _NoPool:
@@ -454,21 +390,6 @@ def _node_ids_to_sync(
     )
 
 
-def _index_first(store: Store, embedder: Embedder) -> bool:
-    """The parent's HNSW index for the embedder's dimension, created in a short transaction
-    of its own when missing (a store's first vectors, or a new embedder's): two syncs of
-    new repositories would otherwise both create it, and the one creating it inside its
-    sync would wait, with SHARE on catalog_embeddings, for the other's writes. True when
-    this call created it."""
-    if embedder.dimension > storage.HNSW_MAX_DIM:
-        return False
-    with store.transaction() as conn:
-        if storage.has_vector_index(conn, embedder.dimension):
-            return False
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog:index'))")
-        return storage.ensure_vector_index(conn, embedder.dimension)
-
-
 @metrics.counted("sync")
 def sync_catalog(
     store: Store,
@@ -486,7 +407,6 @@ def sync_catalog(
     All writes commit together. A changed embedder re-embeds the whole store: vectors of
     two embedders can never be compared, whatever repository they belong to."""
     started = time.perf_counter()
-    index_first = _index_first(store, embedder)
     with store.transaction() as conn:
         storage.prepare(conn)
         meta = storage.read_embedder_meta(conn)
@@ -499,8 +419,6 @@ def sync_catalog(
         if repo is not None and scope is not None:
             dirty.stage_lock(conn, repo)
         had_index = storage.has_vector_index(conn, embedder.dimension)
-        swaps: list[partitions.SideTable] = []
-        in_place: set[str] = set()
         report = SyncReport(
             mode="full" if full else "incremental",
             reason="requested" if full else "dirty marks",
@@ -563,8 +481,6 @@ def sync_catalog(
                 pool=pool,
                 pooled=pooled,
                 report=report,
-                swaps=swaps,
-                in_place=in_place,
             )
             index_s = report.phases_s.get("index", 0.0)
             step = report.timed("embed + write vectors", step)
@@ -572,9 +488,7 @@ def sync_catalog(
         if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)
-        report.index_created = index_first or (
-            not had_index and storage.has_vector_index(conn, embedder.dimension)
-        )
+        report.index_created = not had_index and storage.has_vector_index(conn, embedder.dimension)
         invalid = set(report.invalid_states)
         consumed = [(m[0], m[1]) for m in marks if m[0] not in invalid]
         for owner in sorted({repo_of(m[0]) for m in consumed}):
@@ -587,21 +501,8 @@ def sync_catalog(
             # fresh planner statistics: without them a just-built catalog is searched by a
             # sequential scan + sort instead of the HNSW index (measured: 10 ms vs 2 ms)
             step = time.perf_counter()
-            # (partitions built off to the side have theirs already; the parent's would
-            # sample every repository's)
-            conn.execute("ANALYZE catalog_entries")
-            for key in sorted(in_place):
-                name = partitions.partition_of(conn, key)
-                if name is not None:
-                    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(name)))
+            conn.execute("ANALYZE catalog_entries, catalog_embeddings")
             report.timed("analyze", step)
-        # last, right before the commit: replacing a partition locks out searches until then
-        step = time.perf_counter()
-        for side in swaps:
-            partitions.swap(conn, side)
-            report.partitions_rebuilt.append(side.key)
-        if swaps:
-            report.timed("swap partitions", step)
     report.duration_s = round(time.perf_counter() - started, 3)
     return report
 

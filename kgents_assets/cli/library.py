@@ -329,12 +329,6 @@ def stats(as_json: JsonOption = False) -> None:
         f"[bold]{data['entries']}[/bold] entries, {data['embedded_current']} with a current "
         f"vector; embedder: {embedder['id'] if embedder else 'none yet'}; "
         f"HNSW indexes: {', '.join(data['hnsw_indexes']) or 'none'}"
-        + (
-            f" (one per repository: {data['vector_partitions']} vector partitions, entries of "
-            "no repository in one of them)"
-            if data["hnsw_indexes"]
-            else ""
-        )
     )
     for title in ("by_type", "by_status", "by_origin", "relationships"):
         if data[title]:

@@ -227,11 +227,6 @@ def remove_repository(store: Store, name: str, *, wait: bool = False) -> dict[st
                     "run ends (or pass --wait)"
                 )
         counts: dict[str, int] = {}
-        # its vectors go with their partition, not row by row (catalog_entries' cascade);
-        # imported here: the catalog brings numpy, which listing repositories does not need
-        from kgents_assets.catalog.partitions import drop_partition
-
-        drop_partition(conn, name)
         for table in REPO_TABLES:
             cur = conn.execute(f"DELETE FROM {table} WHERE repo = %s", (name,))
             counts[table] = cur.rowcount
