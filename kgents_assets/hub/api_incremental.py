@@ -33,10 +33,10 @@ from psycopg.types.json import Jsonb
 
 from kgents_assets.hub.api_surface import (
     Detection,
-    _re_exports,
     diff_surfaces,
     load_snapshot,
     public_api,
+    re_exports,
     record_changes,
     save_snapshot,
     star_imports,
@@ -64,7 +64,7 @@ def file_fingerprints(conn: psycopg.Connection[Any], repo: str) -> dict[str, lis
 
 def star_modules(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> list[str]:
     """The modules a package ``__init__`` of ``repo`` star-imports: what ``from m import *``
-    binds depends on ``m``'s files as well (``_re_exports``)."""
+    binds depends on ``m``'s files as well (``re_exports``)."""
     rows = conn.execute(
         "SELECT module, path FROM hub_files WHERE repo = %s AND path LIKE '%%__init__.py'",
         (repo,),
@@ -130,7 +130,7 @@ def exports_may_move(
     prints: dict[str, list[str]],
     stars: list[str],
 ) -> bool:
-    """Whether ``_re_exports`` may give another map: a package ``__init__`` moved, or a
+    """Whether ``re_exports`` may give another map: a package ``__init__`` moved, or a
     file of a module one of them star-imports (that module's names are re-exported)."""
     if any(p.endswith("__init__.py") for p in moved):
         return True
@@ -189,12 +189,12 @@ def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | No
     if usable and state is not None:
         moved = moved_files(state["files"], prints)
         if exports_may_move(moved, state["files"], prints, state["star_modules"]):
-            exports, stars = _re_exports(conn, repo, root), star_modules(conn, repo, root)
+            exports, stars = re_exports(conn, repo, root), star_modules(conn, repo, root)
         else:  # a function of files none of which moved: the map kept is the map now
             exports, stars = state["exports"], state["star_modules"]
         files: set[str] | None = changed_files(state, prints, exports)
     else:
-        exports, stars = _re_exports(conn, repo, root), star_modules(conn, repo, root)
+        exports, stars = re_exports(conn, repo, root), star_modules(conn, repo, root)
         files = None
     detection = _compare(conn, repo, root, exports, files)
     _save_state(conn, repo, root, prints, exports, stars)

@@ -189,9 +189,7 @@ def _star_names(
     return [imports.get(name, f"{module}.{name}") for name in sorted(listed)]
 
 
-def _re_exports(
-    conn: psycopg.Connection[Any], repo: str, root: Path | None
-) -> dict[str, list[str]]:
+def re_exports(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> dict[str, list[str]]:
     """full name -> the packages whose ``__init__`` imports it (by name or by a star)."""
     out: dict[str, list[str]] = {}
     for module, imports, path in conn.execute(
@@ -219,9 +217,9 @@ def public_api(
     exports: dict[str, list[str]] | None = None,
 ) -> dict[str, ApiSymbol]:
     """node id -> symbol, for every public function, class and method of ``repo`` (of the
-    ``files`` given only; ``exports``: ``_re_exports`` already computed)."""
+    ``files`` given only; ``exports``: ``re_exports`` already computed)."""
     if exports is None:
-        exports = _re_exports(conn, repo, root)
+        exports = re_exports(conn, repo, root)
     rows = conn.execute(
         "SELECT node_id, full_name, qualname, name, kind, file_path, "
         "(extract->>'start_line')::int, extract->>'signature', extract->>'module', source "

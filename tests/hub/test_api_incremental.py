@@ -23,10 +23,10 @@ from kgents_assets.hub.api_incremental import (
 from kgents_assets.hub.api_surface import (
     ApiChange,
     ApiSymbol,
-    _re_exports,
     diff_surfaces,
     load_snapshot,
     public_api,
+    re_exports,
 )
 from kgents_assets.hub.refresh import refresh_repository
 from kgents_assets.store import Store
@@ -187,7 +187,7 @@ def refresh_and_detect(store: Store, root: Path) -> tuple[set[str], list[ApiChan
     with store.transaction() as conn:
         state = _load_state(conn, REPO)
         assert state is not None
-        rebuilt = changed_files(state, file_fingerprints(conn, REPO), _re_exports(conn, REPO, root))
+        rebuilt = changed_files(state, file_fingerprints(conn, REPO), re_exports(conn, REPO, root))
         detection = detect_api_changes(conn, REPO, root)
     assert not detection.baseline
     return rebuilt, detection.changes
