@@ -23,7 +23,6 @@ which saves a state for the next one.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,10 @@ from psycopg.types.json import Jsonb
 
 from kgents_assets.hub.api_surface import (
     Detection,
-    diff_surfaces,
-    load_snapshot,
-    public_api,
     re_exports,
-    record_changes,
-    save_snapshot,
     star_imports,
 )
+from kgents_assets.hub.api_surface import detect_api_changes as compare_surfaces
 
 PREFIX = "hub:api:"
 DISTRIBUTION = "kgents-assets"
@@ -155,28 +150,11 @@ def changed_files(
     return dirty
 
 
-def _compare(
-    conn: psycopg.Connection[Any],
-    repo: str,
-    root: Path | None,
-    exports: dict[str, list[str]],
-    files: Collection[str] | None,
-) -> Detection:
-    """The comparison of ``api_surface.detect_api_changes`` over ``files`` (all: None)."""
-    now = public_api(conn, repo, root, files=files, exports=exports)
-    before = load_snapshot(conn, repo, files)
-    save_snapshot(conn, repo, now, before)
-    if before is None:
-        return Detection(baseline=True)
-    changes = diff_surfaces(before, now)
-    record_changes(conn, repo, changes)
-    return Detection(baseline=False, changes=changes)
-
-
-def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> Detection:
-    """What ``api_surface.detect_api_changes`` returns and records, rebuilding only the
-    files that moved since the last detection (all of them without a usable state)."""
-    prints = file_fingerprints(conn, repo)
+def _usable_state(
+    conn: psycopg.Connection[Any], repo: str, root: Path | None
+) -> dict[str, Any] | None:
+    """The saved state, if it was saved with the snapshot there now, for the same root and
+    by the same kgents version."""
     state = _load_state(conn, repo)
     usable = (
         state is not None
@@ -186,16 +164,21 @@ def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | No
         and state.get("version") == _version()
         and isinstance(state.get("star_modules"), list)
     )
-    if usable and state is not None:
-        moved = moved_files(state["files"], prints)
-        if exports_may_move(moved, state["files"], prints, state["star_modules"]):
-            exports, stars = re_exports(conn, repo, root), star_modules(conn, repo, root)
-        else:  # a function of files none of which moved: the map kept is the map now
-            exports, stars = state["exports"], state["star_modules"]
-        files: set[str] | None = changed_files(state, prints, exports)
-    else:
+    return state if usable else None
+
+
+def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> Detection:
+    """What ``api_surface.detect_api_changes`` returns and records, rebuilding only the
+    files that moved since the last detection (all of them without a usable state)."""
+    prints = file_fingerprints(conn, repo)
+    state = _usable_state(conn, repo, root)
+    if state is None or exports_may_move(
+        moved_files(state["files"], prints), state["files"], prints, state["star_modules"]
+    ):
         exports, stars = re_exports(conn, repo, root), star_modules(conn, repo, root)
-        files = None
-    detection = _compare(conn, repo, root, exports, files)
+    else:  # a function of files none of which moved: the map kept is the map now
+        exports, stars = state["exports"], state["star_modules"]
+    files = None if state is None else changed_files(state, prints, exports)
+    detection = compare_surfaces(conn, repo, root, files=files, exports=exports)
     _save_state(conn, repo, root, prints, exports, stars)
     return detection

@@ -381,12 +381,20 @@ def diff_surfaces(before: dict[str, ApiSymbol], now: dict[str, ApiSymbol]) -> li
     return changes
 
 
-def detect_api_changes(conn: psycopg.Connection[Any], repo: str, root: Path | None) -> Detection:
+def detect_api_changes(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    root: Path | None,
+    *,
+    files: Collection[str] | None = None,
+    exports: dict[str, list[str]] | None = None,
+) -> Detection:
     """Compare the surface now with the last snapshot, then record the new one (in the
     caller's transaction: a failed run leaves the old snapshot, and the change is seen
-    again by the next one)."""
-    now = public_api(conn, repo, root)
-    before = load_snapshot(conn, repo)
+    again by the next one). ``files``: only those files' symbols (``api_incremental``
+    knows the others are unchanged); ``exports``: the re-export map, already computed."""
+    now = public_api(conn, repo, root, files=files, exports=exports)
+    before = load_snapshot(conn, repo, files)
     save_snapshot(conn, repo, now, before)
     if before is None:
         return Detection(baseline=True)
