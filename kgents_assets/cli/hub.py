@@ -38,6 +38,7 @@ def _err(message: str) -> None:
 
 def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = False) -> int:
     from kgents_assets.cli.hub_skip import decide
+    from kgents_assets.hub.clean_run import RecordStillPending
     from kgents_assets.repos.names import InvalidRepoName, derive_repo_name
     from kgents_assets.repos.registration import register_local_path
     from kgents_assets.repos.registry import RepositoryConflict
@@ -58,6 +59,9 @@ def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = Fal
     except (RepositoryConflict, InvalidRepoName) as exc:
         _err(str(exc))
         return 2
+    except RecordStillPending as exc:  # the previous refresh's Dagster record never landed
+        _err(str(exc))
+        return 1
     if force_run:
         if not decision.run:
             decision = replace(decision, run=True, reason="--run asked for a Dagster run")
@@ -65,12 +69,12 @@ def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = Fal
     if decision.small_change:
         from kgents_assets.cli.hub_record import ChildRecorder
 
-        # Before anything else is imported: the refresh ends by waiting for this child to
-        # import Dagster and open the instance (~2.5 s of CPU), which it does on the other
-        # core meanwhile. Not earlier: started with the command (measured), the child
-        # competed with a no-op's own work on two busy cores, 1.07 -> 1.83 s on Django,
-        # and gained an edit nothing when no core was idle.
-        recorder = ChildRecorder(repository.name)
+        # Before anything else is imported: it takes the repository's "record pending"
+        # lock at once, then imports Dagster and opens the instance (~2.5 s of CPU) on the
+        # other core while the refresh runs, and writes the record after this command
+        # ends. Not earlier: started with the command (measured), the child competed with
+        # a no-op's own work on two busy cores, 1.07 -> 1.83 s on Django.
+        recorder = ChildRecorder(repository.name, store.url)
         try:
             from kgents_assets.cli.hub_inprocess import run_in_process
 

@@ -11,15 +11,23 @@ the changed nodes and the test skeletons, then one runless materialization per c
 on the repository's partition, so the assets' history, partition status and lineage in the
 Dagster UI show the refresh. ``kg hub --once --run`` still makes the real run.
 
+The command ends when the person's results are done (markdown, model, catalog, impact,
+skeletons); the Dagster record is written after it by the detached recorder
+(``kgents_assets.cli.hub_record``), which holds the repository's "record pending" lock from
+before the command exits until the record and the clean-run record are written. What the
+command says is true at the time it says it: the assets are "being recorded" in Dagster.
+
 What it does not do: evaluate the asset checks (a run does; ``markdown_in_sync`` alone
 costs ~1.6 s on Django, the budget of the whole command), or regenerate fixtures (none is
 stale, or ``decide`` would have asked for a run).
 
 The "nothing to do" record (``hub.clean_run``) is forgotten before the stages start and
-written again, for this refresh's id, only when every step ended well and the record
-reached the Dagster instance; then the next ``kg hub --once`` with nothing changed is again
-the one-line no-op. A failed step keeps its marks and leaves no record, so the next command
-makes a real run, which finds the marks and does the work.
+written again, for this refresh's id, only when every step ended well (the command hands
+it to the recorder) and every event reached the Dagster instance (the recorder writes it
+then); the next ``kg hub --once`` waits for a pending record, and with nothing changed is
+again the one-line no-op. A failed step keeps its marks and leaves no record, so the next
+command makes a real run, which finds the marks and does the work; so does a failed
+record, which the next command names.
 
 A Dagster run of the same repository going on meanwhile (the sensors, the UI) is not raced:
 each stage takes the repository's advisory lock (``hub.dirty.stage_lock``) for its
@@ -61,11 +69,13 @@ class InProcessOutcome:
     #: anything else that went wrong (the refresh not recorded in the store or in Dagster)
     problems: list[str]
     duration_s: float
-    #: every asset event reached the Dagster instance
+    #: every asset event was handed to the recorder, which writes them after the command
     recorded: bool = False
     #: wall seconds by part: the stages, each follow-up step, the record (the store, then
-    #: waiting for the recorder process to finish), the clean-run record
+    #: handing the events to the recorder once it holds the record lock)
     timings: dict[str, float] = field(default_factory=dict)
+    #: the detached recorder writing the events (its pid file under $KGENTS_HOME/logs)
+    record_pid: int | None = None
 
     @property
     def success(self) -> bool:
@@ -80,12 +90,13 @@ def refresh_in_process(
     trust_level: int,
     recorder: ChildRecorder | None = None,
 ) -> InProcessOutcome:
-    """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``;
-    the clean-run record renewed when everything ended well. ``recorder``: the one
-    ``kg hub --once`` started as soon as it decided (else one starts now); closed here."""
+    """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``
+    (handed to the recorder, written after this returns); the clean-run record renewed by
+    the recorder when everything ended well. ``recorder``: the one ``kg hub --once``
+    started as soon as it decided (else one starts now); let go or closed here."""
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
-    from kgents_assets.hub.clean_run import forget_clean_run, record_clean_run
+    from kgents_assets.hub.clean_run import forget_clean_run
     from sensors.run_spec import run_tags
     from sensors.watch_refresh import configured_refresh
 
@@ -94,7 +105,7 @@ def refresh_in_process(
     # before importing this module; a caller that did not, now)
     if recorder is None:
         recorder = ChildRecorder()
-    recorder.name(repository.name)
+    recorder.name(repository.name, store.url)
     timings: dict[str, float] = {}
     try:
         with store.transaction() as conn:
@@ -115,9 +126,22 @@ def refresh_in_process(
         problems = watch.follow_up(reports)
         timings.update(reports.step_s)
         # a one-shot process has no later flush: what did not go now is lost (and said)
-        recorded = not recorder.pending
+        recorded = recorder.handed and not recorder.pending
+        # a failed step is already in ``failures``; the rest (store or instance) stays
+        failed = reports.failures
+        others = [p for p in problems if not any(p.startswith(f"{k} failed") for k in failed)]
+        succeeded = not failed and not others
+        # the recorder writes the clean-run record once every event reached the instance
+        clean = {"refresh_id": reports.refresh_id, "configuration": ran_under}
+        handed = time.perf_counter()
+        let_go = recorder.finish(clean if succeeded else None)
+        timings["record"] = timings.get("record", 0.0) + time.perf_counter() - handed
+        if let_go is not None and recorded:
+            lost = len(reports.recorded)
+            others.append(f"{lost} asset events not recorded in Dagster ({let_go})")
+            recorded = False
     finally:
-        recorder.close()
+        recorder.close()  # a recorder handed its events goes on: this stops only others
     metadata = reports.asset_metadata(repository.name, root)
     assets = {
         key: {**metadata[key], "outcome": "nothing changed, downstream skipped"}
@@ -125,9 +149,7 @@ def refresh_in_process(
         else metadata[key]
         for key, kind in reports.recorded
     }
-    # a failed step is already in ``failures``; the rest (store or instance records) stays
-    others = [p for p in problems if not any(p.startswith(f"{k} failed") for k in reports.failures)]
-    outcome = InProcessOutcome(
+    return InProcessOutcome(
         reports.refresh_id,
         assets,
         dict(reports.failures),
@@ -135,21 +157,16 @@ def refresh_in_process(
         time.perf_counter() - started,
         recorded,
         timings,
+        recorder.pid if recorded else None,
     )
-    if outcome.success:
-        clean_started = time.perf_counter()
-        with store.transaction() as conn:
-            record_clean_run(conn, repository.name, reports.refresh_id, ran_under)
-        timings["clean_record"] = time.perf_counter() - clean_started
-    return outcome
 
 
 def in_process_sentence(
     repository: str, reason: str, outcome: InProcessOutcome, duration_s: float
 ) -> str:
     """``app: 1 file(s) new or modified (app.py); refreshed without a Dagster run in 0.4 s
-    (refresh 1a2b3c4d…): code_nodes -1 node, ...; 6 assets recorded in Dagster (...);
-    asset checks not evaluated (...)``."""
+    (refresh 1a2b3c4d…): code_nodes -1 node, ...; 6 assets being recorded in Dagster
+    (...); asset checks not evaluated (...)``: the record is written after the command."""
     from kgents_assets.sentences import asset_change, seconds, short_id
 
     refresh = f" (refresh {short_id(outcome.refresh_id)})" if outcome.refresh_id else ""
@@ -158,7 +175,8 @@ def in_process_sentence(
     said = ": " + "; ".join(changes) if changes else ": nothing changed in the model"
     if outcome.assets and outcome.recorded:
         recorded = (
-            f"; {len(outcome.assets)} assets recorded in Dagster ({', '.join(outcome.assets)})"
+            f"; {len(outcome.assets)} assets being recorded in Dagster "
+            f"({', '.join(outcome.assets)})"
         )
     else:
         recorded = "; nothing recorded in Dagster"
@@ -181,6 +199,7 @@ def run_in_process(
     """``kg hub --once`` for a small change set: refresh, then one sentence (or the JSON
     summary); exit 0 when everything ended well, else 1. ``recorder``: see
     ``refresh_in_process``."""
+    from kgents_assets.cli.hub_record import log_path
     from kgents_assets.sentences import summary_metadata
     from kgents_assets.trust import default_trust_for, trust_from_env
 
@@ -216,6 +235,11 @@ def run_in_process(
         "fresh_fixtures": decision.fresh_fixtures,
         "checks": {},  # not evaluated without a run
         "checks_note": CHECKS_NOTE,
+        # the Dagster record is written by a detached process after this command: the next
+        # kg hub --once waits for it; its log says when it landed
+        "recorded": "pending" if outcome.recorded else "not recorded",
+        "record_pid": outcome.record_pid,
+        "record_log": str(log_path()) if outcome.recorded else None,
         # where the time went: before_refresh is the store opened and the decision made
         "timings_s": {
             "before_refresh": round(refreshing - started, 3),

@@ -15,6 +15,12 @@ milliseconds. The run is skipped, and the user told so, only when all of these h
 
 Anything else, including a repository seen for the first time, goes through the run.
 
+The previous command's in-process refresh may still be writing its Dagster record (and
+with it the clean-run record) after that command ended: ``decide`` waits for it first
+(``clean_run.wait_for_pending_record``, bounded), so a command started meanwhile decides
+on what that refresh left, not on a record not yet written. A record that failed is said
+in the reason of the run it calls for.
+
 Between the two: when every condition above holds but the stat scan found a few files
 new, modified or deleted (``Decision.small_change``: at most ``SMALL_CHANGE``), the only
 work is the change itself, and ``kg hub --once`` refreshes in its own process the way
@@ -32,7 +38,12 @@ from typing import Any
 
 import psycopg
 
-from kgents_assets.hub.clean_run import read_clean_run, schema_version
+from kgents_assets.hub.clean_run import (
+    read_clean_run,
+    read_record_failure,
+    schema_version,
+    wait_for_pending_record,
+)
 from kgents_assets.hub.unchanged import ChangeCheck, check_unchanged
 from kgents_assets.repos.models import Repository, RepoSource
 from kgents_assets.repos.registry import find_repository
@@ -100,6 +111,9 @@ def decide(
     last = current.last_run_id if current else None
     if last is None:
         return Decision(True, "first run of this repository")
+    # everything below reads what the previous refresh's recorder writes (raises
+    # clean_run.RecordStillPending when it does not finish in time)
+    wait_for_pending_record(conn, repository.name)
     if migrated:
         shown = ", ".join(migrated[:3]) + (
             f" and {len(migrated) - 3} more" if len(migrated) > 3 else ""
@@ -109,6 +123,9 @@ def decide(
         return Decision(True, "a git repository is fetched by its run", last)
     clean = read_clean_run(conn, repository.name)
     if clean is None:
+        failed = read_record_failure(conn, repository.name)
+        if failed is not None:
+            return Decision(True, f"the previous refresh's Dagster record failed: {failed}", last)
         return Decision(True, f"the last run ({last[:8]}) is not known to have ended well", last)
     if clean.run_id != last:
         return Decision(True, f"another run ({last[:8]}) refreshed it since", last)
