@@ -8,7 +8,9 @@ stamps the update type it owns, so a reader can tell how fresh each part is.
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from datetime import datetime
+from typing import Protocol
 
 from kgents_assets.hub.models import NodeState
 
@@ -66,7 +68,43 @@ def apply_tools(
     return base.model_copy(update={**changes, "updated": updated})
 
 
-def summarize(state: NodeState) -> str:
+class StateFacts(Protocol):
+    """What the summary and the suggested test read of a state: a NodeState, or the
+    plain facts a first build derives a new node's state from (hub/new_states.py)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def qualname(self) -> str: ...
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def file_path(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def start_line(self) -> int: ...
+    @property
+    def end_line(self) -> int: ...
+    @property
+    def signature(self) -> str: ...
+    @property
+    def docstring_summary(self) -> str | None: ...
+    @property
+    def complexity(self) -> int: ...
+    @property
+    def caller_count(self) -> int: ...
+    @property
+    def callees(self) -> Sized: ...
+    @property
+    def related_tests(self) -> Sized: ...
+    @property
+    def is_test(self) -> bool: ...
+
+
+def summarize(state: StateFacts) -> str:
     """A short, factual description built from the state alone (no model involved)."""
     kind = state.kind.capitalize()
     where = f"`{state.file_path}` lines {state.start_line}-{state.end_line}"
@@ -82,7 +120,7 @@ def summarize(state: NodeState) -> str:
     return " ".join(parts)
 
 
-def suggest_test_skeleton(state: NodeState, module: str) -> str | None:
+def suggest_test_skeleton(state: StateFacts, module: str) -> str | None:
     """A pytest skeleton for a public function or method that no test covers yet."""
     if state.is_test or state.related_tests or state.kind not in ("function", "method"):
         return None

@@ -18,7 +18,15 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.diff_bundle import DiffBundle, build_diff_bundle
+from kgents_assets.hub.copy_text import copy_block, copy_encoded
+from kgents_assets.hub.diff_bundle import (
+    AstDiff,
+    DiffBundle,
+    RelationalDiff,
+    StandardDiff,
+    StructuralDiff,
+    build_diff_bundle,
+)
 from kgents_assets.hub.extract_common import first_sentence
 from kgents_assets.hub.field_updates import apply_tools, suggest_test_skeleton, summarize
 from kgents_assets.hub.markdown import markdown_relpath
@@ -27,6 +35,16 @@ from kgents_assets.hub.models import (
     Edge,
     NodeState,
     trusted_code_node,
+)
+from kgents_assets.hub.new_states import (
+    CALLERS_CAP,
+    EdgeEnd,
+    NewStates,
+    ordered_edges,
+    related_tests,
+    stamp_json,
+    state_json,
+    updated_of,
 )
 from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, resolve_node_calls
 from kgents_assets.hub.rules import candidates_for
@@ -151,12 +169,6 @@ def _tests_by_target(
     return out
 
 
-#: Callers kept in a node's state and markdown. A popular method name (``save``, ``get``)
-#: collects thousands of name-only guesses (confidence 0.5/0.3): the strongest ones are the
-#: useful part; the count keeps the rest visible ("... and N more").
-CALLERS_CAP = 50
-
-
 #: Edges already built in this run, by (node id, full name, confidence): a node shows up
 #: in the lists of each of its callers and callees, and model_construct is not free.
 EdgeCache = dict[tuple[str, str, float], Edge]
@@ -166,10 +178,8 @@ def _edge_list(
     items: list[tuple[str, str, float, bool]], cache: EdgeCache, cap: int | None = None
 ) -> list[Edge]:
     """Edges by name; with ``cap``, only the ``cap`` most confident (ties by name, id)."""
-    if cap is not None and len(items) > cap:
-        items = sorted(items, key=lambda x: (-x[2], x[1], x[0]))[:cap]
     out = []
-    for i, f, c, _ in sorted(items, key=lambda x: (x[1], x[0])):
+    for i, f, c, _ in ordered_edges(items, cap):
         edge = cache.get((i, f, c))
         if edge is None:
             edge = cache[(i, f, c)] = Edge.model_construct(node_id=i, full_name=f, confidence=c)
@@ -473,15 +483,31 @@ def _first_build(
     changed: list[str] = []
     diffed: list[str] = []
     edge_cache: EdgeCache = {}
+    new_states = _rules_new_states(triage, tests, now)
     for batch in batches(ids):
-        rows = {
-            node.node_id: _Row(node, source, state_source, {})
-            for node, source, state_source in load_facts(conn, repo, batch)
-        }
-        derived = _derive_states(
-            repo, rows, {}, (callers, callees), tests, triage, run_id, now, report, edge_cache
+        facts = load_facts(conn, repo, batch)
+        if new_states is not None:
+            derived = _derive_new_states(
+                repo, facts, (callers, callees), new_states, run_id, report
+            )
+        else:  # another backend sees every node's bundle: the general per-node code
+            rows = {
+                node.node_id: _Row(node, source, state_source, {})
+                for node, source, state_source in (
+                    (trusted_code_node(extract), source, state_source)
+                    for extract, source, state_source in facts
+                )
+            }
+            derived = _derive_states(
+                repo, rows, {}, (callers, callees), tests, triage, run_id, now, report, edge_cache
+            )
+        del facts
+        copy_encoded(
+            conn,
+            "kv",
+            ["repo", "key", "value"],
+            [copy_block([(repo, k, v) for k, v in derived.writes])],
         )
-        bulk_insert(conn, "kv", ["repo", "key", "value"], ((repo, k, v) for k, v in derived.writes))
         if derived.traces:
             write_traces(conn, derived.traces)
         changed += derived.changed_ids
@@ -500,6 +526,79 @@ def _first_build(
     dirty.clear_marks(conn, repo, dirty.STATE, marked)
 
 
+@dataclass
+class _NewStates:
+    """What every new node of a first build shares under the rules backend."""
+
+    builder: NewStates
+    decisions: list[Decision]
+    signals_json: str
+    decisions_json: str
+    triage_name: str
+
+
+def _rules_new_states(
+    triage: TriageBackend, tests: dict[str, set[str]], now: datetime
+) -> _NewStates | None:
+    """The rules backend decides on a bundle's signals alone, and a new node's bundle
+    signals ``new_node`` only (no old state: no relational or structural change): one
+    decision for the whole build. None for any other backend (see new_states)."""
+    if type(triage) is not RulesTriage:
+        return None
+    bundle = DiffBundle(
+        node_id="",
+        is_new=True,
+        source_changed=True,
+        standard=StandardDiff(),
+        structural=StructuralDiff(),
+        ast=AstDiff(),
+        relational=RelationalDiff(),
+    )
+    signals = tuple(bundle.signals())
+    decisions = _decide(triage, bundle, {})
+    approved = [d.tool for d in decisions if d.verdict == "approved"]
+    return _NewStates(
+        NewStates(tests, updated_of(approved, stamp_json(now))),
+        decisions,
+        _signals_json(signals),
+        _decisions_json(tuple(decisions)),
+        triage.name,
+    )
+
+
+def _derive_new_states(
+    repo: str,
+    facts: list[tuple[dict[str, Any], str, str | None]],
+    edges: tuple[dict[str, list[EdgeEnd]], dict[str, list[EdgeEnd]]],
+    shared: _NewStates,
+    run_id: str,
+    report: StatesReport,
+) -> _Derived:
+    """What ``_derive_states`` gives for nodes with no state, under the rules backend."""
+    callers, callees = edges
+    out = _Derived([], set(), [], [], [])
+    deferred = sum(1 for d in shared.decisions if d.verdict == "deferred")
+    for extract, source, state_source in facts:
+        node_id: str = extract["node_id"]
+        state = shared.builder.state(extract, callers.get(node_id, []), callees.get(node_id, []))
+        if state_source != source:
+            out.diffed.append(node_id)
+        report.nodes_processed += 1
+        report.decisions += len(shared.decisions)
+        report.deferred += deferred
+        if shared.decisions:
+            out.traces.append(
+                (repo, run_id, node_id, shared.triage_name, shared.signals_json,
+                 shared.decisions_json)
+            )  # fmt: skip
+        report.states_added += 1
+        key = state_key(node_id)
+        out.new_keys.add(key)
+        out.changed_ids.append(node_id)
+        out.writes.append((key, state_json(state)))
+    return out
+
+
 def _fresh_state(
     node: CodeNode,
     callers: list[tuple[str, str, float, bool]],
@@ -507,9 +606,6 @@ def _fresh_state(
     tests: dict[str, set[str]],
     edge_cache: EdgeCache,
 ) -> NodeState:
-    related: set[str] = set()
-    if not node.is_test and node.kind != "module":
-        related = {f for _, f, _, is_test in callers if is_test} | tests.get(node.name, set())
     state = NodeState.model_construct(  # trusted: every field derived right here
         node_id=node.node_id,
         kind=node.kind,
@@ -528,7 +624,9 @@ def _fresh_state(
         callers=_edge_list(callers, edge_cache, CALLERS_CAP),
         callers_total=len(callers),
         callees=_edge_list(callees, edge_cache),
-        related_tests=sorted(related - {node.full_name}),
+        related_tests=related_tests(
+            node.full_name, node.name, node.kind, node.is_test, callers, tests
+        ),
         is_test=node.is_test,
         markdown_path=markdown_relpath(node.file_path, node.qualname, node.ordinal),
         # given, not defaulted: a default_factory costs pydantic an inspect.signature()

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from kgents_assets.hub.models import trusted_code_node
+from kgents_assets.hub.new_states import EdgeEnd
 from kgents_assets.hub.resolution import (
     Call,
     CallerContext,
@@ -29,9 +29,6 @@ from kgents_assets.hub.state_store import KEY_PREFIX, KEY_SUFFIX
 
 #: nodes read, derived and written per round trip
 BATCH = 2000
-
-#: (other end's node id, its full name, confidence, other end is a test)
-EdgeEnd = tuple[str, str, float, bool]
 
 
 def is_first_build(conn: psycopg.Connection[Any], repo: str) -> bool:
@@ -102,14 +99,15 @@ def resolve_all(
 
 def load_facts(
     conn: psycopg.Connection[Any], repo: str, batch: list[str]
-) -> Iterator[tuple[Any, str, str | None]]:
-    """(node, source, the source its state was derived from) for a batch; both sources
-    empty when they are equal (the diff bundle then has no text diff, as with equal ones)."""
-    for extract, source, state_source in conn.execute(
+) -> list[tuple[dict[str, Any], str, str | None]]:
+    """(node's ``extract`` without its calls, source, the source its state was derived
+    from) for a batch, by node id; both sources empty when they are equal (the diff
+    bundle then has no text diff, as with equal ones)."""
+    rows: list[tuple[dict[str, Any], str, str | None]] = conn.execute(
         "SELECT n.extract - 'calls', "
         "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.source ELSE '' END, "
         "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.state_source ELSE '' END "
         "FROM hub_nodes n WHERE n.repo = %s AND n.node_id = ANY(%s)",
         (repo, batch),
-    ):
-        yield trusted_code_node(extract), source, state_source
+    ).fetchall()
+    return sorted(rows, key=lambda r: str(r[0]["node_id"]))

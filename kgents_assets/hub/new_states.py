@@ -1,0 +1,195 @@
+"""A new node's state as plain JSON, for a first build under the rules backend.
+
+The general path builds a NodeState for the fresh facts, a diff bundle, runs triage and
+``apply_tools``, then ``model_dump_json``: on a first build of Django that was 44k
+states and 130k pydantic ``model_construct``/``model_copy`` calls, the largest Python
+cost of stage 2. For a node with no state, all of it reduces to what this module does:
+
+- its diff bundle's signals are always ``("new_node",)`` (a new node has no relational
+  or structural "before"), so the rules backend decides once per build;
+- ``apply_tools`` with no old state returns the fresh facts unchanged (every tool's
+  fields equal the base it copies), stamped ``discovered`` plus the update type of every
+  approved tool, in that order;
+- ``model_dump_json`` of NodeState is compact JSON in field order with UTF-8 text and
+  datetimes as pydantic prints them: ``json.dumps`` with the same separators, the stamp
+  printed once by pydantic itself.
+
+tests/hub/test_new_states.py holds the JSON text of every state of a test repository to
+the general path's, byte for byte (``updated`` included).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from kgents_assets.hub.extract_common import first_sentence
+from kgents_assets.hub.field_updates import TOOL_FIELDS, suggest_test_skeleton, summarize
+from kgents_assets.hub.markdown import markdown_relpath
+
+#: Callers kept in a node's state and markdown. A popular method name (``save``, ``get``)
+#: collects thousands of name-only guesses (confidence 0.5/0.3): the strongest ones are the
+#: useful part; the count keeps the rest visible ("... and N more").
+CALLERS_CAP = 50
+
+#: (other end's node id, its full name, confidence, other end is a test)
+EdgeEnd = tuple[str, str, float, bool]
+
+
+def ordered_edges(items: Sequence[EdgeEnd], cap: int | None = None) -> list[EdgeEnd]:
+    """Edges by name; with ``cap``, only the ``cap`` most confident (ties by name, id)."""
+    if cap is not None and len(items) > cap:
+        items = sorted(items, key=lambda x: (-x[2], x[1], x[0]))[:cap]
+    return sorted(items, key=lambda x: (x[1], x[0]))
+
+
+def full_name_of(module: str, kind: str, qualname: str) -> str:
+    return module if kind == "module" else f"{module}.{qualname}"
+
+
+def related_tests(
+    full_name: str,
+    name: str,
+    kind: str,
+    is_test: bool,
+    callers: Sequence[EdgeEnd],
+    tests: Mapping[str, set[str]],
+) -> list[str]:
+    """Tests that call the node, or name it by convention (none for tests and modules)."""
+    if is_test or kind == "module":
+        return []
+    related = {f for _, f, _, test in callers if test} | tests.get(name, set())
+    return sorted(related - {full_name})
+
+
+class _Facts:
+    """The attributes ``summarize`` and ``suggest_test_skeleton`` read (StateFacts), taken
+    from a state being built."""
+
+    __slots__ = (
+        "callees",
+        "caller_count",
+        "complexity",
+        "docstring_summary",
+        "end_line",
+        "file_path",
+        "full_name",
+        "is_test",
+        "kind",
+        "language",
+        "name",
+        "qualname",
+        "related_tests",
+        "signature",
+        "start_line",
+    )
+    callees: list[dict[str, Any]]
+    caller_count: int
+    complexity: int
+    docstring_summary: str | None
+    end_line: int
+    file_path: str
+    full_name: str
+    is_test: bool
+    kind: str
+    language: str
+    name: str
+    qualname: str
+    related_tests: list[str]
+    signature: str
+    start_line: int
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        for name in self.__slots__:
+            if name != "caller_count":
+                setattr(self, name, state[name])
+        self.caller_count = state["callers_total"]
+
+
+def stamp_json(now: datetime) -> str:
+    """``now`` as NodeState's JSON prints a timestamp (pydantic's format, e.g. ``...Z``)."""
+    text: str = TypeAdapter(datetime).dump_python(now, mode="json")
+    return text
+
+
+def updated_of(approved: Sequence[str], stamp: str) -> dict[str, str]:
+    """A new node's ``updated``: what ``apply_tools`` stamps when there is no old state."""
+    updated = {"discovered": stamp}
+    for tool in approved:
+        if tool in TOOL_FIELDS:
+            updated.setdefault(TOOL_FIELDS[tool][1], stamp)
+    return updated
+
+
+class NewStates:
+    """Builds the states of new nodes; one per build (it caches what nodes share)."""
+
+    def __init__(
+        self,
+        tests: Mapping[str, set[str]],
+        updated: dict[str, str],
+    ) -> None:
+        self._tests = tests
+        self._updated = updated
+        self._edges: dict[tuple[str, str, float], dict[str, Any]] = {}
+
+    def _edge_json(self, items: list[EdgeEnd]) -> list[dict[str, Any]]:
+        out = []
+        for node_id, full_name, confidence, _ in items:
+            edge = self._edges.get((node_id, full_name, confidence))
+            if edge is None:
+                edge = self._edges[(node_id, full_name, confidence)] = {
+                    "node_id": node_id,
+                    "full_name": full_name,
+                    "confidence": confidence,
+                }
+            out.append(edge)
+        return out
+
+    def state(
+        self, node: Mapping[str, Any], callers: list[EdgeEnd], callees: list[EdgeEnd]
+    ) -> dict[str, Any]:
+        """The stored state of a new node, from its ``extract`` (a CodeNode's JSON, calls
+        and source aside) and its resolved edges: NodeState's fields in their order."""
+        kind, name, qualname = node["kind"], node["name"], node["qualname"]
+        module: str = node["module"]
+        is_test: bool = node.get("is_test", False)
+        full_name = full_name_of(module, kind, qualname)
+        state: dict[str, Any] = {
+            "node_id": node["node_id"],
+            "kind": kind,
+            "name": name,
+            "qualname": qualname,
+            "full_name": full_name,
+            "file_path": node["file_path"],
+            "language": node["language"],
+            "start_line": node["start_line"],
+            "end_line": node["end_line"],
+            "source_hash": node["source_hash"],
+            "signature": node["signature"],
+            "decorators": list(node.get("decorators", ())),
+            "docstring_summary": first_sentence(node.get("docstring")),
+            "complexity": node.get("complexity", 1),
+            "callers": self._edge_json(ordered_edges(callers, CALLERS_CAP)),
+            "callers_total": len(callers),
+            "callees": self._edge_json(ordered_edges(callees)),
+            "related_tests": related_tests(full_name, name, kind, is_test, callers, self._tests),
+            "summary": "",
+            "is_test": is_test,
+            "suggested_test": None,
+            "markdown_path": markdown_relpath(node["file_path"], qualname, node.get("ordinal", 0)),
+            "updated": self._updated,
+        }
+        facts = _Facts(state)
+        state["summary"] = summarize(facts)
+        state["suggested_test"] = suggest_test_skeleton(facts, module)
+        return state
+
+
+def state_json(state: Mapping[str, Any]) -> str:
+    """What ``NodeState.model_dump_json()`` prints for the same state."""
+    return json.dumps(state, ensure_ascii=False, separators=(",", ":"))
