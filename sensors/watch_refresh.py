@@ -39,6 +39,7 @@ from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.refresh_files import FilesReport, refresh_files
 from kgents_assets.hub.refresh_markdown import MarkdownReport, refresh_markdown
 from kgents_assets.hub.refresh_states import StatesReport, refresh_states
+from kgents_assets.hub.scan import FileStat
 from kgents_assets.repos.registry import record_refresh
 from kgents_assets.sentences import run_summary_sentence
 from sensors.asset_events import AssetEventSpec
@@ -248,10 +249,18 @@ class WatchRefresh:
 
     # --- latency path: save -> markdown ------------------------------------------
 
-    def refresh(self, paths: Sequence[str] | None, tags: Mapping[str, str]) -> StageReports:
+    def refresh(
+        self,
+        paths: Sequence[str] | None,
+        tags: Mapping[str, str],
+        walked: Sequence[FileStat | tuple[str, str]] | None = None,
+    ) -> StageReports:
+        """``walked``: a whole-tree walk just made (``refresh_files``), when ``paths`` is None."""
         started = time.monotonic()
         refresh_id = uuid.uuid4().hex  # shaped like a run id: sentences shorten it the same way
-        files = refresh_files(self.store, self.root, repo=self.repo, changed_paths=paths)
+        files = refresh_files(
+            self.store, self.root, repo=self.repo, changed_paths=paths, walked=walked
+        )
         states = refresh_states(self.store, repo=self.repo, triage=self.triage, run_id=refresh_id)
         markdown = refresh_markdown(self.store, self.root, repo=self.repo)
         return StageReports(

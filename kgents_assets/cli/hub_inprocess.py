@@ -47,8 +47,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import Decision
+    from kgents_assets.hub.scan import FileStat
     from kgents_assets.repos.models import Repository
     from kgents_assets.store import Store
 
@@ -89,11 +92,14 @@ def refresh_in_process(
     *,
     trust_level: int,
     recorder: ChildRecorder | None = None,
+    walked: Sequence[FileStat | tuple[str, str]] | None = None,
 ) -> InProcessOutcome:
     """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``
     (handed to the recorder, written after this returns); the clean-run record renewed by
     the recorder when everything ended well. ``recorder``: the one ``kg hub --once``
-    started as soon as it decided (else one starts now); let go or closed here."""
+    started as soon as it decided (else one starts now); let go or closed here.
+    ``walked``: the tree walk ``decide``'s stat scan just made (stage 1 compares it with the
+    index under its lock instead of walking the tree again)."""
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run
@@ -116,9 +122,13 @@ def refresh_in_process(
             store, root, repository.name, None, trust_level, trigger=TRIGGER, recorder=recorder
         )
         try:
-            # None: refresh_files compares the tree with the index itself, as the run's
-            # code_nodes does (decide's stat scan keeps only a few of the paths it found)
-            reports = watch.refresh(None, run_tags(TRIGGER))
+            # None: refresh_files compares the whole tree with the index itself, as the
+            # run's code_nodes does, but from the walk decide's stat scan made a moment ago
+            # (~0.4 s on Django to walk again): the same files, compared again with the
+            # index as it is under the stage lock, so a run that indexed files meanwhile
+            # is seen; a file saved in between is the next refresh's, as it would be one
+            # saved just after a second walk.
+            reports = watch.refresh(None, run_tags(TRIGGER), walked)
         except Exception as exc:
             failure = {"stages": f"{type(exc).__name__}: {exc}"}
             return InProcessOutcome(None, {}, failure, [], time.perf_counter() - started)
@@ -207,7 +217,14 @@ def run_in_process(
     level = int(trust_from_env(default_trust_for(repository.source)))
     refreshing = time.perf_counter()
     try:
-        outcome = refresh_in_process(store, repository, root, trust_level=level, recorder=recorder)
+        outcome = refresh_in_process(
+            store,
+            repository,
+            root,
+            trust_level=level,
+            recorder=recorder,
+            walked=decision.check.walked if decision.check is not None else None,
+        )
     except ValueError as exc:  # settings that cannot work, e.g. triage 'llm' without one
         typer.echo(str(exc), err=True)
         return 2

@@ -122,7 +122,7 @@ class ChildRecorder:
             raise RuntimeError("the recorder was never told the repository (ChildRecorder.name)")
         why = self._wait_locked()
         if why is None and not self._send([e.to_json() for e in self.pending]):
-            why = "recorder gone"
+            why = f"the recorder ended: {_last_log_line()}"
         if why is not None:
             self._stop()
             return f"{len(self.pending)} asset events not recorded in Dagster ({why})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,15 +122,15 @@ def _scan(
     index: dict[str, IndexedFile],
     changed_paths: Sequence[str] | None,
     report: FilesReport,
+    walked: Sequence[FileStat | tuple[str, str]] | None = None,
 ) -> tuple[_Reads, list[ReadRequest]]:
     """1a. stat every file (or the change set): what looks changed is read (and hashed,
     and parsed if its content is new) by the parse workers."""
     rules = IgnoreRules.for_repo(root)
-    found = (
-        walk_source_files(root, rules)
-        if changed_paths is None
-        else stat_paths(root, changed_paths, rules)
-    )
+    if changed_paths is not None:
+        found: Iterable[FileStat | str | tuple[str, str]] = stat_paths(root, changed_paths, rules)
+    else:
+        found = walked if walked is not None else walk_source_files(root, rules)
     scan = compare_with_index(found, index, full_scan=changed_paths is None)
     report.files_scanned = scan.scanned
     report.files_unchanged = scan.unchanged
@@ -273,8 +273,12 @@ def refresh_files(
     changed_paths: Sequence[str] | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None,
+    walked: Sequence[FileStat | tuple[str, str]] | None = None,
 ) -> FilesReport:
     """``changed_paths`` (repo-relative) skips the scan; None scans the whole repository.
+    ``walked``: that whole-repository walk (``walk_source_files``, same root and ignore
+    rules) as a caller just made it (``hub.unchanged``), compared here with the index
+    instead of walking the tree again.
 
     Only rows of ``repo`` are read or written: another repository in the same store is
     never seen as deleted, renamed or called. Parsed files stream into the index batch by
@@ -293,7 +297,7 @@ def refresh_files(
             # this is a fresh clone of a moved checkout (repos.registration)
             dirty.mark_every_node(conn, repo, dirty.MARKDOWN, MARKDOWN_MISSING)
             report.markdown_missing = True
-        reads, requests = _scan(root, index, changed_paths, report)
+        reads, requests = _scan(root, index, changed_paths, report, walked)
         # Every node a candidate file had (a touched or unreadable file keeps its nodes:
         # only files parsed or deleted below count).
         old_all = _load_old_nodes(conn, repo, [r.stat.path for r in requests] + reads.deleted)

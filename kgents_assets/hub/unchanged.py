@@ -19,7 +19,7 @@ import psycopg
 from kgents_assets.hub import dirty
 from kgents_assets.hub.ignore import IgnoreRules
 from kgents_assets.hub.markdown import NODES_DIR
-from kgents_assets.hub.scan import IndexedFile, compare_with_index, walk_source_files
+from kgents_assets.hub.scan import FileStat, IndexedFile, compare_with_index, walk_source_files
 
 #: every stage that consumes marks (``hub.dirty``); a mark left in one is work left
 STAGES = (dirty.STATE, dirty.MARKDOWN, dirty.CATALOG)
@@ -39,6 +39,9 @@ class ChangeCheck:
     examples: list[str] = field(default_factory=list)  # a few of the paths above
     # nodes are modelled but their markdown directory is gone (deleted, or a fresh clone)
     markdown_missing: bool = False
+    #: the walk itself (``walk_source_files``), for a refresh that follows at once to
+    #: compare with the index instead of walking the tree a second time
+    walked: tuple[FileStat | tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def nothing_changed(self) -> bool:
@@ -70,9 +73,8 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
     rules) against repository ``repo``'s index, and count its pending marks."""
     started = time.perf_counter()
     index = _index_stats(conn, repo)
-    scan = compare_with_index(
-        walk_source_files(root, IgnoreRules.for_repo(root)), index, full_scan=True
-    )
+    walked = tuple(walk_source_files(root, IgnoreRules.for_repo(root)))
+    scan = compare_with_index(walked, index, full_scan=True)
     pending = sum(dirty.pending_count(conn, repo, stage) for stage in STAGES)
     missing = not (root / NODES_DIR).is_dir() and _has_nodes(conn, repo)
     examples = [c.path for c in scan.candidates[:SHOWN]] + scan.deleted[:SHOWN]
@@ -84,6 +86,7 @@ def check_unchanged(conn: psycopg.Connection[Any], root: Path, repo: str) -> Cha
         duration_s=time.perf_counter() - started,
         examples=examples[:SHOWN],
         markdown_missing=missing,
+        walked=walked,
     )
 
 

@@ -9,7 +9,6 @@ import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import make_conninfo

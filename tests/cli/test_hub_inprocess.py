@@ -23,11 +23,12 @@ from kgents_assets.cli.hub_inprocess import TRIGGER, run_in_process
 from kgents_assets.cli.hub_skip import Decision, decide
 from kgents_assets.hotdata.catalog import load_specs
 from kgents_assets.hotdata.registry import HotDataRegistry
-from kgents_assets.hub.clean_run import read_clean_run
+from kgents_assets.hub.clean_run import read_clean_run, wait_for_pending_record
 from kgents_assets.instance import get_instance
 from kgents_assets.repos.registry import get_repository
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
+from tests.cli.recorders import wait_for_recorders
 from tests.cli.test_hub_skip import FILES, REPO, _clean_run
 from tests.repo_helpers import Files
 
@@ -47,6 +48,7 @@ def instance(
     asyncio.run(HotDataRegistry(tmp_path / "fixtures", load_specs()).refresh_all_stale())
     with get_instance() as inst:
         yield inst
+    wait_for_recorders()  # the refreshes' detached recorders, before the database goes
 
 
 def _decide(store: Store, root: Path) -> Decision:
@@ -69,6 +71,12 @@ def _edited(store: Store, repo: Callable[[Files], Path], body: str) -> tuple[Pat
     _clean_run(store, root)
     (root / "app.py").write_text(f"def main():\n    return {body}\n")
     return root, _decide(store, root)
+
+
+def _landed(store: Store) -> None:
+    """Once the refresh's record, written after the command, is in (as readers wait)."""
+    with store.connect() as conn:
+        wait_for_pending_record(conn, REPO)
 
 
 def _partition_records(instance: DagsterInstance, asset: str) -> dict[str, Any]:
@@ -113,14 +121,18 @@ def test_an_edit_is_refreshed_recorded_and_leaves_nothing_to_do(
     assert re.fullmatch(
         rf"app: 1 file\(s\) new or modified \(app\.py\); refreshed without a Dagster run in "
         rf"[\d.]+ m?s \(refresh {refresh_id[:8]}…\): code_nodes [^;]*-1 node[^;]*; .*; "
-        r"\d assets recorded in Dagster \(code_nodes, node_state, node_markdown, [^)]*\); "
+        r"\d assets being recorded in Dagster \(code_nodes, node_state, node_markdown, [^)]*\); "
         r"asset checks not evaluated \(kg hub --once --run evaluates them\)",
         summary["summary"],
     ), summary["summary"]
     assert not (root / ".agentfs/nodes/app.py/helper.md").exists()
     assert "helper" not in (root / ".agentfs/nodes/app.py/main.md").read_text()  # no callee
+    assert summary["recorded"] == "pending" and isinstance(summary["record_pid"], int)
+    assert summary["record_log"].endswith("logs/hub-record.log")
 
-    # the instance holds the refresh: no run, one materialization per code asset
+    # once the record landed, the instance holds the refresh: no run, one materialization
+    # per code asset
+    _landed(store)
     assert instance.get_runs_count() == 0
     for asset in CODE_ASSETS:
         record = _partition_records(instance, asset)[refresh_id]
@@ -178,12 +190,22 @@ def test_a_record_the_instance_cannot_take_is_said_and_leaves_no_clean_record(
     monkeypatch.setenv("DAGSTER_HOME", str(broken))
     code, summary = _refresh(store, root, decision, capsys)
 
-    assert code == 1 and summary["success"] is False and summary["failed_steps"] == {}
-    assert any("asset events not recorded in Dagster" in p for p in summary["problems"])
-    assert "; nothing recorded in Dagster; " in summary["summary"]
-    assert summary["summary"].endswith("the next kg hub --once runs the job")
+    # the child fails after taking the lock: either before the command handed it the
+    # events (said by the command, exit 1) or after the command ended (said by the next)
+    assert summary["failed_steps"] == {}, summary
+    if code == 1:
+        assert any("asset events not recorded in Dagster" in p for p in summary["problems"])
+        assert summary["summary"].endswith("the next kg hub --once runs the job")
+    else:
+        assert summary["recorded"] == "pending" and summary["success"] is True
     assert not (root / ".agentfs/nodes/app.py/helper.md").exists()  # the model has the edit
+    monkeypatch.delenv("DAGSTER_HOME")
+    after = _decide(store, root)  # waits for the recorder
+    assert after.run and not after.small_change
+    assert after.reason.startswith(
+        "the previous refresh's Dagster record failed: 0 asset event(s) recorded, then "
+    ), after.reason
+    assert "DagsterInvalidConfigError" in after.reason
     assert _partition_records(instance, "code_nodes") == {}
     with store.connect() as conn:
         assert read_clean_run(conn, REPO) is None
-    assert _decide(store, root).run

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from kgents_assets.instance import get_instance
+from tests.cli.recorders import wait_for_recorders
 from tests.executables import project_executable
 from tests.repo_helpers import Files
 
@@ -42,6 +43,7 @@ def env(
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
     yield {**os.environ}
+    wait_for_recorders()  # an edit's detached recorder, before the database goes
 
 
 def _kg(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
@@ -139,10 +141,11 @@ def test_nothing_changed_runs_nothing_and_says_so_in_one_line(
     assert edited["checks"] == {}  # not evaluated without a run: --run below does
     assert not (root / ".agentfs/nodes/app.py/helper.md").exists()
     assert _runs(env) == 1
-    assert _recorded_refreshes(env, "node_markdown") >= {edited["refresh_id"]}
-    # ... and leaves nothing to do behind it
+    assert edited["recorded"] == "pending"  # written after the command, by its recorder
+    # ... and leaves nothing to do behind it (the next command waits for that record)
     after = json.loads(_once(root, env, "--json").stdout)
     assert after["nothing_changed"] is True and after["last_run_id"] == edited["refresh_id"]
+    assert _recorded_refreshes(env, "node_markdown") >= {edited["refresh_id"]}
     assert _runs(env) == 1
 
     # --run makes the real run of an edit all the same, its checks evaluated
