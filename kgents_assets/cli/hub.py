@@ -70,10 +70,10 @@ def _run_once(root: Path, as_json: bool, name: str | None, force_run: bool = Fal
         from kgents_assets.cli.hub_record import ChildRecorder
 
         # Before anything else is imported: it takes the repository's "record pending"
-        # lock at once, then imports Dagster and opens the instance (~2.5 s of CPU) on the
-        # other core while the refresh runs, and writes the record after this command
-        # ends. Not earlier: started with the command (measured), the child competed with
-        # a no-op's own work on two busy cores, 1.07 -> 1.83 s on Django.
+        # lock while the refresh runs (its interpreter start off this process's path),
+        # and imports Dagster (~2.5 s of CPU) and writes the record after this command
+        # has ended. Not earlier: started with the command (measured), a recorder
+        # competed with a no-op's own work on two busy cores, 1.07 -> 1.83 s on Django.
         recorder = ChildRecorder(repository.name, store.url)
         try:
             from kgents_assets.cli.hub_inprocess import run_in_process

@@ -107,8 +107,8 @@ def refresh_in_process(
     from sensors.watch_refresh import configured_refresh
 
     started = time.perf_counter()
-    # it imports Dagster and opens the instance while the stages below run (kg starts it
-    # before importing this module; a caller that did not, now)
+    # it takes the record lock while the stages below run (kg starts it before importing
+    # this module; a caller that did not, now)
     if recorder is None:
         recorder = ChildRecorder()
     recorder.name(repository.name, store.url)
