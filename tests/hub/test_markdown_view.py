@@ -69,3 +69,15 @@ def test_a_state_stored_before_newer_fields_renders_alike() -> None:
     for older in ("callers_total", "decorators", "suggested_test", "related_tests"):
         del stored[older]
     assert render_markdown(StateView(stored, {})) == render_markdown(trusted_node_state(stored))
+
+
+def test_the_updated_line_follows_each_states_own_zone() -> None:
+    """The line is cached by stamps: an equal instant in another zone is another line."""
+    from datetime import timedelta, timezone
+
+    plus_two = AT.astimezone(timezone(timedelta(hours=2)))
+    assert plus_two == AT
+    utc = render_markdown(_state(updated={"discovered": AT}))
+    other = render_markdown(_state(updated={"discovered": plus_two}))
+    assert "discovered 2026-12-02T01:02:03+00:00</sub>" in utc
+    assert "discovered 2026-12-02T03:02:03+02:00</sub>" in other
