@@ -24,12 +24,17 @@ dagster-webserver does (``optimize_for_webserver``, without its statement timeou
 A pooled connection is a socket, and a forked child must not use or close its parent's:
 before any fork in this process (the warm run worker forks a run, the embedder pool forks
 workers) the idle connections are closed, and a child drops any it inherited still in use.
+A kept socket can also die while idle (the server restarted, its backend was ended): a
+connection idle for a while is pinged before it is handed out, and a dead one is replaced,
+so long-lived processes (the daemon, the gateway, the warm worker) do not fail an
+operation on it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,7 +50,10 @@ from dagster._core.storage.schedules import ScheduleStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from psycopg.conninfo import make_conninfo
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from kgents_assets.instance.server import dagster_url, ensure_database
 from kgents_assets.store.database import DATABASE_URL_ENV, start_embedded_server
@@ -58,6 +66,11 @@ POOL_OVERFLOW = 10
 #: A kept connection older than this is replaced (a server restart leaves dead ones).
 POOL_RECYCLE_S = 600
 NO_STATEMENT_TIMEOUT = 0
+#: A kept connection idle at least this long is pinged (one ``SELECT 1``) before use. Runs
+#: use their connections back to back (~280 operations for one saved file: no pings);
+#: a daemon's or gateway's connection waits between ticks, long enough for a restart.
+PING_AFTER_IDLE_S = 1.0
+_IDLE_SINCE = "kgents_idle_since"
 
 #: Dagster's sessions on the embedded server do not wait for each commit's WAL flush: a run
 #: commits every event (~70 for one saved file), and a flush costs 5-7 ms here against
@@ -129,6 +142,8 @@ class KgentsPostgresStorage(DagsterStorage, ConfigurableClass):
                 pool_recycle=POOL_RECYCLE_S,
                 max_overflow=POOL_OVERFLOW,
             )
+            if (engine := _engine(storage)) is not None:
+                _replace_dead_connections(engine)
             # the instance keeps these three and drops this wrapper: track them
             _POOLED.add(storage)
         super().__init__()  # type: ignore[no-untyped-call]
@@ -189,6 +204,30 @@ def _engine(storage: object) -> Engine | None:
     # there); nothing public reaches it
     engine = getattr(storage, "_engine", None)
     return engine if isinstance(engine, Engine) else None
+
+
+def _replace_dead_connections(engine: Engine) -> None:
+    """Ping a connection that sat idle before handing it out; a dead one is discarded and
+    the pool connects anew (SQLAlchemy retries a checkout that raises DisconnectionError)."""
+
+    def checked_in(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    def checked_out(dbapi: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return
+        try:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+        except Exception as exc:  # any failure here means the socket is no use
+            raise DisconnectionError(f"kept connection is dead: {exc}") from exc
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def close_idle_connections() -> None:

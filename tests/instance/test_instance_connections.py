@@ -118,3 +118,27 @@ def test_a_server_the_user_runs_keeps_its_own_commit_setting(
     home, _ = dagster_home
     with get_instance(home) as instance:
         assert _dagster_session_setting(instance, "synchronous_commit") == "on"
+
+
+@pytest.mark.slow
+def test_a_kept_connection_that_died_while_idle_is_replaced_before_use(
+    dagster_home: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a restarted server does to a daemon's kept connections: every backend of
+    Dagster's database is ended while the pools sit idle; the next run must not notice."""
+    from kgents_assets.instance import storage
+
+    home, dagster_db = dagster_home
+    monkeypatch.setattr(storage, "PING_AFTER_IDLE_S", 0.0)  # every checkout counts as idle
+    with get_instance(home) as instance:
+        assert run_tiny_job(instance).success  # the pools now keep a connection each
+        with psycopg.connect(dagster_db, autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert ended is not None and ended[0] >= 1, "no kept connection to end"
+        result = run_tiny_job(instance)
+
+    assert result.success
+    assert "PIPELINE_SUCCESS" in event_types(dagster_db, result.run_id)
