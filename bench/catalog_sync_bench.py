@@ -1,6 +1,6 @@
 """``sync_catalog`` on a cold bulk load, the code before and after (issue 12), one run.
 
-    uv run python bench/catalog_sync_bench.py [--before cfbed46] [--rounds 1] [--queries 40]
+    uv run python bench/catalog_sync_bench.py [--before 4fb2752] [--rounds 1] [--queries 40]
 
 bench/catalog_load_bench.py measures the SQL ways of writing vectors; this one times the
 real thing: Django 5.2 is refreshed (all three hub stages) into a scratch pgserver
@@ -53,8 +53,8 @@ REPO = "django"
 #: the store's second repository: the same sources under another name
 SECOND = "django2"
 ROOT = Path(__file__).resolve().parent.parent
-#: main when the second round of issue 12's cold-catalog work started
-BEFORE = "cfbed46"
+#: main when the third round of issue 12's cold-catalog work started
+BEFORE = "4fb2752"
 
 WORKER = """
 import json, os, sys, time
@@ -80,8 +80,17 @@ def server_cpu(postmaster):
             total += int(fields[11]) + int(fields[12])
     return total / TICK
 
+def status_kb(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
 store = Store(url=sys.argv[2])
 if __name__ == "__main__":
+    # the process's own memory (the pool's workers are other processes): resident before
+    # the call (imports), and the kernel's high-water mark after it
+    rss0 = status_kb("VmRSS")
     cpu0 = server_cpu(sys.argv[4])
     t0 = time.perf_counter()
     report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[3])
@@ -89,6 +98,7 @@ if __name__ == "__main__":
     pg_cpu = server_cpu(sys.argv[4]) - cpu0
     import kgents_assets
     print(json.dumps({"wall_s": wall, "pg_cpu_s": pg_cpu, "report": report.as_dict(),
+                      "rss_before_mb": rss0 / 1024, "peak_rss_mb": status_kb("VmHWM") / 1024,
                       "pkg": kgents_assets.__file__, "load": os.getloadavg()}))
 """
 
@@ -230,7 +240,9 @@ def cold_round(
         for label in labels:
             res = results[label, repo] = run_sync(trees[label], urls[label], repo)
             print(f"  round {round_no + 1}: {repo:<8} {label:<7} {float(res['wall_s']):7.1f} s "  # type: ignore[arg-type]
-                  f"wall, PostgreSQL CPU {float(res['pg_cpu_s']):6.1f} s  (load {load()})",  # type: ignore[arg-type]
+                  f"wall, PostgreSQL CPU {float(res['pg_cpu_s']):6.1f} s, peak RSS "  # type: ignore[arg-type]
+                  f"{float(res['peak_rss_mb']):5.0f} MB ({float(res['rss_before_mb']):.0f} MB "  # type: ignore[arg-type]
+                  f"before the call)  (load {load()})",
                   flush=True)  # fmt: skip
     return results, urls
 
@@ -323,6 +335,10 @@ def main() -> None:
                       f"{', '.join(f'{w:.1f}' for w in walls[label, repo])}")  # fmt: skip
             print(f"  {what}: speed-up {med['before'] / med['after']:.2f}x; load {load()}")
             for label in trees:
+                res = results[label, repo]
+                print(f"  {what}, {label}, the sync's process: peak RSS "
+                      f"{float(res['peak_rss_mb']):.0f} MB, {float(res['rss_before_mb']):.0f} MB "  # type: ignore[arg-type]
+                      "before the call (last round)")  # fmt: skip
                 phases = results[label, repo]["report"]["phases_s"]  # type: ignore[index]
                 print(f"  {what}, {label}, where the time went (s): "
                       + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))  # fmt: skip

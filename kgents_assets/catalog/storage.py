@@ -197,6 +197,31 @@ def existing_hashes(
     return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
+#: An entry's keyword-search vector from its three ``search_*`` texts (see ``entry_row``):
+#: the name weighs most, then description + keywords, then path + body.
+SEARCH_TSV = (
+    "setweight(to_tsvector('english', search_a), 'A') || "
+    "setweight(to_tsvector('english', search_b), 'B') || "
+    "setweight(to_tsvector('english', search_c), 'C')"
+)
+ENTRY_COLUMNS = _ENTRY_COLUMNS
+ENTRY_ROW_COLUMNS = (*_ENTRY_COLUMNS, "search_a", "search_b", "search_c")
+
+
+def entry_row(p: PreparedEntry) -> tuple[Any, ...]:
+    """The values of ``ENTRY_ROW_COLUMNS`` for an entry, as COPY writes them."""
+    e = p.entry
+    return (
+        e.id, e.entity_type.value, e.name, e.version, e.description,
+        list(e.keywords), e.status.value, e.origin, e.author, e.node_id, e.path,
+        e.body, e.deprecation_reason, Jsonb(e.metadata),
+        p.text_hash, p.fingerprint, e.repo,
+        expand_identifiers(e.name),
+        expand_identifiers(f"{e.description} {' '.join(e.keywords)}"),
+        expand_identifiers(f"{e.path or ''} {e.body}"),
+    )  # fmt: skip
+
+
 def upsert_entries(
     conn: psycopg.Connection[Any],
     entries: Sequence[CatalogEntry],
@@ -215,24 +240,12 @@ def upsert_entries(
         "search_c text) ON COMMIT DROP"
     )
     conn.execute("TRUNCATE _catalog_in")
-    cols = (*_ENTRY_COLUMNS, "search_a", "search_b", "search_c")
     copy_sql = sql.SQL("COPY _catalog_in ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, cols))
+        sql.SQL(", ").join(map(sql.Identifier, ENTRY_ROW_COLUMNS))
     )
     with conn.cursor().copy(copy_sql) as copy:
         for e in entries:
-            p = _prepared(e, prepared)
-            copy.write_row(
-                (
-                    e.id, e.entity_type.value, e.name, e.version, e.description,
-                    list(e.keywords), e.status.value, e.origin, e.author, e.node_id, e.path,
-                    e.body, e.deprecation_reason, Jsonb(e.metadata),
-                    p.text_hash, p.fingerprint, e.repo,
-                    expand_identifiers(e.name),
-                    expand_identifiers(f"{e.description} {' '.join(e.keywords)}"),
-                    expand_identifiers(f"{e.path or ''} {e.body}"),
-                )
-            )  # fmt: skip
+            copy.write_row(entry_row(_prepared(e, prepared)))
     names = sql.SQL(", ").join(map(sql.Identifier, _ENTRY_COLUMNS))
     updates = sql.SQL(", ").join(
         sql.SQL("{} = EXCLUDED.{}").format(sql.Identifier(c), sql.Identifier(c))
@@ -240,12 +253,9 @@ def upsert_entries(
     )
     conn.execute(
         sql.SQL(
-            "INSERT INTO catalog_entries ({names}, tsv) SELECT {names}, "
-            "setweight(to_tsvector('english', search_a), 'A') || "
-            "setweight(to_tsvector('english', search_b), 'B') || "
-            "setweight(to_tsvector('english', search_c), 'C') FROM _catalog_in "
+            "INSERT INTO catalog_entries ({names}, tsv) SELECT {names}, {tsv} FROM _catalog_in "
             "ON CONFLICT (id) DO UPDATE SET {updates}, updated_at = now()"
-        ).format(names=names, updates=updates)
+        ).format(names=names, tsv=sql.SQL(SEARCH_TSV), updates=updates)
     )
     return len(entries)
 

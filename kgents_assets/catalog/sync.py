@@ -19,17 +19,14 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from pydantic import ValidationError
 
-from kgents_assets.catalog import metrics, storage
+from kgents_assets.catalog import cold_load, metrics, storage
 from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
 from kgents_assets.catalog.embedders.pool import EmbeddingPool, is_parallel
 from kgents_assets.catalog.models import CatalogEntry
-from kgents_assets.catalog.nodes import node_entry
+from kgents_assets.catalog.nodes import load_node_entries
 from kgents_assets.hub import dirty
-from kgents_assets.hub.models import NodeState
-from kgents_assets.hub.state_store import node_id_of_key, state_key
 from kgents_assets.store import Store
 
 CATALOG_STAGE = dirty.CATALOG  # the hub_dirty stage this consumer owns
@@ -38,10 +35,9 @@ ANALYZE_AFTER = 200  # rows added/removed/re-embedded in one sync
 #: New entries from which a sync embeds in a process pool, and the texts per pool task
 POOL_MIN = 2000
 POOL_CHUNK = 512
+#: Nodes from which a sync none of whose nodes has an entry streams them (cold_load)
+COLD_MIN = 1
 log = logging.getLogger(__name__)
-
-#: NodeState fields no catalog entry is made of (see nodes.node_entry)
-_UNREAD_STATE_FIELDS = "'callers' - 'callees' - 'summary' - 'suggested_test'"
 
 Progress = Callable[[int, int], None]  # (entries embedded so far, entries to embed)
 
@@ -77,54 +73,6 @@ class SyncReport:
 
 def repo_of(node_id: str) -> str:
     return node_id.partition(":")[0]
-
-
-def _load_node_entries(
-    conn: psycopg.Connection[Any], node_ids: Sequence[str], report: SyncReport
-) -> tuple[list[CatalogEntry], list[str]]:
-    """(entries for the ids that have a state, ids that have none)."""
-    states: dict[str, NodeState] = {}
-    # The catalog reads none of a state's call edges or prose (up to 50 callers and all
-    # callees each): left in Postgres, and the rest validated straight from JSON text,
-    # they cost a fraction of building 44k dicts and validating them (issue 12).
-    rows = conn.execute(
-        f"SELECT key, (value - {_UNREAD_STATE_FIELDS})::text FROM kv WHERE key = ANY(%s)",
-        ([state_key(i) for i in node_ids],),
-    ).fetchall()
-    for key, value in rows:
-        node_id = node_id_of_key(key)
-        try:
-            states[node_id] = NodeState.model_validate_json(value)
-        except ValidationError as exc:
-            log.warning("node state %s does not validate, left for the next run: %s", key, exc)
-            report.invalid_states.append(node_id)
-    sources = dict(
-        conn.execute(
-            "SELECT node_id, source FROM hub_nodes WHERE node_id = ANY(%s)", (list(states),)
-        ).fetchall()
-    )
-    wanted_tests = sorted(
-        {(repo_of(i), t) for i, s in states.items() if not s.is_test for t in s.related_tests}
-    )
-    test_ids: dict[tuple[str, str], list[str]] = {}
-    for repo, node_id, full_name in conn.execute(
-        "SELECT n.repo, n.node_id, n.full_name FROM hub_nodes n "
-        "JOIN unnest(%s::text[], %s::text[]) AS w(repo, full_name) "
-        "ON n.repo = w.repo AND n.full_name = w.full_name ORDER BY n.node_id",
-        ([w[0] for w in wanted_tests], [w[1] for w in wanted_tests]),
-    ).fetchall():
-        test_ids.setdefault((repo, full_name), []).append(node_id)
-    entries = []
-    for node_id in sorted(states):
-        state = states[node_id]
-        repo = repo_of(node_id)
-        tested_by = tuple(
-            sorted({tid for name in state.related_tests for tid in test_ids.get((repo, name), [])})
-        )
-        entries.append(node_entry(state, sources.get(node_id) or "", tested_by))
-    invalid = set(report.invalid_states)
-    missing = [i for i in node_ids if i not in states and i not in invalid]
-    return entries, missing
 
 
 def _write_entries(
@@ -437,12 +385,27 @@ def sync_catalog(
         stored = storage.existing_hashes(conn, node_ids)
         # a bulk load (a new repository, a new embedder) embeds in worker processes, which
         # start now and import while the states are read and the entries written
+        cold = len(node_ids) >= COLD_MIN and not stored
         with _bulk_pool(embedder, sum(1 for i in node_ids if i not in stored)) as pool:
-            entries, missing = _load_node_entries(conn, node_ids, report)
+            cold_embedded = 0
+            if cold:
+                # none of these nodes has an entry: streamed in batches (see cold_load),
+                # the fixtures below then take the general path
+                loaded = cold_load.load_new_nodes(
+                    conn, node_ids, embedder, pool, invalid_states=report.invalid_states,
+                    timed=report.timed, progress=progress, batch_size=batch_size,
+                )  # fmt: skip
+                report.added += len(loaded.written)
+                cold_embedded = loaded.embedded
+                entries: list[CatalogEntry] = []
+                missing = loaded.missing
+                step = time.perf_counter()
+            else:
+                entries, missing = load_node_entries(conn, node_ids, report.invalid_states)
             if full:
                 # a node whose state is gone but whose hub row lingers is gone for the
                 # catalog too
-                known = {e.id for e in entries}
+                known = loaded.written if cold else {e.id for e in entries}
                 missing = sorted(
                     set(missing) | (set(node_ids) - known - set(report.invalid_states))
                 )
@@ -468,7 +431,7 @@ def sync_catalog(
             to_embed = _stale_vector_ids(conn, embedder, touched)
             if to_embed:
                 log.info("embedding %d catalog entries with %s", len(to_embed), embedder.id)
-            report.reembedded = embed_entries(
+            report.reembedded = cold_embedded + embed_entries(
                 conn,
                 to_embed,
                 embedder,
@@ -484,7 +447,11 @@ def sync_catalog(
             )
             index_s = report.phases_s.get("index", 0.0)
             step = report.timed("embed + write vectors", step)
-            report.phases_s["embed + write vectors"] -= index_s
+            report.phases_s["embed + write vectors"] = round(
+                report.phases_s["embed + write vectors"] - index_s, 3
+            )
+            if cold:
+                _build_index(conn, embedder, report)  # dropped or never built: now, timed
         if embedder_changed:
             _drop_other_dimension_indexes(conn, embedder.dimension)
         storage.ensure_vector_index(conn, embedder.dimension)
