@@ -25,20 +25,21 @@ _ENTRY_NAMES = sql.SQL(", ").join(map(sql.Identifier, storage.ENTRY_COLUMNS))
 
 def copy_new_entries(
     conn: psycopg.Connection[Any],
-    batch: Sequence[storage.PreparedEntry],
+    rows: Sequence[tuple[Any, ...]],
     tsv: Sequence[str] | None = None,
 ) -> int:
-    """Insert entries none of which exists. ``tsv``: each entry's search vector already
-    computed (``storage.SEARCH_TSV`` as text, in ``batch`` order): then one COPY straight
-    into the table; otherwise through a temp table, the vectors computed by this insert."""
-    if not batch:
+    """Insert entries none of which exists: ``rows`` as ``storage.entry_row`` makes them.
+    ``tsv``: each entry's search vector already computed (``storage.SEARCH_TSV`` as text,
+    in ``rows`` order): then one COPY straight into the table; otherwise through a temp
+    table, the vectors computed by this insert."""
+    if not rows:
         return 0
     if tsv is not None:
         copy_sql = sql.SQL("COPY catalog_entries ({}, tsv) FROM STDIN").format(_ENTRY_NAMES)
         with conn.cursor().copy(copy_sql) as copy:
-            for p, vector in zip(batch, tsv, strict=True):
-                copy.write_row((*storage.entry_row(p)[:-3], vector))
-        return len(batch)
+            for row, vector in zip(rows, tsv, strict=True):
+                copy.write_row((*row[:-3], vector))
+        return len(rows)
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _catalog_new (id text, entity_type text, "
         "name text, version text, description text, keywords text[], status text, "
@@ -48,14 +49,14 @@ def copy_new_entries(
     )
     conn.execute("TRUNCATE _catalog_new")
     with conn.cursor().copy(sql.SQL("COPY _catalog_new ({}) FROM STDIN").format(_COLUMNS)) as copy:
-        for p in batch:
-            copy.write_row(storage.entry_row(p))
+        for row in rows:
+            copy.write_row(row)
     conn.execute(
         sql.SQL(
             "INSERT INTO catalog_entries ({names}, tsv) SELECT {names}, {tsv} FROM _catalog_new"
         ).format(names=_ENTRY_NAMES, tsv=sql.SQL(storage.SEARCH_TSV))
     )
-    return len(batch)
+    return len(rows)
 
 
 def stage_edges(

@@ -3,10 +3,10 @@
 Streamed, so a large repository never sits in memory whole (Django: 44k entries, their
 bodies, embedding texts and vectors took a sync from ~200 to ~730 MB, issue 12): the node
 states are read in batches of ``COLD_BATCH``, each batch made into entries, prepared,
-written and embedded, and only the ids that got an entry are kept. With a worker pool, a
-batch's texts are embedded while the next batch is read and written; its vectors are
-written after that (one batch behind). Edges wait in a temp table until every entry is
-written, since an edge may point at an entry of a later batch.
+written and embedded, and only the ids that got an entry are kept. A batch is written
+one iteration late: its texts are embedded by the worker pool and its search vectors
+computed on side connections (side_tsv) while the next batch is read and prepared. Edges
+wait in a temp table until every entry is written: one may point at a later batch.
 
 What is stored is what the general path stores for the same states (tests compare the
 two): rows do not depend on the batching, and vectors are written in the same order.
@@ -14,6 +14,7 @@ two): rows do not depend on the batching, and vectors are written in the same or
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,15 +22,19 @@ from typing import Any
 
 import psycopg
 
-from kgents_assets.catalog import bulk_write, storage
+from kgents_assets.catalog import bulk_write, side_tsv, storage
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.pool import EmbeddingPool
+from kgents_assets.catalog.models import RelationKind
 from kgents_assets.catalog.nodes import load_node_entries
 from kgents_assets.hub.state_store import state_key
 
 #: Node states per batch: big enough that per-statement costs vanish, small enough that a
 #: batch's entries, texts and vectors stay a few MB.
 COLD_BATCH = 2048
+#: States from which the search vectors are computed on side connections (side_tsv):
+#: opening them costs more than a small load's vectors.
+SIDE_TSV_MIN = 1000
 #: Texts per pool task (as the general path's bulk load submits them).
 POOL_CHUNK = 512
 
@@ -106,6 +111,24 @@ class _VectorWriter:
         )
 
 
+@dataclass
+class _Batch:
+    """A prepared batch waiting to be written."""
+
+    rows: list[tuple[Any, ...]]  # storage.entry_row of each entry
+    edges: list[tuple[str, RelationKind, str]]
+    tsv: side_tsv.Pending | None
+    embedding: _Embedding
+
+
+def _side(
+    connect: Callable[[], psycopg.Connection[Any]] | None, total: int
+) -> side_tsv.SideSearchVectors | contextlib.nullcontext[None]:
+    if connect is None or total < SIDE_TSV_MIN:
+        return contextlib.nullcontext()
+    return side_tsv.SideSearchVectors(connect)
+
+
 def load_new_nodes(
     conn: psycopg.Connection[Any],
     node_ids: Sequence[str],
@@ -117,50 +140,58 @@ def load_new_nodes(
     progress: Progress | None = None,
     batch_size: int = 256,
     batch: int = COLD_BATCH,
+    connect: Callable[[], psycopg.Connection[Any]] | None = None,
 ) -> ColdLoadResult:
     """Write the entries, edges and vectors of ``node_ids`` (sorted; none has an entry, and
     the caller holds the catalog lock). The HNSW index is dropped first when rebuilding it
-    is cheaper than maintaining it; the caller builds it after."""
+    is cheaper than maintaining it; the caller builds it after. ``connect``: opens side
+    connections for the search vectors (see side_tsv), from ``SIDE_TSV_MIN`` states.
+
+    Each batch is written one iteration late: while its search vectors (side connections)
+    and its embeddings (pool) are computed, this process reads and prepares the next."""
     total = count_states(conn, node_ids)
     storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
     vectors = _VectorWriter(conn, embedder, pool, batch_size)
     written: set[str] = set()
     missing: list[str] = []
-    behind: _Embedding | None = None
     embedded = 0
     step = time.perf_counter()
-    for start in range(0, len(node_ids), batch):
-        entries, absent = load_node_entries(conn, node_ids[start : start + batch], invalid_states)
-        missing += absent
-        step = timed("read states", step)
-        prepared = [storage.prepare_entry(e) for e in entries]
-        del entries
-        pending = vectors.start(prepared)
-        step = timed("prepare entries", step)
-        bulk_write.copy_new_entries(conn, prepared)
-        bulk_write.stage_edges(
-            conn,
-            ((p.entry.id, kind, dst) for p in prepared
-             for kind, dsts in p.entry.relationships.items() for dst in dsts),
-        )  # fmt: skip
-        written.update(pending.ids)
-        del prepared
+
+    def write(b: _Batch) -> None:
+        nonlocal step, embedded
+        tsv = b.tsv.result() if b.tsv is not None else None
+        bulk_write.copy_new_entries(conn, b.rows, tsv)
+        bulk_write.stage_edges(conn, b.edges)
         step = timed("write entries", step)
+        embedded += vectors.write(b.embedding)
+        if progress is not None:
+            progress(min(embedded, total), total)
+        step = timed("embed + write vectors", step)
+
+    with _side(connect, total) as side:
+        behind: _Batch | None = None
+        for start in range(0, len(node_ids), batch):
+            chunk = node_ids[start : start + batch]
+            entries, absent = load_node_entries(conn, chunk, invalid_states)
+            missing += absent
+            step = timed("read states", step)
+            prepared = [storage.prepare_entry(e) for e in entries]
+            rows = [storage.entry_row(p) for p in prepared]
+            edges = [(e.id, kind, dst) for e in entries
+                     for kind, dsts in e.relationships.items() for dst in dsts]  # fmt: skip
+            next_batch = _Batch(
+                rows, edges,
+                side.submit([r[-3:] for r in rows]) if side is not None else None,
+                vectors.start(prepared),
+            )  # fmt: skip
+            written.update(e.id for e in entries)
+            del entries, prepared
+            step = timed("prepare entries", step)
+            if behind is not None:
+                write(behind)
+            behind = next_batch
         if behind is not None:
-            embedded += vectors.write(behind)
-        if pool is None:
-            embedded += vectors.write(pending)
-            behind = None
-        else:
-            behind = pending
-        if progress is not None:
-            progress(min(embedded, total), total)
-        step = timed("embed + write vectors", step)
-    if behind is not None:
-        embedded += vectors.write(behind)
-        if progress is not None:
-            progress(min(embedded, total), total)
-        step = timed("embed + write vectors", step)
+            write(behind)
     bulk_write.store_staged_edges(conn)
     timed("write entries", step)
     return ColdLoadResult(written, missing, embedded)

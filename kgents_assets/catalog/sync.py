@@ -394,6 +394,7 @@ def sync_catalog(
                 loaded = cold_load.load_new_nodes(
                     conn, node_ids, embedder, pool, invalid_states=report.invalid_states,
                     timed=report.timed, progress=progress, batch_size=batch_size,
+                    connect=store.connect,
                 )  # fmt: skip
                 report.added += len(loaded.written)
                 cold_embedded = loaded.embedded

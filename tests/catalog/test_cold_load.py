@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 import pytest
 
-from kgents_assets.catalog import bulk_write, cold_load, storage, sync
+from kgents_assets.catalog import bulk_write, cold_load, side_tsv, storage, sync
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.errors import RelationshipCycle
 from kgents_assets.catalog.fixtures import fixture_entries
@@ -94,16 +95,34 @@ def prepare_nodes(store: Store) -> None:
         )
 
 
-@pytest.mark.parametrize("pooled", [False, True], ids=["in-process", "worker-pool"])
-@pytest.mark.parametrize("full", [False, True], ids=["marks", "full"])
+@pytest.mark.parametrize(
+    ("mode", "full"),
+    [("in-process", False), ("in-process", True), ("pool+side", False), ("side-fails", True)],
+)
 def test_streamed_cold_load_stores_what_the_general_path_stores(
     fresh_store: Callable[[], Store],
     embedder: HashingEmbedder,
     monkeypatch: pytest.MonkeyPatch,
-    pooled: bool,
+    mode: str,
     full: bool,
 ) -> None:
+    """``pool+side``: texts embedded by worker processes, search vectors computed on side
+    connections; ``side-fails``: those connections cannot be opened, the load computes
+    the vectors itself."""
     streamed, general = fresh_store(), fresh_store()
+    pooled = mode == "pool+side"
+    if mode != "in-process":
+        monkeypatch.setattr(cold_load, "SIDE_TSV_MIN", 0)
+    side_connections: list[object] = []
+    real_connect = side_tsv.SideSearchVectors._connection
+
+    def side_connection(self: side_tsv.SideSearchVectors) -> psycopg.Connection[Any]:
+        side_connections.append(self)
+        if mode == "side-fails":
+            raise psycopg.OperationalError("too many clients already")
+        return real_connect(self)
+
+    monkeypatch.setattr(side_tsv.SideSearchVectors, "_connection", side_connection)
     fixtures = fixture_entries(list(BUILTIN_SPECS))
     for s in (streamed, general):
         prepare_nodes(s)
@@ -123,6 +142,7 @@ def test_streamed_cold_load_stores_what_the_general_path_stores(
         progress=lambda done, total: progress.append((done, total)),
     )  # fmt: skip
     assert seen == [12], "the cold load did not take the streamed path"
+    assert bool(side_connections) == (mode != "in-process")
     assert (12, 13) in progress  # the invalid state counts as one to load; fixtures follow
     monkeypatch.setattr(sync, "COLD_MIN", 10**9)
     b = sync_catalog(general, embedder, repo=REPO, full=full, fixture_entries=fixtures)
@@ -153,11 +173,11 @@ def test_a_load_failing_midway_leaves_the_previous_catalog(
     real_write = bulk_write.copy_new_entries
     batches: list[int] = []
 
-    def failing_write(conn: Any, batch: Sequence[storage.PreparedEntry]) -> int:
-        batches.append(len(batch))
+    def failing_write(conn: Any, rows: Sequence[tuple[Any, ...]], tsv: Any = None) -> int:
+        batches.append(len(rows))
         if len(batches) == 3:
             raise RuntimeError("the disk is full")
-        return real_write(conn, batch)
+        return real_write(conn, rows, tsv)
 
     monkeypatch.setattr(bulk_write, "copy_new_entries", failing_write)
     monkeypatch.setattr(
@@ -185,7 +205,9 @@ def test_staged_edges_are_stored_once_dangling_dropped_and_cycles_refused(store:
         storage.upsert_entries(conn, [_entry("pkg:a"), _entry("pkg:b")])
         storage.replace_relationships(conn, ["pkg:a"], [("pkg:a", d, "pkg:b")])
     with store.transaction() as conn:
-        bulk_write.copy_new_entries(conn, [storage.prepare_entry(_entry("pkg:c"))])
+        bulk_write.copy_new_entries(
+            conn, [storage.entry_row(storage.prepare_entry(_entry("pkg:c")))]
+        )
         bulk_write.stage_edges(conn, [("pkg:c", d, "pkg:a"), ("pkg:c", d, "pkg:a")])
         bulk_write.stage_edges(conn, [("pkg:c", d, "pkg:c"), ("pkg:c", d, "pkg:nowhere")])
         assert bulk_write.store_staged_edges(conn) == 1
@@ -196,7 +218,9 @@ def test_staged_edges_are_stored_once_dangling_dropped_and_cycles_refused(store:
             ("pkg:c", "pkg:a"),
         ]
     with pytest.raises(RelationshipCycle, match="cycle"), store.transaction() as conn:
-        bulk_write.copy_new_entries(conn, [storage.prepare_entry(_entry("pkg:d"))])
+        bulk_write.copy_new_entries(
+            conn, [storage.entry_row(storage.prepare_entry(_entry("pkg:d")))]
+        )
         bulk_write.stage_edges(conn, [("pkg:b", d, "pkg:c")])  # b -> c -> a -> b
         bulk_write.store_staged_edges(conn)
     with store.connect() as conn:
