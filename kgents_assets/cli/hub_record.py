@@ -249,6 +249,9 @@ def _record(stdin: IO[str]) -> int:
         hold_pending_record(conn, repo)
         sys.stdout.write(LOCKED + "\n")
         sys.stdout.flush()
+        # nobody reads our stdout once the command has let go: anything printed later
+        # (a library's print) goes to the log instead of a broken pipe
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
         recorded, refresh_id, error = 0, "", None
         # Everything the command will send, before Dagster is imported: the import and
         # the instance (~2.5 s of CPU) start once the command has let go, so they never
