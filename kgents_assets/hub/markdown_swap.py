@@ -10,15 +10,10 @@ the transaction that follows the rename, make the next run finish either way.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import multiprocessing
 import os
 import shutil
-import signal
 from collections.abc import Mapping
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +24,6 @@ from kgents_assets.hub import dirty
 from kgents_assets.hub.generated_tests import last_generated_tests
 from kgents_assets.hub.markdown import NODES_DIR, StateView, render_markdown
 from kgents_assets.hub.state_store import node_id_of_key, state_key
-from kgents_assets.store import Store
 
 #: Fewer marks than this go file by file: a small first build is quick either way.
 SWAP_THRESHOLD = 2000
@@ -57,9 +51,6 @@ def can_swap(root: Path, marks: Mapping[str, str]) -> bool:
     )
 
 
-#: From this many files on, a helper process renders half of them (write_and_swap).
-SPLIT_THRESHOLD = 8000
-
 #: files handed to a writer thread at once: one submit per file cost more than the write
 CHUNK = 64
 
@@ -80,124 +71,65 @@ def _write_all(files: list[tuple[str, str]]) -> None:
             os.close(fd)
 
 
-@dataclass
-class _Written:
-    """What one process wrote: files, the first few paths, the first file's text."""
-
-    count: int = 0
-    samples: list[str] = field(default_factory=list)
-    first: str = ""
-
-
-def _write_part(conn: psycopg.Connection[Any], ids: list[str], base: str) -> _Written:
-    """Render the markdown of ``ids`` (sorted) from their stored states into ``base``
-    (the staging directory), batch by batch, files written by a few threads."""
-    prefix = NODES_DIR.as_posix() + "/"
-    out = _Written()
-    pending: list[Future[None]] = []  # this batch's writes
-    previous: list[Future[None]] = []  # the last batch's, still being written
-    stamps: dict[str, datetime] = {}
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        for start in range(0, len(ids), BATCH):
-            batch = ids[start : start + BATCH]
-            states = {
-                node_id_of_key(key): value
-                for key, value in conn.execute(
-                    "SELECT key, value FROM kv WHERE key = ANY(%s)",
-                    ([state_key(i) for i in batch],),
-                )
-            }
-            generated = last_generated_tests(conn, states)
-            chunk: list[tuple[str, str]] = []
-            for node_id in batch:
-                if node_id not in states:
-                    continue  # no state, not a removal: nothing to write (as file by file)
-                data = states[node_id]
-                text = render_markdown(StateView(data, stamps), generated.get(node_id))
-                rel: str = data["markdown_path"]
-                if not rel.startswith(prefix):
-                    raise ValueError(f"markdown path outside {prefix}: {rel!r}")
-                chunk.append((base + rel[len(prefix) :], text))
-                if len(chunk) >= CHUNK:
-                    pending.append(pool.submit(_write_all, chunk))
-                    chunk = []
-                out.count += 1
-                if len(out.samples) < 5:
-                    out.samples.append(rel)
-                if not out.first:
-                    out.first = text
-            if chunk:
-                pending.append(pool.submit(_write_all, chunk))
-            # the writers finish one batch while this thread renders the next (two
-            # batches at most wait for a writer); a failed write fails the run before
-            # the swap
-            for write in previous:
-                write.result()
-            previous, pending = pending, []
-        for write in previous:
-            write.result()
-    return out
-
-
-def _die_with_parent() -> None:
-    """Pool initializer: the helper is killed with the process it works for. A helper
-    left writing into the staging directory of a killed run would recreate what the next
-    run sweeps (Linux: PR_SET_PDEATHSIG; elsewhere the helper ends with its batch)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _write_part_in_helper(store: Store, ids: list[str], base: str, parent: int) -> _Written:
-    """``_write_part`` in the helper process, on its own connection (the states it reads
-    were committed by stage 2; the stage lock stays with the main process)."""
-    if os.getppid() != parent:  # the parent died before the death signal was armed
-        raise SystemExit(1)
-    with store.connect() as conn:
-        return _write_part(conn, ids, base)
-
-
 def write_and_swap(
-    conn: psycopg.Connection[Any],
-    root: Path,
-    repo: str,
-    ids: list[str],
-    store: Store | None = None,
-) -> tuple[int, list[str], str, int]:
+    conn: psycopg.Connection[Any], root: Path, repo: str, ids: list[str]
+) -> tuple[int, list[str], str]:
     """Write the markdown of ``ids`` (sorted) into a staging directory, rename it into
     place and clear their marks in ``conn``'s transaction. Returns (files written, the
-    first few paths, the first file's text, processes that rendered).
-
-    With ``store`` and at least SPLIT_THRESHOLD files, a helper process renders the
-    second half (rendering is CPU-bound Python, and the main process gets one core):
-    the same files, the report as if one process wrote them all in order."""
+    first few paths, the first file's text)."""
     sweep_staging(root)
     staging = root / NODES_DIR.parent / f".nodes-{os.getpid()}.tmp"
     staging.mkdir(parents=True)
+    prefix = NODES_DIR.as_posix() + "/"
     base = str(staging) + "/"
+    written, first = 0, ""
+    samples: list[str] = []
+    pending: list[Future[None]] = []  # this batch's writes
+    previous: list[Future[None]] = []  # the last batch's, still being written
+    stamps: dict[str, datetime] = {}
     try:
-        if store is not None and len(ids) >= SPLIT_THRESHOLD:
-            half = len(ids) // 2
-            # spawn, not fork: a forked copy of a big main process would count its pages
-            # twice in every RSS figure, and share its open connection
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_die_with_parent
-            ) as helper:
-                theirs = helper.submit(_write_part_in_helper, store, ids[half:], base, os.getpid())
-                parts = [_write_part(conn, ids[:half], base), theirs.result()]
-        else:
-            parts = [_write_part(conn, ids, base)]
+        with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+            for start in range(0, len(ids), BATCH):
+                batch = ids[start : start + BATCH]
+                states = {
+                    node_id_of_key(key): value
+                    for key, value in conn.execute(
+                        "SELECT key, value FROM kv WHERE key = ANY(%s)",
+                        ([state_key(i) for i in batch],),
+                    )
+                }
+                generated = last_generated_tests(conn, states)
+                chunk: list[tuple[str, str]] = []
+                for node_id in batch:
+                    if node_id not in states:
+                        continue  # no state, not a removal: nothing to write (as file by file)
+                    data = states[node_id]
+                    text = render_markdown(StateView(data, stamps), generated.get(node_id))
+                    rel: str = data["markdown_path"]
+                    if not rel.startswith(prefix):
+                        raise ValueError(f"markdown path outside {prefix}: {rel!r}")
+                    chunk.append((base + rel[len(prefix) :], text))
+                    if len(chunk) >= CHUNK:
+                        pending.append(pool.submit(_write_all, chunk))
+                        chunk = []
+                    written += 1
+                    if len(samples) < 5:
+                        samples.append(rel)
+                    if not first:
+                        first = text
+                if chunk:
+                    pending.append(pool.submit(_write_all, chunk))
+                # the writers finish one batch while this thread renders the next (two
+                # batches at most wait for a writer); a failed write fails the run before
+                # the swap
+                for write in previous:
+                    write.result()
+                previous, pending = pending, []
+            for write in previous:
+                write.result()
         staging.rename(root / NODES_DIR)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     dirty.clear_marks(conn, repo, dirty.MARKDOWN, ids)
-    samples = [p for part in parts for p in part.samples][:5]
-    first = next((part.first for part in parts if part.first), "")
-    return sum(part.count for part in parts), samples, first, len(parts)
+    return written, samples, first

@@ -32,7 +32,6 @@ class MarkdownReport:
     written: int = 0
     removed: int = 0
     swapped: bool = False  # written into a fresh directory renamed into place
-    processes: int = 1  # that rendered it (a big first build: a helper renders half)
     duration_s: float = 0.0
     preview: str = ""
     sample_paths: list[str] = field(default_factory=list)
@@ -58,9 +57,7 @@ def refresh_markdown(store: Store, root: Path, *, repo: str) -> MarkdownReport:
             marks = dirty.dirty_marks(conn, repo, dirty.MARKDOWN)  # as of the lock
             if can_swap(root, marks):
                 ids = sorted(marks)
-                report.written, report.sample_paths, first, report.processes = write_and_swap(
-                    conn, root, repo, ids, store
-                )
+                report.written, report.sample_paths, first = write_and_swap(conn, root, repo, ids)
                 report.preview = first[:PREVIEW_CHARS]
                 report.swapped = True
                 report.duration_s = time.perf_counter() - started

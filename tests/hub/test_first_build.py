@@ -90,8 +90,6 @@ def _build(store: Store, root: Path) -> tuple[bool, bool]:
     states = refresh_states(store, repo=REPO)
     markdown = refresh_markdown(store, root, repo=REPO)
     assert states.nodes_processed > 60 and markdown.written == states.states_added
-    split = markdown.swapped and markdown.written >= markdown_swap.SPLIT_THRESHOLD
-    assert markdown.processes == (2 if split else 1)  # a helper rendered half, or not
     return states.first_build, markdown.swapped
 
 
@@ -107,7 +105,6 @@ def test_first_build_paths_equal_the_general_paths(
     shutil.copytree(root, other_root)
 
     monkeypatch.setattr(markdown_swap, "SWAP_THRESHOLD", 1)
-    monkeypatch.setattr(markdown_swap, "SPLIT_THRESHOLD", 2)  # a helper renders half
     assert _build(store, root) == (True, True)
     first = _everything(store, root)
 
@@ -169,7 +166,6 @@ KILL_SCRIPT = textwrap.dedent("""
     from kgents_assets.hub.refresh import refresh_repository
     from kgents_assets.store import Store
     markdown_swap.SWAP_THRESHOLD = 1
-    markdown_swap.SPLIT_THRESHOLD = 2  # a helper process renders half: killed with it
     print("started", flush=True)
     refresh_repository(Store(url=sys.argv[1]), Path(sys.argv[2]), repo="shop", workers=1)
 """)
