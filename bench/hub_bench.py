@@ -6,7 +6,7 @@
 The hub's three stages (no Dagster, no catalog: that is bench/readme_bench.py), each cold
 build in its own process (``_hub_cold_driver.py``) against a fresh database of one real
 PostgreSQL, for two trees: ``--before`` (a commit archived into a temp dir, default the
-session-start commit dba0dd5, or a checkout's path) and this one. Rounds alternate the
+session-start commit 4fb2752, or a checkout's path) and this one. Rounds alternate the
 order of the trees so a burst of load elsewhere hits both alike. Prints, all wall clock,
 medians over rounds: the raw tree-sitter baseline on 1 and on N processes side by side,
 the cold build by stage and its ratio to the 1-process baseline, CPU seconds of the build
@@ -48,7 +48,7 @@ from kgents_assets.store import open_store
 REPO = "django"
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "_hub_cold_driver.py"
-DEFAULT_BEFORE = "dba0dd5"
+DEFAULT_BEFORE = "4fb2752"
 
 
 def python_files(root: Path) -> list[str]:

@@ -57,14 +57,7 @@ CHUNK = 64
 
 def _write_all(files: list[tuple[str, str]]) -> None:
     for path, text in files:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
-        except FileNotFoundError:
-            # The first file of a directory makes it, here in a writer thread: creating
-            # ~4k directories one by one in the rendering thread cost it 2.9 s (far more
-            # on a busy disk); makedirs tolerates a sibling thread making it first.
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
         try:
             os.write(fd, text.encode("utf-8"))
         finally:
@@ -82,10 +75,10 @@ def write_and_swap(
     staging.mkdir(parents=True)
     prefix = NODES_DIR.as_posix() + "/"
     base = str(staging) + "/"
+    made = {base}
     written, first = 0, ""
     samples: list[str] = []
-    pending: list[Future[None]] = []  # this batch's writes
-    previous: list[Future[None]] = []  # the last batch's, still being written
+    pending: list[Future[None]] = []
     stamps: dict[str, datetime] = {}
     try:
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
@@ -108,7 +101,12 @@ def write_and_swap(
                     rel: str = data["markdown_path"]
                     if not rel.startswith(prefix):
                         raise ValueError(f"markdown path outside {prefix}: {rel!r}")
-                    chunk.append((base + rel[len(prefix) :], text))
+                    path = base + rel[len(prefix) :]
+                    parent = path.rsplit("/", 1)[0] + "/"
+                    if parent not in made:
+                        Path(parent).mkdir(parents=True, exist_ok=True)
+                        made.add(parent)
+                    chunk.append((path, text))
                     if len(chunk) >= CHUNK:
                         pending.append(pool.submit(_write_all, chunk))
                         chunk = []
@@ -119,14 +117,11 @@ def write_and_swap(
                         first = text
                 if chunk:
                     pending.append(pool.submit(_write_all, chunk))
-                # the writers finish one batch while this thread renders the next (two
-                # batches at most wait for a writer); a failed write fails the run before
-                # the swap
-                for write in previous:
+                # a failed write fails the run before the swap; a batch at a time bounds
+                # the texts waiting for a writer
+                for write in pending:
                     write.result()
-                previous, pending = pending, []
-            for write in previous:
-                write.result()
+                pending.clear()
         staging.rename(root / NODES_DIR)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
