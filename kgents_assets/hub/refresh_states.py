@@ -470,7 +470,8 @@ def _first_build(
     report: StatesReport,
 ) -> None:
     """Every node new (see states_first_build): edges resolved in one streaming pass, then
-    states derived and copied out batch by batch by the same per-node code."""
+    states derived and copied out batch by batch (as plain JSON under the rules backend,
+    see new_states; by the general per-node code under any other)."""
     table, ends = load_symbols(conn, repo)
     ids = sorted(ends)
     edge_rows, callers, callees = resolve_all(conn, repo, ids, table, ends)

@@ -5,9 +5,11 @@ source, every call), diffs old edges against new ones and re-reads the edges it 
 wrote to find callers. With no state, no edge and every node marked, all of that is known
 to be empty or all-inclusive, so this path streams instead: the symbol table once, the
 calls in batches (edges resolved and held as small tuples, copied out once), then the
-facts in batches, each batch derived by the very same per-node code and copied into the
-store before the next is read. The result is the general path's, row for row (the
-cold-path == incremental-path test in tests/hub/test_first_build.py holds it to that).
+facts in batches, each batch derived and copied into the store before the next is read:
+under the rules backend as plain JSON (hub/new_states.py: what the per-node models reduce
+to for a node with no state), under any other backend by the general per-node code. The
+result is the general path's, row for row (tests/hub/test_first_build.py holds the store
+and the markdown to it, tests/hub/test_new_states.py each state's JSON text).
 """
 
 from __future__ import annotations
