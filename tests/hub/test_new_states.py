@@ -104,3 +104,37 @@ def test_new_state_matches_apply_tools_for_one_node(
     )
     expected = apply_tools(None, fresh, approved, now).model_dump_json()
     assert rs.state_json(shared.builder.state(extract, [], [])) == expected
+
+
+class _SameRules(RulesTriage):
+    """The rules' decisions from a backend that is not RulesTriage itself: a first build
+    then runs the general per-node code (any backend but the rules sees every bundle)."""
+
+
+def test_a_first_build_under_another_backend_stores_the_same_states(
+    store: Store, fresh_store: Callable[[], Store], repo: Callable[[Files], Path]
+) -> None:
+    root = repo({**BASE, **EXTRA, **ODD})
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    stored = []
+    for target, triage in ((store, RulesTriage()), (fresh_store(), _SameRules())):
+        add_repository(target, REPO, str(root))
+        refresh_files(target, root, repo=REPO, workers=1)
+        report = rs.refresh_states(target, repo=REPO, triage=triage, now=now)
+        assert report.first_build and report.states_added > 80
+        with target.connect() as conn:
+            stored.append(
+                (
+                    sorted(conn.execute("SELECT key, value FROM kv WHERE repo = %s", (REPO,))),
+                    sorted(
+                        conn.execute(
+                            "SELECT node_id, backend, signals::text, decisions::text "
+                            "FROM hub_traces WHERE repo = %s",
+                            (REPO,),
+                        )
+                    ),
+                    sorted(conn.execute("SELECT node_id, stage, reason FROM hub_dirty")),
+                    report.decisions,
+                )
+            )
+    assert stored[0] == stored[1]
