@@ -49,6 +49,9 @@ LOCKED = "locked"
 #: first; a lock another recorder of the same repository holds is waited for too)
 ACK_TIMEOUT_S = 60.0
 LOG_NAME = "hub-record.log"
+#: past this size the log is moved aside (one earlier generation, ``.1``, is kept): every
+#: edit appends a line or two, and a home is never cleaned by anyone
+LOG_MAX_BYTES = 1 << 20
 
 
 def logs_dir() -> Path:
@@ -57,6 +60,18 @@ def logs_dir() -> Path:
 
 def log_path() -> Path:
     return logs_dir() / LOG_NAME
+
+
+def open_log() -> IO[bytes]:
+    """The log, for appending; moved to ``hub-record.log.1`` first when it outgrew
+    ``LOG_MAX_BYTES`` (a recorder still writing the old one goes on into ``.1``)."""
+    path = log_path()
+    try:
+        if path.stat().st_size > LOG_MAX_BYTES:
+            path.replace(path.with_name(f"{LOG_NAME}.1"))
+    except FileNotFoundError:
+        pass
+    return path.open("ab")
 
 
 def pid_file(pid: int) -> Path:
@@ -89,7 +104,7 @@ class ChildRecorder:
             f"import sys; sys.path.insert(0, {code_root!r}); "
             "from kgents_assets.cli.hub_record import main; raise SystemExit(main())"
         )
-        with log_path().open("ab") as log:
+        with open_log() as log:
             self._proc: subprocess.Popen[str] | None = subprocess.Popen(
                 [sys.executable, "-c", bootstrap],
                 stdin=subprocess.PIPE,

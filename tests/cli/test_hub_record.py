@@ -143,3 +143,24 @@ def test_events_without_a_repository_are_a_programming_error() -> None:
             recorder.flush()
     finally:
         recorder.close()
+
+
+def test_the_recorder_log_is_moved_aside_when_it_outgrows_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A home nobody cleans: the log keeps one earlier generation, never grows without end."""
+    from kgents_assets.cli import hub_record
+
+    monkeypatch.setattr(hub_record, "LOG_MAX_BYTES", 100)
+    hub_record.logs_dir().mkdir(parents=True, exist_ok=True)
+    log = hub_record.log_path()
+    log.write_bytes(b"old line\n" * 20)  # 180 bytes: over the limit
+
+    with hub_record.open_log() as handle:
+        handle.write(b"new line\n")
+
+    assert log.read_bytes() == b"new line\n"
+    assert log.with_name("hub-record.log.1").read_bytes() == b"old line\n" * 20
+    with hub_record.open_log() as handle:  # under the limit: appended to
+        handle.write(b"next line\n")
+    assert log.read_bytes() == b"new line\nnext line\n"
