@@ -12,7 +12,9 @@ clone in processes running the package as it was at ``--before`` (``git archive`
 running this tree. Wall clock of each sync call and the PostgreSQL server's CPU seconds
 during it (postmaster and every backend and parallel worker, from /proc), same data, same
 machine, in the order before/after for the first repository and after/before for the
-second (alternating; the next round starts with the other tree).
+second (alternating; the next round starts with the other tree). Each sync's process
+reports its peak RSS (the kernel's VmHWM; the embedding pool's workers are other
+processes) and its RSS before the call (imports).
 
 Then both catalogs are compared: entries (every column but timestamps), relationships,
 vectors (bytes), and the results of ``discover`` (keyword, semantic, hybrid) for
