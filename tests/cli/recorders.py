@@ -53,9 +53,11 @@ def dagster_writes_blocked(database_url: str) -> Iterator[None]:
 
 
 def waiting_on_record_lock(database_url: str) -> int:
-    """Backends waiting for an advisory lock (a reader waiting for a pending record)."""
+    """Backends of this test's database waiting for an advisory lock (a reader waiting for
+    a pending record); other tests share the server, and their waits are not this one's."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
     return int(row[0]) if row else 0
