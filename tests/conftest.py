@@ -12,9 +12,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from kgents_assets.cli.interrupts import accept_interrupts
 from kgents_assets.store import Store
 from tests.pg_helpers import stop_embedded_server
 from tests.repo_helpers import Files, write_files
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background (`.ci/run &`, nohup in a script) inherits SIGINT
+    # ignored; Dagster's in-process runs then leave SIGTERM ignored too, and every process a
+    # later test terminates (compute-log tails, code servers) would outlive its SIGTERM.
+    accept_interrupts()
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from kgents_assets.cli._lazy import LazyGroup
+from kgents_assets.cli.interrupts import accept_interrupts
 
 #: group name -> "module:attribute" of its Typer app
 LAZY_GROUPS = {
@@ -44,3 +45,4 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """kgents-assets: a living model of a code repository and of the kgents demo world."""
+    accept_interrupts()
