@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from kgents_assets.catalog.sync import SyncReport
     from kgents_assets.hub.test_creation import PendingCreation
     from kgents_assets.hub.triage import TriageBackend
+    from kgents_assets.hub.warm_pytest import WarmPytest
     from kgents_assets.store import Store
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,8 @@ class WatchRefresh:
                 raise ValueError("a refresh records its events: give an instance or a recorder")
             recorder = EventRecorder(instance)
         self.recorder: Recorder = recorder
+        #: a pytest process started early (``kg hub --once``) for the next generated test
+        self.warm_pytest: WarmPytest | None = None
 
     # --- latency path: save -> markdown ------------------------------------------
 
@@ -353,7 +356,8 @@ class WatchRefresh:
     def _begin_skeletons(self, level: int) -> PendingCreation:
         from kgents_assets.hub.test_creation import begin_tests_for_changes
 
-        return begin_tests_for_changes(self.store, self.repo, self.root, level)
+        warm, self.warm_pytest = self.warm_pytest, None  # used once, or closed
+        return begin_tests_for_changes(self.store, self.repo, self.root, level, warm=warm)
 
     def _catalog(self, reports: StageReports) -> SyncReport | None:
         if self._embedder_factory is None:

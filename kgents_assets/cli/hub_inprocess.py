@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import Decision
     from kgents_assets.hub.scan import FileStat
+    from kgents_assets.hub.warm_pytest import WarmPytest
     from kgents_assets.repos.models import Repository
     from kgents_assets.store import Store
 
@@ -93,13 +94,15 @@ def refresh_in_process(
     trust_level: int,
     recorder: ChildRecorder | None = None,
     walked: Sequence[FileStat | tuple[str, str]] | None = None,
+    warm: WarmPytest | None = None,
 ) -> InProcessOutcome:
     """The stages, the follow-up and the record in Dagster for ``repository`` at ``root``
     (handed to the recorder, written after this returns); the clean-run record renewed by
     the recorder when everything ended well. ``recorder``: the one ``kg hub --once``
     started as soon as it decided (else one starts now); let go or closed here.
     ``walked``: the tree walk ``decide``'s stat scan just made (stage 1 compares it with the
-    index under its lock instead of walking the tree again)."""
+    index under its lock instead of walking the tree again). ``warm``: a pytest process
+    started for ``root`` that runs the first generated test (closed here if unused)."""
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run
@@ -121,6 +124,7 @@ def refresh_in_process(
         watch = configured_refresh(
             store, root, repository.name, None, trust_level, trigger=TRIGGER, recorder=recorder
         )
+        watch.warm_pytest = warm
         try:
             # None: refresh_files compares the whole tree with the index itself, as the
             # run's code_nodes does, but from the walk decide's stat scan made a moment ago
@@ -152,6 +156,8 @@ def refresh_in_process(
             recorded = False
     finally:
         recorder.close()  # a recorder handed its events goes on: this stops only others
+        if warm is not None:
+            warm.close()  # used, it is gone already; unused (no test to run), ended now
     metadata = reports.asset_metadata(repository.name, root)
     assets = {
         key: {**metadata[key], "outcome": "nothing changed, downstream skipped"}
@@ -210,11 +216,16 @@ def run_in_process(
     summary); exit 0 when everything ended well, else 1. ``recorder``: see
     ``refresh_in_process``."""
     from kgents_assets.cli.hub_record import log_path
+    from kgents_assets.hub.warm_pytest import WarmPytest, runs_tests
     from kgents_assets.sentences import summary_metadata
     from kgents_assets.trust import default_trust_for, trust_from_env
 
     # the level the job's test_skeletons asset would use for this repository
     level = int(trust_from_env(default_trust_for(repository.source)))
+    # The generated test's pytest is on this command's path (the sentence says how it
+    # went): its interpreter and pytest's imports start now, on the second core, while
+    # the stages run; the test is handed to it once it is written.
+    warm = WarmPytest(root) if runs_tests(level) else None
     refreshing = time.perf_counter()
     try:
         outcome = refresh_in_process(
@@ -224,10 +235,14 @@ def run_in_process(
             trust_level=level,
             recorder=recorder,
             walked=decision.check.walked if decision.check is not None else None,
+            warm=warm,
         )
     except ValueError as exc:  # settings that cannot work, e.g. triage 'llm' without one
         typer.echo(str(exc), err=True)
         return 2
+    finally:
+        if warm is not None:
+            warm.close()
     elapsed = time.perf_counter() - started
     sentence = in_process_sentence(repository.name, decision.reason, outcome, elapsed)
     if not as_json:

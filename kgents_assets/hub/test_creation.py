@@ -20,7 +20,6 @@ changes.
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 import threading
@@ -28,7 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 
@@ -41,8 +40,12 @@ from kgents_assets.hub.markdown import render_markdown
 from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.state_store import load_repo_states, load_state, load_states
 from kgents_assets.hub.traces import write_trace
+from kgents_assets.hub.warm_pytest import pytest_env
 from kgents_assets.store import Store
 from kgents_assets.trust import TrustDecision, TrustLevel, Verdict, decide
+
+if TYPE_CHECKING:
+    from kgents_assets.hub.warm_pytest import WarmPytest
 
 AGENTFS_TESTS = Path(".agentfs") / "tests"
 #: the gateway's hosted agent whose purgatory shows (and resolves) these proposals
@@ -151,20 +154,26 @@ def target_paths(candidate: Candidate) -> tuple[str, str]:
     return (AGENTFS_TESTS / name).as_posix(), f"tests/{name}"
 
 
-def run_one(root: Path, rel_path: str, test_name: str, timeout_s: float = RUN_TIMEOUT_S) -> TestRun:
-    """pytest on exactly one node id, in a subprocess, with a time limit."""
+def run_one(
+    root: Path,
+    rel_path: str,
+    test_name: str,
+    timeout_s: float = RUN_TIMEOUT_S,
+    warm: WarmPytest | None = None,
+) -> TestRun:
+    """pytest on exactly one node id, in a subprocess, with a time limit. ``warm``: a
+    ``WarmPytest`` started for ``root`` runs it (its start already made)."""
     node = f"{rel_path}::{test_name}"
     started = time.perf_counter()
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-               "--rootdir", str(root), "-o", "addopts=", node]  # fmt: skip
-    # The skeleton needs no plugin, and the plugins installed beside the hub are not the
-    # repository's (one that fails to import would fail every run): load none.
-    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    args = ["-q", "-p", "no:cacheprovider", "--rootdir", str(root), "-o", "addopts=", node]
     try:
-        done = subprocess.run(
-            command, cwd=root, env=env, capture_output=True, text=True, timeout=timeout_s,
-            check=False,
-        )  # fmt: skip
+        if warm is not None and warm.available and warm.root == root:
+            done = warm.run(args, timeout_s)
+        else:
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", *args], cwd=root, env=pytest_env(),
+                capture_output=True, text=True, timeout=timeout_s, check=False,
+            )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
         return TestRun("", "timeout", rel_path, node, None, timeout_s,
@@ -532,9 +541,18 @@ class PendingCreation:
     Begun early only when nothing can come between: no proposal waits to be settled
     (settling first could write the same file). Otherwise everything waits for
     :meth:`finish`. An error while beginning is raised by :meth:`finish`, where the
-    step would have raised it."""
+    step would have raised it. ``warm`` (a ``WarmPytest``) runs that first skeleton; one
+    that gets nothing to run is closed as soon as that is known."""
 
-    def __init__(self, store: Store, repo: str, root: Path, level: int, limit: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        repo: str,
+        root: Path,
+        level: int,
+        limit: int,
+        warm: WarmPytest | None = None,
+    ) -> None:
         self.store, self.repo, self.root, self.level, self.limit = store, repo, root, level, limit
         self.report = CreationReport(trust=TrustLevel(level))
         self._chosen: list[Candidate] | None = None  # None: not begun, all in finish
@@ -542,9 +560,12 @@ class PendingCreation:
         self._started: _Started | None = None
         self._error: BaseException | None = None
         try:
-            self._begin()
+            self._begin(warm)
         except Exception as exc:  # the step's failure, said where the step runs
             self._error = exc
+        finally:
+            if warm is not None and self._started is None:
+                warm.close()  # nothing for it: its CPU goes back to the caller now
 
     @property
     def started(self) -> bool:
@@ -577,7 +598,7 @@ class PendingCreation:
         self.report.deferred = max(0, len(chosen) - self.limit)
         return chosen[: self.limit]
 
-    def _begin(self) -> None:
+    def _begin(self, warm: WarmPytest | None) -> None:
         with self.store.connect() as conn:
             if _unsettled_proposals(conn, self.repo):
                 return
@@ -596,7 +617,7 @@ class PendingCreation:
 
         def run() -> None:
             try:
-                result.append(run_one(self.root, rel, test_name))
+                result.append(run_one(self.root, rel, test_name, warm=warm))
             except BaseException as exc:  # raised where create_test would raise it
                 result.append(exc)
 
@@ -625,8 +646,14 @@ class PendingCreation:
 
 
 def begin_tests_for_changes(
-    store: Store, repo: str, root: Path, level: int, limit: int = MAX_PER_RUN
+    store: Store,
+    repo: str,
+    root: Path,
+    level: int,
+    limit: int = MAX_PER_RUN,
+    warm: WarmPytest | None = None,
 ) -> PendingCreation:
     """``create_tests_for_changes`` in two halves: this one starts the first skeleton's
-    pytest (when it can), ``finish()`` on what it returns completes the rest."""
-    return PendingCreation(store, repo, root, level, limit)
+    pytest (when it can; in ``warm`` when given), ``finish()`` on what it returns completes
+    the rest."""
+    return PendingCreation(store, repo, root, level, limit, warm)
