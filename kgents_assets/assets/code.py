@@ -31,7 +31,12 @@ from dagster import (
 
 from kgents_assets.assets.partitions import REPOSITORIES
 from kgents_assets.hub import dirty
-from kgents_assets.hub.integrity import expected_markdown, files_with_problems, state_consistency
+from kgents_assets.hub.integrity import (
+    expected_markdown,
+    files_with_problems,
+    markdown_on_disk,
+    state_consistency,
+)
 from kgents_assets.hub.markdown import NODES_DIR
 from kgents_assets.hub.refresh_files import refresh_files
 from kgents_assets.hub.refresh_markdown import refresh_markdown
@@ -331,11 +336,7 @@ def markdown_in_sync(
         expected = expected_markdown(conn, name)
         pending = dirty.pending_count(conn, name, dirty.MARKDOWN)
     nodes_dir = root / NODES_DIR
-    on_disk = (
-        {p.relative_to(root).as_posix() for p in nodes_dir.rglob("*.md")}
-        if nodes_dir.is_dir()
-        else set()
-    )
+    on_disk = markdown_on_disk(root, nodes_dir)
     missing, stray = expected - on_disk, on_disk - expected
     return AssetCheckResult(
         passed=not missing and not stray and not pending,
