@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 #: the trigger the runless events name (``kg hub --watch`` names ``kg-hub-watch``)
 TRIGGER = "kg-hub-once"
 CHECKS_NOTE = "asset checks not evaluated (kg hub --once --run evaluates them)"
+#: ``sensors.run_spec.run_tags(TRIGGER)`` spelled out (a test holds them equal): that module
+#: imports the sensors' event models, ~20 pydantic classes this path has no other use for
+TAGS = {"kgents/trigger": TRIGGER, "dagster/priority": "0"}
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,6 @@ def refresh_in_process(
     from kgents_assets.cli.hub_record import ChildRecorder
     from kgents_assets.cli.hub_skip import configuration
     from kgents_assets.hub.clean_run import forget_clean_run
-    from sensors.run_spec import run_tags
     from sensors.watch_refresh import configured_refresh
 
     started = time.perf_counter()
@@ -132,7 +134,7 @@ def refresh_in_process(
             # index as it is under the stage lock, so a run that indexed files meanwhile
             # is seen; a file saved in between is the next refresh's, as it would be one
             # saved just after a second walk.
-            reports = watch.refresh(None, run_tags(TRIGGER), walked)
+            reports = watch.refresh(None, TAGS, walked)
         except Exception as exc:
             failure = {"stages": f"{type(exc).__name__}: {exc}"}
             return InProcessOutcome(None, {}, failure, [], time.perf_counter() - started)

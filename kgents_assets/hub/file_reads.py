@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from pydantic_core import to_json
 
 from kgents_assets.hub.copy_text import copy_block
 from kgents_assets.hub.discovery import extract_source, package_dir_checker
@@ -106,10 +107,23 @@ def call_names(node: CodeNode, imports: dict[str, str]) -> list[str]:
     return sorted(names)
 
 
-def _node_row(repo: str, node: CodeNode, imports: dict[str, str]) -> tuple[Any, ...]:
+def _node_row(
+    repo: str, node: CodeNode, node_id: str, imports: dict[str, str]
+) -> tuple[Any, ...]:
+    """A node's ``hub_nodes`` row under its repository-qualified ``node_id``: its
+    ``extract`` is what the node with that id would dump (``node_id`` is the first field,
+    so the qualified id is spliced in instead of copying the model to dump it again)."""
+    extract = node.model_dump_json(exclude={"source"})
+    local = '{"node_id":' + to_json(node.node_id).decode()
+    if not extract.startswith(local):  # a model whose first field moved: dump a copy
+        extract = node.model_copy(update={"node_id": node_id}).model_dump_json(
+            exclude={"source"}
+        )
+    else:
+        extract = '{"node_id":' + to_json(node_id).decode() + extract[len(local) :]
     return (
         repo,
-        node.node_id,
+        node_id,
         node.file_path,
         node.kind,
         node.name,
@@ -120,7 +134,7 @@ def _node_row(repo: str, node: CodeNode, imports: dict[str, str]) -> tuple[Any, 
         node.source,
         call_names(node, imports),
         tested_names(node.name) if node.is_test and node.kind != "module" else [],
-        node.model_dump_json(exclude={"source"}),
+        extract,
     )
 
 
@@ -157,13 +171,11 @@ def read_and_parse(
         extract.module,
         json.dumps(extract.imports),
     )
-    for local in extract.nodes:
-        node = local.model_copy(update={"node_id": qualify_node_id(repo, local.node_id)})
-        result.node_rows.append(_node_row(repo, node, extract.imports))
+    for node in extract.nodes:
+        node_id = qualify_node_id(repo, node.node_id)
+        result.node_rows.append(_node_row(repo, node, node_id, extract.imports))
         result.nodes.append(
-            NodeFacts(
-                node.node_id, node.name, node.kind, node.is_test, node.source_hash, node.full_name
-            )
+            NodeFacts(node_id, node.name, node.kind, node.is_test, node.source_hash, node.full_name)
         )
     return result
 
@@ -200,6 +212,9 @@ def read_files(
         return
     chunk = max(1, len(requests) // (workers * 8))
     batches = [requests[i : i + chunk] for i in range(0, len(requests), chunk)]
+    # here, not at the top: multiprocessing is ~5 % of a one-file edit's imports, unused there
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending = deque(
             pool.submit(_read_batch, str(root), b, max_bytes, repo, encode) for b in batches

@@ -19,15 +19,18 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from kgents_assets.cli.hub_inprocess import TRIGGER, run_in_process
+from kgents_assets.cli.hub_inprocess import TAGS, TRIGGER, run_in_process
 from kgents_assets.cli.hub_skip import Decision, decide
 from kgents_assets.hotdata.catalog import load_specs
 from kgents_assets.hotdata.registry import HotDataRegistry
 from kgents_assets.hub.clean_run import read_clean_run, wait_for_pending_record
+from kgents_assets.hub.test_creation import create_tests_for_changes
+from kgents_assets.hub.warm_pytest import WarmPytest
 from kgents_assets.instance import get_instance
 from kgents_assets.repos.registry import get_repository
 from kgents_assets.store import Store
 from kgents_assets.store.database import DATABASE_URL_ENV
+from sensors.run_spec import run_tags
 from tests.cli.recorders import wait_for_recorders
 from tests.cli.test_hub_skip import FILES, REPO, _clean_run
 from tests.repo_helpers import Files
@@ -209,3 +212,48 @@ def test_a_record_the_instance_cannot_take_is_said_and_leaves_no_clean_record(
     assert _partition_records(instance, "code_nodes") == {}
     with store.connect() as conn:
         assert read_clean_run(conn, REPO) is None
+
+
+def test_the_generated_test_runs_in_the_pytest_process_started_before_the_stages(
+    store: Store,
+    repo: Callable[[Files], Path],
+    instance: DagsterInstance,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = repo(FILES)
+    _clean_run(store, root)
+    assert create_tests_for_changes(store, REPO, root, 1).baseline  # as the job's asset did
+    # a new public function with no test: the refresh writes and runs its skeleton
+    (root / "app.py").write_text(FILES["app.py"] + "\n\ndef scale(x, k):\n    return x * k\n")
+    decision = _decide(store, root)
+    assert decision.small_change
+    started: list[WarmPytest] = []
+    handed: list[list[str]] = []
+    real_init, real_run = WarmPytest.__init__, WarmPytest.run
+
+    def init(self: WarmPytest, where: Path) -> None:
+        real_init(self, where)
+        started.append(self)
+
+    def run(self: WarmPytest, args: list[str], timeout_s: float) -> Any:
+        handed.append(args)
+        return real_run(self, args, timeout_s)
+
+    monkeypatch.setattr(WarmPytest, "__init__", init)
+    monkeypatch.setattr(WarmPytest, "run", run)
+
+    code, summary = _refresh(store, root, decision, capsys)
+    assert code == 0 and summary["success"] is True, summary
+    assert "test_skeletons 1 generated test run (1 passed)" in summary["summary"]
+    # one runner, started for this checkout, ran exactly the generated test
+    assert [w.root for w in started] == [root] and started[0].used
+    assert [a[-1] for a in handed] == [".agentfs/tests/test_app_scale.py::test_scale"]
+    with store.connect() as conn:
+        row = conn.execute("SELECT outcome, exit_code, log FROM hub_test_runs").fetchone()
+    assert row is not None and row[:2] == ("passed", 0) and "1 passed" in row[2]
+    _landed(store)
+
+
+def test_the_tags_spelled_out_are_the_run_specs() -> None:
+    assert run_tags(TRIGGER) == TAGS
