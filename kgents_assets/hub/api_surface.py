@@ -228,8 +228,14 @@ def public_api(
         (repo, list(_API_KINDS), *([None if files is None else list(files)] * 2)),
     ).fetchall()
     out: dict[str, ApiSymbol] = {}
+    test_paths: dict[str, bool] = {}  # a file has many symbols: decide once per file
     for node_id, full, qual, name, kind, path, line, sig, module, source in rows:
-        if not _is_public(qual) or _is_test_path(path):
+        if not _is_public(qual):
+            continue
+        is_test = test_paths.get(path)
+        if is_test is None:
+            is_test = test_paths[path] = _is_test_path(path)
+        if is_test:
             continue
         top = qual.split(".", 1)[0]
         exported_by = tuple(sorted(set(exports.get(f"{module}.{top}", []))))
@@ -335,18 +341,11 @@ def save_snapshot(
             )
     if not changed:
         return
-    conn.execute(
-        "INSERT INTO hub_api_snapshot (repo, node_id, symbol) "
-        "SELECT %s, unnest(%s::text[]), unnest(%s::jsonb[])",
-        (
-            repo,
-            list(changed),
-            [
-                json.dumps({**s.__dict__, "exported_by": list(s.exported_by)})
-                for s in changed.values()
-            ],
-        ),
-    )
+    # COPY, not a jsonb[] parameter: psycopg builds an array literal in Python, escaping
+    # each JSON text with a regex (a cold Django: 8.6k symbols, 3.5 s of a 4.5 s write)
+    with conn.cursor().copy("COPY hub_api_snapshot (repo, node_id, symbol) FROM STDIN") as copy:
+        for node_id, symbol in changed.items():
+            copy.write_row((repo, node_id, _symbol_json(symbol)))
 
 
 @dataclass
