@@ -7,7 +7,7 @@ paid on the core the parse workers need. The workers know every value's type, so
 encode the rows themselves and the main process only forwards bytes (``Copy.write``).
 
 The encoding is the one psycopg sends for the same Python values (its text COPY
-format): ``\\N`` for None, ``t``/``f``, str of ints, arrays as quoted literals, then the
+format): ``\\N`` for None, ``t``/``f``, str of ints and floats, arrays as quoted literals, then the
 COPY escapes of ``_copy_base._dump_re``. tests/hub/test_copy_text.py holds the two to the
 same stored rows.
 """
@@ -62,6 +62,8 @@ def _field(value: object) -> str:
         return _escape(value)
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):  # psycopg's float dumper: str(), i.e. the shortest repr
+        return str(value)
     if isinstance(value, list | tuple):
         return _escape(_array(value))
     raise TypeError(f"no COPY text encoding for {type(value).__name__}: {value!r}")
@@ -89,6 +91,7 @@ def copy_encoded(
     conn: psycopg.Connection[Any], table: str, columns: Sequence[str], blocks: Sequence[bytes]
 ) -> None:
     """COPY rows already encoded (``copy_block``) into ``table``: new rows only."""
+    blocks = [block for block in blocks if block]
     if not blocks:
         return
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))

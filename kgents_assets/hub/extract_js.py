@@ -15,7 +15,7 @@ from kgents_assets.hub.extract_common import (
     qualifier_of,
 )
 from kgents_assets.hub.languages import ts_parser, ts_query
-from kgents_assets.hub.models import CallRef, FileExtract, FileStatus
+from kgents_assets.hub.models import FileExtract, FileStatus
 from kgents_assets.hub.modules import js_module_name
 from kgents_assets.hub.test_files import is_test_file
 
@@ -132,12 +132,7 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
             qualifier = None
             if obj:
                 qualifier = "self" if obj[0].type == "this" else qualifier_of(_text(obj[0]))
-            events.append(
-                (
-                    callee.start_byte,
-                    CallRef.model_construct(name=_text(callee), qualifier=qualifier),
-                )
-            )
+            events.append((callee.start_byte, (_text(callee), qualifier)))
         elif pattern in (_BRANCH, _BRANCH_OP):
             events.append((captures["branch"][0].start_byte, None))
         elif pattern == _ERROR:

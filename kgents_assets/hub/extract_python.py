@@ -22,7 +22,7 @@ from kgents_assets.hub.extract_common import (
     qualifier_of,
 )
 from kgents_assets.hub.languages import ts_parser, ts_query
-from kgents_assets.hub.models import CallRef, FileExtract, FileStatus
+from kgents_assets.hub.models import FileExtract, FileStatus
 from kgents_assets.hub.modules import python_module_name, resolve_relative
 from kgents_assets.hub.test_files import is_test_file, is_test_name
 
@@ -123,12 +123,7 @@ def extract_python(
             callee = captures["callee"][0]
             obj = captures.get("object")
             qualifier = qualifier_of(_text(obj[0])) if obj else None
-            events.append(
-                (
-                    callee.start_byte,
-                    CallRef.model_construct(name=_text(callee), qualifier=qualifier),
-                )
-            )
+            events.append((callee.start_byte, (_text(callee), qualifier)))
         elif pattern == _BRANCH:
             events.append((captures["branch"][0].start_byte, None))
         elif pattern in (_ERROR, _MISSING):

@@ -107,18 +107,14 @@ def call_names(node: CodeNode, imports: dict[str, str]) -> list[str]:
     return sorted(names)
 
 
-def _node_row(
-    repo: str, node: CodeNode, node_id: str, imports: dict[str, str]
-) -> tuple[Any, ...]:
+def _node_row(repo: str, node: CodeNode, node_id: str, imports: dict[str, str]) -> tuple[Any, ...]:
     """A node's ``hub_nodes`` row under its repository-qualified ``node_id``: its
     ``extract`` is what the node with that id would dump (``node_id`` is the first field,
     so the qualified id is spliced in instead of copying the model to dump it again)."""
     extract = node.model_dump_json(exclude={"source"})
     local = '{"node_id":' + to_json(node.node_id).decode()
     if not extract.startswith(local):  # a model whose first field moved: dump a copy
-        extract = node.model_copy(update={"node_id": node_id}).model_dump_json(
-            exclude={"source"}
-        )
+        extract = node.model_copy(update={"node_id": node_id}).model_dump_json(exclude={"source"})
     else:
         extract = '{"node_id":' + to_json(node_id).decode() + extract[len(local) :]
     return (

@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.types.json import set_json_loads
+from pydantic_core import from_json
 
 from kgents_assets.hub import dirty
 from kgents_assets.hub.generated_tests import last_generated_tests
 from kgents_assets.hub.markdown import NODES_DIR, StateView, render_markdown
-from kgents_assets.hub.state_store import node_id_of_key, state_key
+from kgents_assets.hub.state_store import KEY_PREFIX, KEY_SUFFIX, node_id_of_key
 
 #: Fewer marks than this go file by file: a small first build is quick either way.
 SWAP_THRESHOLD = 2000
 BATCH = 2000
+SAMPLES = 5  # paths the report shows
 WRITERS = 4  # file creation is syscall-bound and releases the GIL
 _STAGING_GLOB = ".nodes-*.tmp"
 _FILE_MODE = 0o644  # what the atomic writer gives a file
@@ -76,27 +79,24 @@ def write_and_swap(
     prefix = NODES_DIR.as_posix() + "/"
     base = str(staging) + "/"
     made = {base}
-    written, first = 0, ""
-    samples: list[str] = []
+    written = 0
+    first: tuple[str, str] | tuple[()] = ()
+    samples: list[tuple[str, str]] = []  # (id, path) of the SAMPLES smallest ids so far
     pending: list[Future[None]] = []
     stamps: dict[str, datetime] = {}
+    wanted = set(ids)
     try:
         with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-            for start in range(0, len(ids), BATCH):
-                batch = ids[start : start + BATCH]
+            for rows in _stream_states(conn, repo):
                 states = {
-                    node_id_of_key(key): value
-                    for key, value in conn.execute(
-                        "SELECT key, value FROM kv WHERE key = ANY(%s)",
-                        ([state_key(i) for i in batch],),
-                    )
+                    node_id: value
+                    for node_id, value in ((node_id_of_key(k), v) for k, v in rows)
+                    if node_id in wanted  # no state, not a removal: nothing to write
                 }
+                del rows
                 generated = last_generated_tests(conn, states)
                 chunk: list[tuple[str, str]] = []
-                for node_id in batch:
-                    if node_id not in states:
-                        continue  # no state, not a removal: nothing to write (as file by file)
-                    data = states[node_id]
+                for node_id, data in states.items():
                     text = render_markdown(StateView(data, stamps), generated.get(node_id))
                     rel: str = data["markdown_path"]
                     if not rel.startswith(prefix):
@@ -111,10 +111,11 @@ def write_and_swap(
                         pending.append(pool.submit(_write_all, chunk))
                         chunk = []
                     written += 1
-                    if len(samples) < 5:
-                        samples.append(rel)
-                    if not first:
-                        first = text
+                    # the report's samples: the first nodes by id, whatever the storage order
+                    if len(samples) < SAMPLES or node_id < samples[-1][0]:
+                        samples = sorted([*samples, (node_id, rel)])[:SAMPLES]
+                    if not first or node_id < first[0]:
+                        first = (node_id, text)
                 if chunk:
                     pending.append(pool.submit(_write_all, chunk))
                 # a failed write fails the run before the swap; a batch at a time bounds
@@ -127,4 +128,20 @@ def write_and_swap(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     dirty.clear_marks(conn, repo, dirty.MARKDOWN, ids)
-    return written, samples, first
+    return written, [rel for _, rel in samples], first[1] if first else ""
+
+
+def _stream_states(
+    conn: psycopg.Connection[Any], repo: str
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every stored state of ``repo``, batch by batch from a server-side cursor of the
+    caller's transaction (no key array per batch), in storage order; decoded by
+    pydantic-core rather than the json module (same values, a third of the time)."""
+    with conn.cursor(name="markdown_states") as cur:
+        set_json_loads(from_json, cur)
+        cur.execute(
+            "SELECT key, value FROM kv WHERE repo = %s AND key LIKE %s",
+            (repo, f"{KEY_PREFIX}%{KEY_SUFFIX}"),
+        )
+        while rows := cur.fetchmany(BATCH):
+            yield rows

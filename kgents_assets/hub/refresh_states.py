@@ -50,11 +50,10 @@ from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, res
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.state_store import delete_states, load_states, state_key
 from kgents_assets.hub.states_first_build import (
-    batches,
     is_first_build,
-    load_facts,
     load_symbols,
     resolve_all,
+    stream_facts,
 )
 from kgents_assets.hub.test_files import tested_names
 from kgents_assets.hub.traces import write_traces
@@ -62,6 +61,8 @@ from kgents_assets.hub.triage import Decision, RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
+#: hub_traces' columns as ``write_traces`` writes them (a first build COPYs them encoded)
+TRACE_COLUMNS = ["repo", "run_id", "node_id", "backend", "signals", "decisions"]
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
 
@@ -474,19 +475,19 @@ def _first_build(
     see new_states; by the general per-node code under any other)."""
     table, ends = load_symbols(conn, repo)
     ids = sorted(ends)
-    edge_rows, callers, callees = resolve_all(conn, repo, ids, table, ends)
+    edge_rows, callers, callees = resolve_all(conn, repo, table, ends)
     del table
-    report.edges_written = bulk_insert(
-        conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"], edge_rows
-    )
+    # every row new: encoded here (copy_text), not adapted value by value by psycopg
+    copy_encoded(conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"],
+                 [copy_block(edge_rows)])  # fmt: skip
+    report.edges_written = len(edge_rows)
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
     changed: list[str] = []
     diffed: list[str] = []
     edge_cache: EdgeCache = {}
     new_states = _rules_new_states(triage, tests, now)
-    for batch in batches(ids):
-        facts = load_facts(conn, repo, batch)
+    for facts in stream_facts(conn, repo):
         if new_states is not None:
             derived = _derive_new_states(
                 repo, facts, (callers, callees), new_states, run_id, report
@@ -509,8 +510,7 @@ def _first_build(
             ["repo", "key", "value"],
             [copy_block([(repo, k, v) for k, v in derived.writes])],
         )
-        if derived.traces:
-            write_traces(conn, derived.traces)
+        copy_encoded(conn, "hub_traces", TRACE_COLUMNS, [copy_block(derived.traces)])
         changed += derived.changed_ids
         diffed += derived.diffed
     if diffed:  # what the general path does for each node whose "before" differs

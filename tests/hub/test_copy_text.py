@@ -11,7 +11,7 @@ from kgents_assets.hub.copy_text import copy_block, copy_encoded
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert
 
-COLUMNS = ["id", "body", "flag", "n", "names", "doc"]
+COLUMNS = ["id", "body", "flag", "n", "names", "doc", "conf"]
 TRICKY = [
     "plain",
     "tab\there",
@@ -24,19 +24,29 @@ TRICKY = [
     "\b\v\f controls",
     "unicode: é ß 漢字 🐍",
 ]
+#: confidences as resolution gives them, and floats whose shortest repr is long or odd
+FLOATS = [1.0, 0.9, 0.5, 0.3, 0.1 + 0.2, 1 / 3, 1e-7, 123456789.125, -0.0, 2.5e30]
 ROWS: list[tuple[Any, ...]] = [
-    (i, text, i % 2 == 0, i * 1000, [t for t in TRICKY if t != text][: i + 1], f'{{"k": "{i}"}}')
+    (
+        i,
+        text,
+        i % 2 == 0,
+        i * 1000,
+        [t for t in TRICKY if t != text][: i + 1],
+        f'{{"k": "{i}"}}',
+        FLOATS[i % len(FLOATS)],
+    )
     for i, text in enumerate(TRICKY)
 ] + [
-    (100, None, False, 0, [], None),
-    (101, "x", True, -5, [""], '{"nested": {"a": [1, "\\\\t"]}}'),
+    (100, None, False, 0, [], None, None),
+    (101, "x", True, -5, [""], '{"nested": {"a": [1, "\\\\t"]}}', 0.7),
 ]
 
 
 def _table(conn: Any, name: str) -> None:
     conn.execute(
         f"CREATE TABLE {name} (id int PRIMARY KEY, body text, flag boolean, n bigint, "
-        "names text[], doc jsonb)"
+        "names text[], doc jsonb, conf real)"
     )
 
 
@@ -56,8 +66,9 @@ def test_encoded_rows_store_what_psycopg_stores(store: Store) -> None:
     # and what was stored is what was given
     assert [r[4] for r in b] == [list(r[4]) for r in ROWS]
     assert [r[1] for r in b] == [r[1] for r in ROWS]
+    assert {r[6] for r in b} >= {round(f, 3) for f in (1.0, 0.9, 0.5, 0.3)}
 
 
 def test_a_value_of_unknown_type_is_refused_with_its_type() -> None:
-    with pytest.raises(TypeError, match="float"):
-        copy_block([(1.5,)])
+    with pytest.raises(TypeError, match="bytes"):
+        copy_block([(b"raw",)])

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from kgents_assets.hub import markdown_swap
+from kgents_assets.hub import markdown_swap, states_first_build
 from kgents_assets.hub import refresh_files as refresh_files_mod
 from kgents_assets.hub import refresh_states as refresh_states_mod
 from kgents_assets.hub.markdown import NODES_DIR
@@ -73,9 +73,10 @@ def _everything(store: Store, root: Path) -> dict[str, Any]:
     return snap
 
 
-def _build(store: Store, root: Path) -> tuple[bool, bool]:
+def _build(store: Store, root: Path, samples: list[str] | None = None) -> tuple[bool, bool]:
     """Stage 1 twice with an edit between (so a node's "before" differs from its source
-    while no state exists yet), then stages 2 and 3. Returns which first-build paths ran."""
+    while no state exists yet), then stages 2 and 3. Returns which first-build paths ran
+    (and puts the markdown report's sample paths in ``samples``)."""
     add_repository(store, REPO, str(root))
     refresh_files(store, root, repo=REPO, workers=1)
     (root / "shop/pricing.py").write_text(
@@ -90,30 +91,41 @@ def _build(store: Store, root: Path) -> tuple[bool, bool]:
     states = refresh_states(store, repo=REPO)
     markdown = refresh_markdown(store, root, repo=REPO)
     assert states.nodes_processed > 60 and markdown.written == states.states_added
+    if samples is not None:
+        samples += markdown.sample_paths
     return states.first_build, markdown.swapped
 
 
+@pytest.mark.parametrize("batch", [None, 7], ids=["one-batch", "streamed-in-batches-of-7"])
 def test_first_build_paths_equal_the_general_paths(
     store: Store,
     fresh_store: Callable[[], Store],
     repo: Callable[[Files], Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    batch: int | None,
 ) -> None:
     root = repo({**BASE, **EXTRA})
     other_root = tmp_path / "general"
     shutil.copytree(root, other_root)
 
+    if batch is not None:
+        # many server-side cursor fetches, with COPYs and queries between them
+        monkeypatch.setattr(states_first_build, "BATCH", batch)
+        monkeypatch.setattr(markdown_swap, "BATCH", batch)
     monkeypatch.setattr(markdown_swap, "SWAP_THRESHOLD", 1)
-    assert _build(store, root) == (True, True)
+    first_samples: list[str] = []
+    assert _build(store, root, first_samples) == (True, True)
     first = _everything(store, root)
 
     monkeypatch.setattr(markdown_swap, "SWAP_THRESHOLD", 10**9)
     monkeypatch.setattr(refresh_states_mod, "is_first_build", lambda conn, repo: False)
     monkeypatch.setattr(refresh_files_mod, "takes_first_build_paths", lambda index: False)
     general_store = fresh_store()
-    assert _build(general_store, other_root) == (False, False)
+    general_samples: list[str] = []
+    assert _build(general_store, other_root, general_samples) == (False, False)
     general = _everything(general_store, other_root)
+    assert first_samples == general_samples and len(first_samples) == 5
 
     assert first["pending"] == general["pending"] == 0
     for part in ("nodes", "edges", "states", "markdown", "traces", "marks", "sources"):

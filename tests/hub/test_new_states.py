@@ -14,7 +14,12 @@ from kgents_assets.hub.diff_bundle import build_diff_bundle
 from kgents_assets.hub.field_updates import apply_tools
 from kgents_assets.hub.models import trusted_code_node
 from kgents_assets.hub.refresh_files import refresh_files
-from kgents_assets.hub.states_first_build import load_facts, load_symbols, resolve_all
+from kgents_assets.hub.states_first_build import (
+    load_facts,
+    load_symbols,
+    resolve_all,
+    stream_facts,
+)
 from kgents_assets.hub.triage import RulesTriage
 from kgents_assets.repos.registry import add_repository
 from kgents_assets.store import Store
@@ -43,9 +48,11 @@ def test_new_state_json_is_the_general_paths_bytes(
     with store.connect() as conn:
         table, ends = load_symbols(conn, REPO)
         ids = sorted(ends)
-        _, callers, callees = resolve_all(conn, REPO, ids, table, ends)
+        _, callers, callees = resolve_all(conn, REPO, table, ends)
         tests = rs._tests_by_target(conn, REPO, set(), True)
         facts = load_facts(conn, REPO, ids)
+        # the first build's stream: the same facts, in the same (sorted) order
+        assert [f for batch in stream_facts(conn, REPO) for f in batch] == facts
     shared = rs._rules_new_states(triage, tests, now)
     assert shared is not None
 
