@@ -48,7 +48,7 @@ from kgents_assets.store import open_store
 REPO = "django"
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "_hub_cold_driver.py"
-DEFAULT_BEFORE = "4fb2752"
+DEFAULT_BEFORE = "cd513bf"
 
 
 def python_files(root: Path) -> list[str]:

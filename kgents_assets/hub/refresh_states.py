@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.copy_text import copy_block, copy_encoded
+from kgents_assets.hub.copy_text import copy_block_shared, copy_encoded
 from kgents_assets.hub.diff_bundle import (
     AstDiff,
     DiffBundle,
@@ -478,14 +478,16 @@ def _first_build(
     edge_rows, callers, callees = resolve_all(conn, repo, table, ends)
     del table
     # every row new: encoded here (copy_text), not adapted value by value by psycopg
+    ids_escaped: dict[str, str] = {}
     copy_encoded(conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"],
-                 [copy_block(edge_rows)])  # fmt: skip
+                 [copy_block_shared(edge_rows, (0, 1, 2), ids_escaped)])  # fmt: skip
     report.edges_written = len(edge_rows)
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
     changed: list[str] = []
     diffed: list[str] = []
     edge_cache: EdgeCache = {}
+    trace_texts: dict[str, str] = {}
     new_states = _rules_new_states(triage, tests, now)
     for facts in stream_facts(conn, repo):
         if new_states is not None:
@@ -508,9 +510,11 @@ def _first_build(
             conn,
             "kv",
             ["repo", "key", "value"],
-            [copy_block([(repo, k, v) for k, v in derived.writes])],
+            [copy_block_shared([(repo, k, v) for k, v in derived.writes], (0,))],
         )
-        copy_encoded(conn, "hub_traces", TRACE_COLUMNS, [copy_block(derived.traces)])
+        # a trace's texts are the same for every node under the rules: escaped once
+        traces = copy_block_shared(derived.traces, (0, 1, 3, 4, 5), trace_texts)
+        copy_encoded(conn, "hub_traces", TRACE_COLUMNS, [traces])
         changed += derived.changed_ids
         diffed += derived.diffed
     if diffed:  # what the general path does for each node whose "before" differs
