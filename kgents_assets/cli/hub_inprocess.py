@@ -227,7 +227,12 @@ def run_in_process(
     # The generated test's pytest is on this command's path (the sentence says how it
     # went): its interpreter and pytest's imports start now, on the second core, while
     # the stages run; the test is handed to it once it is written.
-    warm = WarmPytest(root) if runs_tests(level) else None
+    warm: WarmPytest | None = None
+    if runs_tests(level):
+        try:
+            warm = WarmPytest(root)
+        except OSError:  # no process to be had now: the test starts its own, as it did
+            warm = None
     refreshing = time.perf_counter()
     try:
         outcome = refresh_in_process(
