@@ -6,7 +6,7 @@
 The hub's three stages (no Dagster, no catalog: that is bench/readme_bench.py), each cold
 build in its own process (``_hub_cold_driver.py``) against a fresh database of one real
 PostgreSQL, for two trees: ``--before`` (a commit archived into a temp dir, default the
-session-start commit 4fb2752, or a checkout's path) and this one. Rounds alternate the
+session-start commit cd513bf, or a checkout's path) and this one. Rounds alternate the
 order of the trees so a burst of load elsewhere hits both alike. Prints, all wall clock,
 medians over rounds: the raw tree-sitter baseline on 1 and on N processes side by side,
 the cold build by stage and its ratio to the 1-process baseline, CPU seconds of the build

@@ -48,11 +48,6 @@ def is_first_build(conn: psycopg.Connection[Any], repo: str) -> bool:
     return bool(row and row[0])
 
 
-def batches(ids: list[str], size: int = BATCH) -> Iterator[list[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def load_symbols(
     conn: psycopg.Connection[Any], repo: str
 ) -> tuple[SymbolTable, dict[str, tuple[str, bool]]]:
@@ -127,16 +122,10 @@ _FACTS = (
 
 
 def stream_facts(conn: psycopg.Connection[Any], repo: str) -> Iterator[list[Facts]]:
-    """``load_facts`` of every node of ``repo``, batch by batch in node id order (the
-    order ``sorted`` gives: ids are compared byte by byte, ``COLLATE "C"``)."""
+    """(node's ``extract`` without its calls, source, the source its state was derived
+    from) of every node of ``repo``, batch by batch in node id order (the order
+    ``sorted`` gives: ids compared byte by byte, ``COLLATE "C"``); both sources empty
+    when they are equal (the diff bundle then has no text diff, as with equal ones)."""
     yield from _streamed(
         conn, _FACTS + ' ORDER BY n.node_id COLLATE "C"', (repo,), "first_build_facts"
     )
-
-
-def load_facts(conn: psycopg.Connection[Any], repo: str, batch: list[str]) -> list[Facts]:
-    """(node's ``extract`` without its calls, source, the source its state was derived
-    from) for a batch, by node id; both sources empty when they are equal (the diff
-    bundle then has no text diff, as with equal ones)."""
-    rows: list[Facts] = conn.execute(_FACTS + " AND n.node_id = ANY(%s)", (repo, batch)).fetchall()
-    return sorted(rows, key=lambda r: str(r[0]["node_id"]))

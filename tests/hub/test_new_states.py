@@ -15,7 +15,6 @@ from kgents_assets.hub.field_updates import apply_tools
 from kgents_assets.hub.models import trusted_code_node
 from kgents_assets.hub.refresh_files import refresh_files
 from kgents_assets.hub.states_first_build import (
-    load_facts,
     load_symbols,
     resolve_all,
     stream_facts,
@@ -50,9 +49,9 @@ def test_new_state_json_is_the_general_paths_bytes(
         ids = sorted(ends)
         _, callers, callees = resolve_all(conn, REPO, table, ends)
         tests = rs._tests_by_target(conn, REPO, set(), True)
-        facts = load_facts(conn, REPO, ids)
-        # the first build's stream: the same facts, in the same (sorted) order
-        assert [f for batch in stream_facts(conn, REPO) for f in batch] == facts
+        facts = [f for batch in stream_facts(conn, REPO) for f in batch]
+    # the stream gives every node once, in the order the general path derives them
+    assert [f[0]["node_id"] for f in facts] == ids
     shared = rs._rules_new_states(triage, tests, now)
     assert shared is not None
 
@@ -98,10 +97,8 @@ def test_new_state_matches_apply_tools_for_one_node(
     now = datetime.now(UTC)
     with store.connect() as conn:
         ((extract, source, _),) = [
-            f for f in load_facts(conn, REPO, [r[0] for r in conn.execute(
-                "SELECT node_id FROM hub_nodes WHERE repo = %s AND name = 'price'", (REPO,)
-            )])
-        ]  # fmt: skip
+            f for batch in stream_facts(conn, REPO) for f in batch if f[0]["name"] == "price"
+        ]
     shared = rs._rules_new_states(RulesTriage(), {}, now)
     assert shared is not None
     fresh = rs._fresh_state(trusted_code_node(extract), [], [], {}, {})
