@@ -11,8 +11,12 @@ the changed nodes and the test skeletons, then one runless materialization per c
 on the repository's partition, so the assets' history, partition status and lineage in the
 Dagster UI show the refresh. ``kg hub --once --run`` still makes the real run.
 
-The command ends when the person's results are done (markdown, model, catalog, impact,
-skeletons); the Dagster record is written after it by the detached recorder
+The generated test's pytest, whose result the sentence reports, is started as a process
+before the stages (``hub.warm_pytest``: its interpreter and pytest's imports, about as long
+as the test itself, overlap the stages on the second core) and handed its one test once it
+is written. The command ends when the person's results are done (markdown, model, catalog,
+impact, skeletons), without the interpreter's teardown (``cli.hub._end_process``); the Dagster
+record is written after it by the detached recorder
 (``kgents_assets.cli.hub_record``), which holds the repository's "record pending" lock from
 before the command exits until the record and the clean-run record are written. What the
 command says is true at the time it says it: the assets are "being recorded" in Dagster.

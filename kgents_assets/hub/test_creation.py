@@ -12,7 +12,8 @@ Trust (``kgents_assets.trust``): 0 logs the intent; 1 writes the skeleton under
 (a semaphore in purgatory, context a daemon proposal, so the gateway's ``daemon`` agent
 and page can approve it) before it goes into the repository's ``tests/``; 3 writes it into
 ``tests/`` and runs it. An existing file is never overwritten. Each run (pytest on that one
-node id, in a subprocess with a time limit) is a row of ``hub_test_runs`` and a trace in
+node id, in a subprocess with a time limit; one a caller started early, ``hub.warm_pytest``,
+when it knew a test may follow) is a row of ``hub_test_runs`` and a trace in
 ``hub_traces`` with its log; a failing skeleton is recorded as failing and nothing else
 changes.
 """
