@@ -1,0 +1,165 @@
+"""The main process's CPU on a cold catalog load of Django, the code before and after
+(issue 12), one run.
+
+    uv run python bench/catalog_cold_cpu_bench.py --before-dir DIR --pg SOCKET_DIR \
+        [--template postgres] [--rounds 1]
+
+``DIR``: a checkout of the code before (``git worktree add DIR <commit>``, outside this
+tree). ``SOCKET_DIR``: a running pgserver whose database ``--template`` holds a store with
+Django's node states refreshed as repository ``django`` (e.g. a ``kg hub --once`` of
+bench/.cache/django-5.2); nothing is written to it: each sync runs on a fresh clone
+(``CREATE DATABASE ... TEMPLATE``) from which the catalog of ``django`` is deleted first,
+then ``sync_catalog(store, HashingEmbedder(), repo="django", full=True)`` in a process of
+its own running one tree (cwd outside this tree, PYTHONPATH the tree). Printed per sync:
+wall clock, the sync's phases and the process's own CPU seconds (user + system from
+getrusage: the embedding pool's workers and PostgreSQL are other processes), the trees
+alternating (the next round starts with the other one); medians; the load average.
+Then the two clones' catalogs of the last round are compared (entries with every column
+but timestamps and the tsvector as text, edges, vectors as text): exits non-zero when
+they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+REPO = "django"
+
+DRIVER = r"""
+import json, resource, sys, time
+from kgents_assets.store.database import open_store
+from kgents_assets.catalog.sync import sync_catalog
+from kgents_assets.catalog.embedders.hashing import HashingEmbedder
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+def main():
+    store = open_store()
+    with store.transaction() as conn:
+        conn.execute(
+            "DELETE FROM catalog_relationships WHERE src IN (SELECT id FROM catalog_entries "
+            "WHERE repo=%s) OR dst IN (SELECT id FROM catalog_entries WHERE repo=%s)",
+            (sys.argv[1], sys.argv[1]))
+        conn.execute("DELETE FROM catalog_embeddings WHERE entry_id IN "
+                     "(SELECT id FROM catalog_entries WHERE repo=%s)", (sys.argv[1],))
+        conn.execute("DELETE FROM catalog_entries WHERE repo=%s", (sys.argv[1],))
+    with store.connect() as conn:
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE catalog_entries")
+        conn.execute("VACUUM ANALYZE catalog_embeddings")
+        conn.execute("VACUUM ANALYZE catalog_relationships")
+    c0, t0 = cpu(), time.perf_counter()
+    report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[1], full=True)
+    wall, used = time.perf_counter() - t0, cpu() - c0
+    print(json.dumps({"wall": wall, "cpu": used, "added": report.added,
+                      "phases": report.phases_s}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+STORED = {
+    "entries": "SELECT id, entity_type, name, version, description, keywords, status, origin, "
+    "author, node_id, path, body, deprecation_reason, metadata::text, text_hash, fingerprint, "
+    "repo, tsv::text FROM catalog_entries ORDER BY id",
+    "edges": "SELECT src, kind, dst FROM catalog_relationships ORDER BY 1, 2, 3",
+    "vectors": "SELECT entry_id, embedder, dim, text_hash, embedding::text "
+    "FROM catalog_embeddings ORDER BY 1",
+}
+
+
+def url(pg: str, db: str) -> str:
+    return f"postgresql://postgres@/{db}?host={pg}"
+
+
+def clone(pg: str, template: str, name: str) -> None:
+    with psycopg.connect(url(pg, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+
+def drop(pg: str, name: str) -> None:
+    with psycopg.connect(url(pg, "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def run_sync(tree: Path, pg: str, db: str, script: Path) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(tree), "KGENTS_DATABASE_URL": url(pg, db)}
+    with tempfile.TemporaryDirectory() as home:
+        env["KGENTS_HOME"] = home
+        out = subprocess.run(
+            [sys.executable, str(script), REPO], env=env, cwd=home, capture_output=True,
+            text=True, check=False,
+        )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"sync in {tree} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def stored(pg: str, db: str) -> dict[str, str]:
+    """A digest of each table's rows (md5 of the ordered text), computed by the server."""
+    with psycopg.connect(url(pg, db)) as conn:
+        out = {}
+        for name, query in STORED.items():
+            row = conn.execute(
+                f"SELECT count(*), md5(string_agg(t::text, E'\\n')) FROM ({query}) t"
+            ).fetchone()
+            out[name] = f"{row[0]} rows, md5 {row[1]}" if row else "?"
+        return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--before-dir", type=Path, required=True)
+    parser.add_argument("--pg", required=True, help="socket directory of a running pgserver")
+    parser.add_argument("--template", default="postgres")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    trees = {"before": args.before_dir.resolve(), "after": ROOT}
+    runs: dict[str, list[dict[str, object]]] = {"before": [], "after": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "cold_cpu_driver.py"
+        script.write_text(DRIVER)
+        for n in range(args.rounds):
+            order = ["before", "after"] if n % 2 == 0 else ["after", "before"]
+            for name in order:
+                db = f"cold_cpu_{name}"
+                clone(args.pg, args.template, db)
+                result = run_sync(trees[name], args.pg, db, script)
+                runs[name].append(result)
+                print(f"round {n + 1} {name}: {json.dumps(result)}  load {os.getloadavg()}",
+                      flush=True)  # fmt: skip
+        digests = {name: stored(args.pg, f"cold_cpu_{name}") for name in trees}
+        for name in trees:
+            drop(args.pg, f"cold_cpu_{name}")
+    print(f"\nmedians over {args.rounds} round(s), load average {os.getloadavg()}")
+    for name, results in runs.items():
+        phases = {
+            phase: statistics.median(float(r["phases"][phase]) for r in results)  # type: ignore[index]
+            for phase in results[0]["phases"]  # type: ignore[attr-defined]
+        }
+        print(f"  {name:6} wall {statistics.median(float(r['wall']) for r in results):7.1f} s  "  # type: ignore[arg-type]
+              f"main-process CPU {statistics.median(float(r['cpu']) for r in results):6.1f} s  "  # type: ignore[arg-type]
+              f"phases {json.dumps(phases)}")  # fmt: skip
+    same = digests["before"] == digests["after"]
+    for table in STORED:
+        mark = "same" if digests["before"][table] == digests["after"][table] else "DIFFERENT"
+        print(f"  stored {table}: {mark} ({digests['after'][table]})")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

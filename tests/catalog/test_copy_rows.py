@@ -1,0 +1,185 @@
+"""A cold load encodes its COPY rows itself (bulk_write.entry_blocks, edges through
+hub/copy_text, storage.copy_new_embeddings' binary rows): what is stored must be what
+psycopg's own ``write_row`` of the same values stores, whatever the text holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector import Vector
+from psycopg import sql
+
+from kgents_assets.catalog import bulk_write, storage
+from kgents_assets.catalog.embedders import HashingEmbedder
+from kgents_assets.catalog.models import CatalogEntry, EntityType, RelationKind
+from kgents_assets.store import Store
+
+TRICKY = [
+    "plain",
+    "tab\there",
+    "line\nbreak\r\nwindows",
+    "back\\slash \\N not null",
+    'quote " and \\" both',
+    "{braces}, commas, and spaces",
+    "NULL",
+    "\b\v\f controls",
+    "unicode: é ß 漢字 🐍",
+]
+_TYPES = {"keywords": "text[]", "metadata": "jsonb"}
+
+
+def entries() -> list[CatalogEntry]:
+    out = []
+    for n, text in enumerate(TRICKY):
+        out.append(
+            CatalogEntry(
+                id=f"pkg:{n}\\x{'é' if n % 2 else ''}",
+                entity_type=EntityType.FUNCTION if n % 2 else EntityType.TEST,
+                name=f"parseConfig_{n} {text}",
+                description=f"does {text}",
+                keywords=(TRICKY[:n] if n % 3 else ()),
+                origin="node",
+                author=None if n % 2 else text,
+                node_id=f"pkg:{n}",
+                repo="pkg",
+                path=None if n == 2 else f"pkg/{text}.py",
+                body=f"def f_{n}():\n\treturn '{text}'  # HTTPServer v2 \\ \"q\"",
+                deprecation_reason=text if n == 4 else None,
+                metadata={
+                    "qualname": text,
+                    "start_line": n,
+                    "ratio": 1 / (n + 3),
+                    "nested": {"list": [text, None, True, 1.5e-7]},
+                    "none": None,
+                },
+            )
+        )
+    return out
+
+
+def _table(conn: psycopg.Connection[Any], name: str) -> None:
+    columns = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in storage.ENTRY_ROW_COLUMNS)
+    conn.execute(f"CREATE TEMP TABLE {name} (n serial, {columns})")
+
+
+def _rows(conn: psycopg.Connection[Any], name: str) -> list[tuple[Any, ...]]:
+    return conn.execute(f"SELECT {name}::text FROM {name} ORDER BY n").fetchall()
+
+
+def test_entry_rows_are_stored_as_psycopgs_own_copy_stores_them(store: Store) -> None:
+    rows = [storage.entry_row(storage.prepare_entry(e)) for e in entries()]
+    names = sql.SQL(", ").join(map(sql.Identifier, storage.ENTRY_ROW_COLUMNS))
+    with store.transaction() as conn:
+        _table(conn, "by_psycopg")
+        _table(conn, "by_us")
+        with conn.cursor().copy(sql.SQL("COPY by_psycopg ({}) FROM STDIN").format(names)) as c:
+            for row in rows:
+                c.write_row(row)
+        with conn.cursor().copy(sql.SQL("COPY by_us ({}) FROM STDIN").format(names)) as c:
+            for block in bulk_write.entry_blocks(rows):
+                c.write(block)
+        ours, theirs = _rows(conn, "by_us"), _rows(conn, "by_psycopg")
+        assert len(ours) == len(TRICKY)
+        assert ours == theirs
+        stored = conn.execute("SELECT keywords, metadata, body FROM by_us ORDER BY n").fetchall()
+    assert [tuple(r[0]) for r in stored] == [e.keywords for e in entries()]
+    assert [r[1] for r in stored] == [e.metadata for e in entries()]
+    assert [r[2] for r in stored] == [e.body for e in entries()]
+
+
+def _catalog(store: Store) -> list[tuple[Any, ...]]:
+    with store.connect() as conn:
+        return conn.execute(
+            "SELECT e::text FROM (SELECT id, entity_type, name, version, description, keywords, "
+            "status, origin, author, node_id, path, body, deprecation_reason, metadata, "
+            "text_hash, fingerprint, repo, tsv FROM catalog_entries ORDER BY id) e"
+        ).fetchall()
+
+
+def test_entries_with_search_vectors_computed_elsewhere_are_stored_alike(
+    fresh_store: Any,
+) -> None:
+    """The side connections' vectors (tsvector as text) go through the same encoding as
+    the entry columns."""
+    prepared = [storage.prepare_entry(e) for e in entries()]
+    rows = [storage.entry_row(p) for p in prepared]
+    with_tsv, computed = fresh_store(), fresh_store()
+    with with_tsv.transaction() as conn:
+        tsv = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT ({storage.SEARCH_TSV})::text FROM unnest(%s::text[], %s::text[], "
+                "%s::text[]) WITH ORDINALITY AS t(search_a, search_b, search_c, n) ORDER BY n",
+                ([r[-3] for r in rows], [r[-2] for r in rows], [r[-1] for r in rows]),
+            ).fetchall()
+        ]
+        assert all("'" in v for v in tsv)
+        assert bulk_write.copy_new_entries(conn, rows, tsv) == len(rows)
+    with computed.transaction() as conn:
+        assert bulk_write.copy_new_entries(conn, rows) == len(rows)
+    ours = _catalog(with_tsv)
+    assert len(ours) == len(TRICKY)
+    assert ours == _catalog(computed)
+
+
+def test_staged_edges_with_escapes_are_stored(store: Store) -> None:
+    ids = [e.id for e in entries()]
+    with store.transaction() as conn:
+        bulk_write.copy_new_entries(
+            conn, [storage.entry_row(storage.prepare_entry(e)) for e in entries()]
+        )
+        memo: dict[str, str] = {}
+        bulk_write.stage_edges(conn, [(ids[0], RelationKind.TESTED_BY, d) for d in ids[1:]], memo)
+        bulk_write.stage_edges(conn, [(ids[1], RelationKind.DEPENDS_ON, ids[2])], memo)
+        assert bulk_write.store_staged_edges(conn) == len(ids)
+    with store.connect() as conn:
+        assert conn.execute(
+            "SELECT src, kind, dst FROM catalog_relationships ORDER BY 1, 2, 3"
+        ).fetchall() == sorted(
+            [(ids[0], "tested_by", d) for d in ids[1:]] + [(ids[1], "depends_on", ids[2])]
+        )
+
+
+def test_vectors_are_stored_as_pgvectors_own_binary_copy_stores_them(store: Store) -> None:
+    embedder = HashingEmbedder(dimension=16)
+    rng = np.random.default_rng(7)
+    vectors = [
+        rng.standard_normal(16).astype(np.float32),
+        rng.standard_normal(16),  # float64: rounded to float32 as the general path does
+        np.array([0.0, -0.0, 1e-45, 3.4e38, -1.5, 1 / 3] + [0.25] * 10, dtype=np.float64),
+    ]
+    ids = ["pkg:a", "pkg:é\\t", "pkg:" + "x" * 290]
+    with store.transaction() as conn:
+        storage.prepare(conn)
+        storage.upsert_entries(
+            conn,
+            [CatalogEntry(id=i, entity_type=EntityType.FUNCTION, name=i, description=i)
+             for i in ids],
+        )  # fmt: skip
+        written = storage.copy_new_embeddings(
+            conn, zip(ids, ["h1", "h2", "h3"], vectors, strict=True), embedder
+        )
+        assert written == 3
+        ours = conn.execute(
+            "SELECT entry_id, embedder, dim, text_hash, embedding::text FROM catalog_embeddings "
+            "ORDER BY entry_id"
+        ).fetchall()
+        conn.execute("DELETE FROM catalog_embeddings")
+        with conn.cursor().copy(
+            "COPY catalog_embeddings (entry_id, embedder, dim, text_hash, embedding) "
+            "FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["text", "text", "int4", "text", "vector"])
+            for entry_id, hashed, vector in zip(ids, ["h1", "h2", "h3"], vectors, strict=True):
+                copy.write_row(
+                    (entry_id, embedder.id, 16, hashed,
+                     Vector(np.ascontiguousarray(vector, dtype=np.float32)))
+                )  # fmt: skip
+        theirs = conn.execute(
+            "SELECT entry_id, embedder, dim, text_hash, embedding::text FROM catalog_embeddings "
+            "ORDER BY entry_id"
+        ).fetchall()
+        assert storage.copy_new_embeddings(conn, iter(()), embedder) == 0
+    assert len(ours) == 3 and ours == theirs
