@@ -5,55 +5,22 @@ nothing conflicts: entries are inserted without ``ON CONFLICT``, and edges are s
 batch by batch in a temp table and stored once every entry is (an edge may point at an
 entry of a later batch). Same rows, same bytes as ``storage.upsert_entries`` and
 ``storage.copy_new_relationships`` store.
-
-Rows are encoded as COPY text here (hub/copy_text, the encoding psycopg sends) and
-written as blocks: psycopg's ``write_row`` adapts every value through its generic dumpers
-(a ``text[]`` of keywords element by element, the metadata through ``Jsonb``), which was
-~25 s of the main process's CPU on a cold load of Django's 44k entries (issue 12).
-tests/catalog/test_copy_rows.py holds the two encodings to the same stored rows.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from kgents_assets.catalog import storage
 from kgents_assets.catalog.errors import RelationshipCycle
 from kgents_assets.catalog.models import RelationKind
-from kgents_assets.hub import copy_text
 
 _COLUMNS = sql.SQL(", ").join(map(sql.Identifier, storage.ENTRY_ROW_COLUMNS))
 _ENTRY_NAMES = sql.SQL(", ").join(map(sql.Identifier, storage.ENTRY_COLUMNS))
-_METADATA = storage.ENTRY_ROW_COLUMNS.index("metadata")
-#: Rows per block handed to ``Copy.write``.
-_BLOCK = 512
-
-
-def _json_text(value: object) -> object:
-    """``Jsonb(x)`` as the JSON text psycopg's dumper sends (``json.dumps``)."""
-    return json.dumps(value.obj) if isinstance(value, Jsonb) else value
-
-
-def entry_blocks(
-    rows: Sequence[tuple[Any, ...]], tsv: Sequence[str] | None = None
-) -> Iterable[bytes]:
-    """``storage.entry_row`` rows as COPY text: every column of ``ENTRY_ROW_COLUMNS``, or,
-    with ``tsv``, the entry columns followed by each row's search vector."""
-    for at in range(0, len(rows), _BLOCK):
-        lines = []
-        for n, row in enumerate(rows[at : at + _BLOCK], at):
-            fields = list(row[:-3]) if tsv is not None else list(row)
-            fields[_METADATA] = _json_text(fields[_METADATA])
-            if tsv is not None:
-                fields.append(tsv[n])
-            lines.append(fields)
-        yield copy_text.copy_block(lines)
 
 
 def copy_new_entries(
@@ -68,12 +35,10 @@ def copy_new_entries(
     if not rows:
         return 0
     if tsv is not None:
-        if len(tsv) != len(rows):
-            raise ValueError(f"{len(tsv)} search vectors for {len(rows)} entries")
         copy_sql = sql.SQL("COPY catalog_entries ({}, tsv) FROM STDIN").format(_ENTRY_NAMES)
         with conn.cursor().copy(copy_sql) as copy:
-            for block in entry_blocks(rows, tsv):
-                copy.write(block)
+            for row, vector in zip(rows, tsv, strict=True):
+                copy.write_row((*row[:-3], vector))
         return len(rows)
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _catalog_new (id text, entity_type text, "
@@ -84,8 +49,8 @@ def copy_new_entries(
     )
     conn.execute("TRUNCATE _catalog_new")
     with conn.cursor().copy(sql.SQL("COPY _catalog_new ({}) FROM STDIN").format(_COLUMNS)) as copy:
-        for block in entry_blocks(rows):
-            copy.write(block)
+        for row in rows:
+            copy.write_row(row)
     conn.execute(
         sql.SQL(
             "INSERT INTO catalog_entries ({names}, tsv) SELECT {names}, {tsv} FROM _catalog_new"
@@ -95,21 +60,17 @@ def copy_new_entries(
 
 
 def stage_edges(
-    conn: psycopg.Connection[Any],
-    edges: Iterable[tuple[str, RelationKind, str]],
-    memo: dict[str, str] | None = None,
+    conn: psycopg.Connection[Any], edges: Iterable[tuple[str, RelationKind, str]]
 ) -> None:
-    """Keep edges of entries just written until ``store_staged_edges``. ``memo``: ids
-    already escaped for COPY (a test's id is the target of many edges), kept across
-    batches by the caller."""
+    """Keep edges of entries just written until ``store_staged_edges``."""
     conn.execute(
         "CREATE TEMP TABLE IF NOT EXISTS _catalog_rel_new (src text, kind text, dst text) "
         "ON COMMIT DROP"
     )
-    rows = [(src, kind.value, dst) for src, kind, dst in edges if src != dst]
     with conn.cursor().copy("COPY _catalog_rel_new (src, kind, dst) FROM STDIN") as copy:
-        for at in range(0, len(rows), _BLOCK * 8):
-            copy.write(copy_text.copy_block_shared(rows[at : at + _BLOCK * 8], (0, 1, 2), memo))
+        for src, kind, dst in edges:
+            if src != dst:
+                copy.write_row((src, kind.value, dst))
 
 
 def store_staged_edges(conn: psycopg.Connection[Any]) -> int:
@@ -142,4 +103,4 @@ def store_staged_edges(conn: psycopg.Connection[Any]) -> int:
     return stored
 
 
-__all__ = ["copy_new_entries", "entry_blocks", "stage_edges", "store_staged_edges"]
+__all__ = ["copy_new_entries", "stage_edges", "store_staged_edges"]

@@ -155,14 +155,13 @@ def load_new_nodes(
     written: set[str] = set()
     missing: list[str] = []
     embedded = 0
-    escaped: dict[str, str] = {}  # node ids escaped for COPY, across batches
     step = time.perf_counter()
 
     def write(b: _Batch) -> None:
         nonlocal step, embedded
         tsv = b.tsv.result() if b.tsv is not None else None
         bulk_write.copy_new_entries(conn, b.rows, tsv)
-        bulk_write.stage_edges(conn, b.edges, escaped)
+        bulk_write.stage_edges(conn, b.edges)
         step = timed("write entries", step)
         embedded += vectors.write(b.embedding)
         if progress is not None:
