@@ -14,7 +14,7 @@ its own running one tree (cwd outside this tree, PYTHONPATH the tree). Printed p
 wall clock, the sync's phases and the process's own CPU seconds (user + system from
 getrusage: the embedding pool's workers and PostgreSQL are other processes), the trees
 alternating (the next round starts with the other one); medians; the load average.
-Then the two clones' catalogs of the last round are compared (entries with every column
+After each round the two clones' catalogs are compared (entries with every column
 but timestamps and the tsvector as text, edges, vectors as text): exits non-zero when
 they differ.
 """
@@ -142,9 +142,11 @@ def main() -> int:
                 runs[name].append(result)
                 print(f"round {n + 1} {name}: {json.dumps(result)}  load {os.getloadavg()}",
                       flush=True)  # fmt: skip
-        digests = {name: stored(args.pg, f"cold_cpu_{name}") for name in trees}
-        for name in trees:
-            drop(args.pg, f"cold_cpu_{name}")
+            digests = {name: stored(args.pg, f"cold_cpu_{name}") for name in trees}
+            for name in trees:
+                drop(args.pg, f"cold_cpu_{name}")
+            print(f"round {n + 1} stored the same: {digests['before'] == digests['after']}",
+                  flush=True)  # fmt: skip
     print(f"\nmedians over {args.rounds} round(s), load average {os.getloadavg()}")
     for name, results in runs.items():
         phases = {

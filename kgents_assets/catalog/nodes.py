@@ -16,8 +16,10 @@ from kgents_assets.hub.state_store import node_id_of_key, state_key
 
 log = logging.getLogger(__name__)
 
-#: NodeState fields no catalog entry is made of (see node_entry)
-_UNREAD_STATE_FIELDS = "'callers' - 'callees' - 'summary' - 'suggested_test'"
+#: NodeState fields no catalog entry is made of (see node_entry); ``updated`` is a dict of
+#: timestamps per stage: parsing them was a third of validating Django's 44k states
+#: (2.7 s -> 1.7 s of CPU without them, issue 12)
+_UNREAD_STATE_FIELDS = "'callers' - 'callees' - 'summary' - 'suggested_test' - 'updated'"
 
 
 def node_entity_type(state: NodeState) -> EntityType:

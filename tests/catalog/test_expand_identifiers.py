@@ -28,7 +28,7 @@ def reference(source: str) -> str:
 
 
 #: letters, digits (ASCII and not), underscores, separators, non-ASCII letters
-ALPHABET = list("abAB_12 xZ.(\n\t") + ["٣", "é", "ǅ", "²", "ß", "漢"]
+ALPHABET = [*"abAB_12 xZ.(\n\t", "٣", "é", "ǅ", "²", "ß", "漢"]
 
 
 def test_random_texts_are_expanded_as_the_definition_says() -> None:
