@@ -111,15 +111,18 @@ def copy_block_shared(
 
 
 def copy_encoded(
-    conn: psycopg.Connection[Any], table: str, columns: Sequence[str], blocks: Sequence[bytes]
+    conn: psycopg.Connection[Any], table: str, columns: Sequence[str], blocks: Iterable[bytes]
 ) -> None:
-    """COPY rows already encoded (``copy_block``) into ``table``: new rows only."""
-    blocks = [block for block in blocks if block]
-    if not blocks:
+    """COPY rows already encoded (``copy_block``) into ``table``: new rows only. Blocks
+    may come from a generator: each is encoded just before it is sent, not all at once."""
+    pending = (block for block in blocks if block)
+    first = next(pending, None)
+    if first is None:
         return
     cols = sql.SQL(", ").join(map(sql.Identifier, columns))
     with conn.cursor().copy(
         sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), cols)
     ) as copy:
-        for block in blocks:
+        copy.write(first)
+        for block in pending:
             copy.write(block)

@@ -50,6 +50,7 @@ from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, res
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.state_store import delete_states, load_states, state_key
 from kgents_assets.hub.states_first_build import (
+    BATCH,
     is_first_build,
     load_symbols,
     resolve_all,
@@ -479,8 +480,16 @@ def _first_build(
     del table
     # every row new: encoded here (copy_text), not adapted value by value by psycopg
     ids_escaped: dict[str, str] = {}
-    copy_encoded(conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"],
-                 [copy_block_shared(edge_rows, (0, 1, 2), ids_escaped)])  # fmt: skip
+    copy_encoded(
+        conn,
+        "hub_edges",
+        ["repo", "src_id", "dst_id", "confidence"],
+        # a block per BATCH edges, encoded as it is sent: never every edge's text at once
+        (
+            copy_block_shared(edge_rows[start : start + BATCH], (0, 1, 2), ids_escaped)
+            for start in range(0, len(edge_rows), BATCH)
+        ),
+    )
     report.edges_written = len(edge_rows)
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
