@@ -87,29 +87,6 @@ def copy_block(rows: Sequence[Sequence[object]]) -> bytes:
     return "".join(copy_line(r) for r in rows).encode("utf-8")
 
 
-def copy_block_shared(
-    rows: Iterable[Sequence[object]], shared: Sequence[int], memo: dict[str, str] | None = None
-) -> bytes:
-    """``copy_block`` for rows whose columns ``shared`` hold strings many rows repeat
-    (node ids at both ends of 130k edges, a repository name, a trace's texts): each
-    distinct one is escaped once. ``memo`` carries the escapes across calls."""
-    memo = {} if memo is None else memo
-    shared_set = frozenset(shared)
-    lines = []
-    for row in rows:
-        fields = []
-        for i, value in enumerate(row):
-            if i in shared_set and type(value) is str:
-                encoded = memo.get(value)
-                if encoded is None:
-                    encoded = memo[value] = _escape(value)
-            else:
-                encoded = _field(value)
-            fields.append(encoded)
-        lines.append("\t".join(fields))
-    return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
-
-
 def copy_encoded(
     conn: psycopg.Connection[Any], table: str, columns: Sequence[str], blocks: Iterable[bytes]
 ) -> None:

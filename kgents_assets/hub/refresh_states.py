@@ -18,7 +18,6 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.copy_text import copy_block_shared, copy_encoded
 from kgents_assets.hub.diff_bundle import (
     AstDiff,
     DiffBundle,
@@ -50,7 +49,6 @@ from kgents_assets.hub.resolution import CallerContext, Symbol, SymbolTable, res
 from kgents_assets.hub.rules import candidates_for
 from kgents_assets.hub.state_store import delete_states, load_states, state_key
 from kgents_assets.hub.states_first_build import (
-    BATCH,
     is_first_build,
     load_symbols,
     resolve_all,
@@ -62,8 +60,6 @@ from kgents_assets.hub.triage import Decision, RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
-#: hub_traces' columns as ``write_traces`` writes them (a first build COPYs them encoded)
-TRACE_COLUMNS = ["repo", "run_id", "node_id", "backend", "signals", "decisions"]
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
 
@@ -478,25 +474,16 @@ def _first_build(
     ids = sorted(ends)
     edge_rows, callers, callees = resolve_all(conn, repo, table, ends)
     del table
-    # every row new: encoded here (copy_text), not adapted value by value by psycopg
-    ids_escaped: dict[str, str] = {}
-    copy_encoded(
-        conn,
-        "hub_edges",
-        ["repo", "src_id", "dst_id", "confidence"],
-        # a block per BATCH edges, encoded as it is sent: never every edge's text at once
-        (
-            copy_block_shared(edge_rows[start : start + BATCH], (0, 1, 2), ids_escaped)
-            for start in range(0, len(edge_rows), BATCH)
-        ),
-    )
+    # every row new: psycopg's C write_row, which costs less CPU than COPY text encoded in
+    # Python (measured here: 130k edges 0.2 s against 0.4-0.7 s; 44k states 0.15 s
+    # against 0.3-0.5 s)
+    bulk_insert(conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"], edge_rows)
     report.edges_written = len(edge_rows)
     del edge_rows
     tests = _tests_by_target(conn, repo, set(), True)
     changed: list[str] = []
     diffed: list[str] = []
     edge_cache: EdgeCache = {}
-    trace_texts: dict[str, str] = {}
     new_states = _rules_new_states(triage, tests, now)
     for facts in stream_facts(conn, repo):
         if new_states is not None:
@@ -515,15 +502,9 @@ def _first_build(
                 repo, rows, {}, (callers, callees), tests, triage, run_id, now, report, edge_cache
             )
         del facts
-        copy_encoded(
-            conn,
-            "kv",
-            ["repo", "key", "value"],
-            [copy_block_shared([(repo, k, v) for k, v in derived.writes], (0,))],
-        )
-        # a trace's texts are the same for every node under the rules: escaped once
-        traces = copy_block_shared(derived.traces, (0, 1, 3, 4, 5), trace_texts)
-        copy_encoded(conn, "hub_traces", TRACE_COLUMNS, [traces])
+        bulk_insert(conn, "kv", ["repo", "key", "value"], ((repo, k, v) for k, v in derived.writes))
+        if derived.traces:
+            write_traces(conn, derived.traces)
         changed += derived.changed_ids
         diffed += derived.diffed
     if diffed:  # what the general path does for each node whose "before" differs

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kgents_assets.hub.copy_text import copy_block, copy_block_shared, copy_encoded
+from kgents_assets.hub.copy_text import copy_block, copy_encoded
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert
 
@@ -72,25 +72,3 @@ def test_encoded_rows_store_what_psycopg_stores(store: Store) -> None:
 def test_a_value_of_unknown_type_is_refused_with_its_type() -> None:
     with pytest.raises(TypeError, match="bytes"):
         copy_block([(b"raw",)])
-
-
-def test_rows_with_shared_columns_store_what_psycopg_stores(store: Store) -> None:
-    """copy_block_shared (edges, traces: strings repeated across rows, escaped once and
-    remembered across calls) stores the rows psycopg's COPY stores."""
-    rows = [(i, TRICKY[i % 3], True, i, [TRICKY[i % 4]], None, FLOATS[i % 7]) for i in range(40)]
-    memo: dict[str, str] = {}
-    with store.transaction() as conn:
-        _table(conn, "via_psycopg")
-        _table(conn, "via_shared")
-        bulk_insert(conn, "via_psycopg", COLUMNS, rows)
-        copy_encoded(
-            conn,
-            "via_shared",
-            COLUMNS,
-            [copy_block_shared(rows[:25], (1,), memo), copy_block_shared(rows[25:], (1,), memo)],
-        )
-        a = conn.execute("SELECT * FROM via_psycopg ORDER BY id").fetchall()
-        b = conn.execute("SELECT * FROM via_shared ORDER BY id").fetchall()
-    assert len(b) == 40 and a == b
-    assert set(memo) == set(TRICKY[:3])  # each shared text escaped once
-    assert copy_block_shared([], (0,)) == b""
