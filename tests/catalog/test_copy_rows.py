@@ -18,18 +18,9 @@ from kgents_assets.catalog import bulk_write, storage
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.models import CatalogEntry, EntityType, RelationKind
 from kgents_assets.store import Store
+from tests.copy_samples import TRICKY_TEXTS
 
-TRICKY = [
-    "plain",
-    "tab\there",
-    "line\nbreak\r\nwindows",
-    "back\\slash \\N not null",
-    'quote " and \\" both',
-    "{braces}, commas, and spaces",
-    "NULL",
-    "\b\v\f controls",
-    "unicode: é ß 漢字 🐍",
-]
+TRICKY = [t for t in TRICKY_TEXTS if t]  # an entry's name cannot be empty
 _TYPES = {"keywords": "text[]", "metadata": "jsonb"}
 
 

@@ -4,6 +4,8 @@ do the processes it starts afterwards."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -61,7 +63,7 @@ def test_background_kg_and_its_children_stop_on_sigterm_after_a_dagster_run() ->
         status = Path(f"/proc/{child_pid}/status").read_text().splitlines()
         ignored = next(int(r.split()[1], 16) for r in status if r.startswith("SigIgn"))
         assert not ignored & (1 << (signal.SIGTERM - 1)), "the child ignores SIGTERM"
-        subprocess.run(["kill", "-TERM", str(child_pid)], check=True)
+        os.kill(child_pid, signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail("the child outlived its SIGTERM")
@@ -69,7 +71,8 @@ def test_background_kg_and_its_children_stop_on_sigterm_after_a_dagster_run() ->
         if proc.poll() is None:
             proc.kill()
         if child_pid is not None:
-            subprocess.run(["kill", "-KILL", str(child_pid)], capture_output=True)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child_pid, signal.SIGKILL)
     assert f"child ended {-signal.SIGTERM}" in out, out + err
     # Dagster leaves SIGTERM doing what SIGINT does: a KeyboardInterrupt ends the process
     assert "still running after SIGTERM" not in out, "the kg process ignored SIGTERM"

@@ -10,20 +10,10 @@ import pytest
 from kgents_assets.hub.copy_text import copy_block, copy_encoded
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert
+from tests.copy_samples import TRICKY_TEXTS
 
 COLUMNS = ["id", "body", "flag", "n", "names", "doc", "conf"]
-TRICKY = [
-    "plain",
-    "tab\there",
-    "line\nbreak\r\nwindows",
-    "back\\slash \\N not null",
-    'quote " and \\" both',
-    "{braces}, commas, and spaces",
-    "NULL",
-    "",
-    "\b\v\f controls",
-    "unicode: é ß 漢字 🐍",
-]
+TRICKY = list(TRICKY_TEXTS)
 #: confidences as resolution gives them, and floats whose shortest repr is long or odd
 FLOATS = [1.0, 0.9, 0.5, 0.3, 0.1 + 0.2, 1 / 3, 1e-7, 123456789.125, -0.0, 2.5e30]
 ROWS: list[tuple[Any, ...]] = [
