@@ -161,7 +161,7 @@ def codesearchnet_pairs(package_dir: Path, limit: int) -> list[Pair]:
     return pairs[::step][:limit]
 
 
-def bench_quality(server: Store) -> None:
+def bench_quality(server: Store, specs: Sequence[str] | None = None) -> None:
     spec = importlib.util.find_spec(QUALITY_PACKAGE)
     assert spec and spec.origin
     pairs = codesearchnet_pairs(Path(spec.origin).parent, MAX_PAIRS)
@@ -169,7 +169,7 @@ def bench_quality(server: Store) -> None:
           f"{QUALITY_PACKAGE} (query = first docstring sentence, target = function without "
           "its docstring)")  # fmt: skip
     rows = []
-    for backend in available_backends():
+    for backend in specs or available_backends():
         store = new_database(server)
         embedder = build_embedder(backend)
         with store.transaction() as conn:
@@ -179,9 +179,7 @@ def bench_quality(server: Store) -> None:
             storage.upsert_embeddings(conn, [p.entry for p in pairs], vectors, embedder)
             storage.write_embedder_meta(conn, embedder)
             conn.execute("ANALYZE catalog_entries, catalog_embeddings")
-        modes = (
-            ("keyword", "semantic", "hybrid") if backend == "hashing" else ("semantic", "hybrid")
-        )
+        modes = ("keyword", "semantic", "hybrid") if rows == [] else ("semantic", "hybrid")
         for mode in modes:
             ranks: list[int | None] = []
             started = time.perf_counter()
@@ -588,6 +586,12 @@ def main() -> None:
         metavar="URL",
         help="latency: reuse the catalog database a previous run loaded (skips the load)",
     )
+    parser.add_argument(
+        "--embedder",
+        action="append",
+        help="quality: an embedder spec to measure (repeatable), e.g. hashing:256; "
+        "default: every backend available",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # a throwaway server, stopped (and its data deleted) when the benchmark ends
@@ -599,7 +603,7 @@ def main() -> None:
         if args.only in (None, "throughput"):
             bench_throughput()
         if args.only in (None, "quality"):
-            bench_quality(server)
+            bench_quality(server, args.embedder)
         if args.only in (None, "incremental"):
             bench_incremental(server)
         if args.only in (None, "latency"):

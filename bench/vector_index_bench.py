@@ -36,7 +36,7 @@ from catalog_bench import pct, site_packages_functions, table
 from kgents_assets.catalog import storage
 from kgents_assets.catalog.embedders import build_embedder
 
-DIM = 512
+DIM = 512  # set from --embedder
 
 
 def load() -> str:
@@ -112,10 +112,10 @@ def recall(base: np.ndarray, queries: np.ndarray, ids: list[list[int]]) -> float
     return statistics.mean(found)
 
 
-def corpus(total: int, n_queries: int) -> tuple[np.ndarray, np.ndarray]:
+def corpus(total: int, n_queries: int, spec: str) -> tuple[np.ndarray, np.ndarray]:
     """The vectors of ``total`` site-packages functions and of ``n_queries`` docstrings."""
     entries, questions = site_packages_functions(total)
-    embedder = build_embedder("hashing")
+    embedder = build_embedder(spec)
     texts = [storage.embedding_text(e) for e in entries]
     base = np.vstack([embedder.embed(texts[i : i + 5000]) for i in range(0, len(texts), 5000)])
     rng = np.random.default_rng(7)
@@ -136,7 +136,10 @@ def main() -> None:
     parser.add_argument("--no-ivfflat", action="store_true", help="HNSW settings only")
     parser.add_argument("--no-grow", action="store_true", help="skip the live-index part")
     parser.add_argument("--cache", help="an .npz of the embedded corpus: reused when it exists")
+    parser.add_argument("--embedder", default="hashing", help="e.g. hashing:256")
     args = parser.parse_args()
+    global DIM
+    DIM = build_embedder(args.embedder).dimension
     sizes = [int(s) for s in args.sizes.split(",")]
     total = max(sizes)
     t0 = time.perf_counter()
@@ -145,7 +148,7 @@ def main() -> None:
         saved = np.load(cache)
         base, queries = saved["base"][:total], saved["queries"][: args.queries]
     else:
-        base, queries = corpus(total, args.queries)
+        base, queries = corpus(total, args.queries, args.embedder)
         if cache is not None:
             np.savez(cache, base=base, queries=queries)
     print(f"corpus {len(base):,} vectors, {len(queries)} queries, "
