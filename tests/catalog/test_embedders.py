@@ -243,7 +243,7 @@ def test_pool_whose_workers_die_leaves_the_work_to_the_caller() -> None:
     with EmbeddingPool(embedder, 2, warm=True) as pool:
         pool.submit(texts[:60])
         first = next(pool.results())
-        for pid in list(pool._executor._processes):  # the workers, killed for real
+        for pid in pool.pids:  # the workers, killed for real
             os.kill(pid, signal.SIGKILL)
         pool.submit(texts[60:])
         rest = list(pool.results())
