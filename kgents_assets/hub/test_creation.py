@@ -35,11 +35,13 @@ import psycopg
 from kgents_assets.flux.purgatory import Purgatory
 from kgents_assets.flux.semaphore import Semaphore, Severity, TokenStatus
 from kgents_assets.fs.atomic import atomic_write_text
+from kgents_assets.hub import test_scope
 from kgents_assets.hub.artifacts import record_artifact
 from kgents_assets.hub.generated_tests import last_generated_tests
 from kgents_assets.hub.markdown import render_markdown
 from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.state_store import load_repo_states, load_state, load_states
+from kgents_assets.hub.test_scope import public
 from kgents_assets.hub.traces import write_trace
 from kgents_assets.hub.warm_pytest import pytest_env
 from kgents_assets.store import Store
@@ -449,27 +451,7 @@ def _public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str
         "WHERE repo = %s AND NOT is_test AND kind IN ('function', 'method')",
         (repo,),
     ).fetchall()
-    return {node_id: digest for node_id, qual, path, digest in rows if _public(qual, path)}
-
-
-def _public(qualname: str, path: str) -> bool:
-    from kgents_assets.hub.test_files import is_test_file
-
-    return not any(p.startswith("_") for p in qualname.split(".")) and not is_test_file(path)
-
-
-def _changed_public_functions(conn: psycopg.Connection[Any], repo: str) -> dict[str, str]:
-    """node id -> hash of its source, for the public functions and methods of ``repo``
-    whose hash is not the one ``hub_test_seen`` remembers (new or changed): the
-    comparison is made in the database, so an edit reads its few rows, not 25k."""
-    rows = conn.execute(
-        "SELECT n.node_id, n.qualname, n.file_path, md5(n.source) FROM hub_nodes n "
-        "LEFT JOIN hub_test_seen s ON s.repo = n.repo AND s.node_id = n.node_id "
-        "WHERE n.repo = %s AND NOT n.is_test AND n.kind IN ('function', 'method') "
-        "AND s.source_hash IS DISTINCT FROM md5(n.source)",
-        (repo,),
-    ).fetchall()
-    return {node_id: digest for node_id, qual, path, digest in rows if _public(qual, path)}
+    return {node_id: digest for node_id, qual, path, digest in rows if public(qual, path)}
 
 
 def _remember(conn: psycopg.Connection[Any], repo: str, seen: dict[str, str]) -> None:
@@ -480,18 +462,6 @@ def _remember(conn: psycopg.Connection[Any], repo: str, seen: dict[str, str]) ->
         "SELECT %s, unnest(%s::text[]), unnest(%s::text[]) "
         "ON CONFLICT (repo, node_id) DO UPDATE SET source_hash = EXCLUDED.source_hash",
         (repo, list(seen), list(seen.values())),
-    )
-
-
-def _forget_removed(conn: psycopg.Connection[Any], repo: str) -> None:
-    """Forget the functions that are gone. A node id hashes its path, kind and qualified
-    name, so a remembered function (public, in no test file) that still has its row is
-    still one of ``_public_functions``: only the rows matter."""
-    conn.execute(
-        "DELETE FROM hub_test_seen s WHERE s.repo = %s AND NOT EXISTS (SELECT 1 FROM "
-        "hub_nodes n WHERE n.repo = s.repo AND n.node_id = s.node_id AND NOT n.is_test "
-        "AND n.kind IN ('function', 'method'))",
-        (repo,),
     )
 
 
@@ -558,6 +528,7 @@ class PendingCreation:
         self.report = CreationReport(trust=TrustLevel(level))
         self._chosen: list[Candidate] | None = None  # None: not begun, all in finish
         self._now: dict[str, str] = {}
+        self._scope: test_scope.Scope | None = None
         self._started: _Started | None = None
         self._error: BaseException | None = None
         try:
@@ -574,8 +545,12 @@ class PendingCreation:
         return self._started is not None
 
     def _choose(self) -> list[Candidate]:
-        """What changed since the last run, and the candidates among it (baseline: none)."""
+        """What changed since the last run, and the candidates among it (baseline: none).
+
+        Only the files that moved since test creation last looked are examined
+        (``hub.test_scope``: the same functions come out as from the whole repository)."""
         with self.store.transaction() as conn:
+            test_scope.lock(conn, self.repo)
             baseline = conn.execute(
                 "SELECT 1 FROM hub_test_baselines WHERE repo = %s", (self.repo,)
             ).fetchone()
@@ -585,16 +560,24 @@ class PendingCreation:
                     (self.repo,),
                 )
                 _remember(conn, self.repo, _public_functions(conn, self.repo))
+                test_scope.record(conn, self.repo, test_scope.Scope(None), None)
                 self.report.baseline = True
                 return []
-            _forget_removed(conn, self.repo)
-            now = _changed_public_functions(conn, self.repo)
+            scope = test_scope.load_scope(conn, self.repo)
+            examined = scope.files
+            looked = None if examined is None else [*examined, *scope.removed]
+            test_scope.forget_removed(
+                conn, self.repo, None if looked is None else scope.known_ids(looked)
+            )
+            now = test_scope.changed_public_functions(conn, self.repo, examined)
             changed = sorted(now)
             self.report.new_or_changed = len(changed)
             found = {c.node_id: c for c in candidates(conn, self.repo, changed)}
             # functions that changed but have a test need nothing: remember them now
             _remember(conn, self.repo, {i: now[i] for i in changed if i not in found})
-        self._now = now
+            scope.recorded = test_scope.record(conn, self.repo, scope, looked)
+            scope.removed = []
+        self._now, self._scope = now, scope
         chosen = sorted(found.values(), key=lambda c: c.full_name)
         self.report.deferred = max(0, len(chosen) - self.limit)
         return chosen[: self.limit]
@@ -643,6 +626,13 @@ class PendingCreation:
             report.runs.append(run)
             with self.store.transaction() as conn:
                 _remember(conn, self.repo, {candidate.node_id: self._now[candidate.node_id]})
+        if chosen and self._scope is not None:
+            # the files of the functions handled now: no longer outstanding unless some
+            # were left for the next run
+            with self.store.transaction() as conn:
+                test_scope.lock(conn, self.repo)
+                files = {c.file_path for c in chosen}
+                self._scope.recorded = test_scope.record(conn, self.repo, self._scope, files)
         return report
 
 
