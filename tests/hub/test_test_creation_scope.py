@@ -109,9 +109,7 @@ def test_scoped_test_creation_equals_the_whole_repository(
         with store.transaction() as conn:  # the whole-repository copy forgets its record
             conn.execute("DELETE FROM kv WHERE key = %s", (test_scope.state_key("whole"),))
             scope = test_scope.load_scope(conn, "scoped")
-            total = conn.execute(
-                "SELECT count(*) FROM hub_files WHERE repo = 'scoped'"
-            ).fetchone()
+            total = conn.execute("SELECT count(*) FROM hub_files WHERE repo = 'scoped'").fetchone()
         if round_:
             assert scope.files is not None, "the record was not usable"
             examined.append(len(scope.files))
