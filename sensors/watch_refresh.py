@@ -437,24 +437,29 @@ def configured_refresh(
     With a ``recorder`` and no ``instance`` nothing here imports Dagster (the recorder
     sees to the partition). Raises ValueError for settings that cannot work (triage 'llm'
     without an endpoint)."""
-    from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
-
     if instance is not None:
         from kgents_assets.assets.partitions import ensure_partition
 
         ensure_partition(instance, repo)  # its events land on the repository's partition
-    spec = os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC
     return WatchRefresh(
         store,
         root,
         repo,
         instance,
         triage=_triage_backend(),
-        embedder=lambda: get_embedder(spec),
+        embedder=_configured_embedder,
         trust_level=trust_level,
         trigger=trigger,
         recorder=recorder,
     )
+
+
+def _configured_embedder() -> Embedder:
+    # imported when the catalog first embeds, not when the refresh is built: numpy (~0.3 s)
+    # is then off the path to the markdown
+    from kgents_assets.catalog.embedders import DEFAULT_SPEC, EMBEDDER_ENV, get_embedder
+
+    return get_embedder(os.environ.get(EMBEDDER_ENV) or DEFAULT_SPEC)
 
 
 def _triage_backend() -> TriageBackend:

@@ -209,6 +209,23 @@ def in_process_sentence(
     return f"{head}{refresh}{said}{recorded}; {CHECKS_NOTE}"
 
 
+def _import_aside(module: str) -> None:
+    """Import ``module`` on a thread of its own. The catalog step embeds the changed nodes
+    with numpy, whose import (0.2-0.35 s of CPU under load) the main thread would pay
+    after the markdown; on this thread it runs while the stages wait on PostgreSQL. Only
+    a module that imports none of this package: nothing the main thread holds while it
+    imports can be waited for here, so the two imports cannot lock each other."""
+    import contextlib
+    import importlib
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):  # the step that needs it raises it itself
+            importlib.import_module(module)
+
+    threading.Thread(target=load, name=f"import {module}", daemon=True).start()
+
+
 def run_in_process(
     root: Path,
     store: Store,
@@ -237,6 +254,7 @@ def run_in_process(
             warm = WarmPytest(root)
         except OSError:  # no process to be had now: the test starts its own, as it did
             warm = None
+    _import_aside("numpy")
     refreshing = time.perf_counter()
     try:
         outcome = refresh_in_process(
