@@ -575,7 +575,7 @@ class PendingCreation:
             found = {c.node_id: c for c in candidates(conn, self.repo, changed)}
             # functions that changed but have a test need nothing: remember them now
             _remember(conn, self.repo, {i: now[i] for i in changed if i not in found})
-            scope.recorded = test_scope.record(conn, self.repo, scope, looked)
+            scope.recorded.update(test_scope.record(conn, self.repo, scope, looked))
             scope.removed = []
         self._now, self._scope = now, scope
         chosen = sorted(found.values(), key=lambda c: c.full_name)
@@ -632,7 +632,7 @@ class PendingCreation:
             with self.store.transaction() as conn:
                 test_scope.lock(conn, self.repo)
                 files = {c.file_path for c in chosen}
-                self._scope.recorded = test_scope.record(conn, self.repo, self._scope, files)
+                self._scope.recorded.update(test_scope.record(conn, self.repo, self._scope, files))
         return report
 
 

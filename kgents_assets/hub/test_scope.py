@@ -91,30 +91,39 @@ def lock(conn: psycopg.Connection[Any], repo: str) -> None:
 
 
 def load_scope(conn: psycopg.Connection[Any], repo: str) -> Scope:
-    """What moved since the record was written (call with ``lock`` held)."""
-    row = conn.execute("SELECT value FROM kv WHERE key = %s", (state_key(repo),)).fetchone()
-    value = row[0] if row is not None else None
+    """What moved since the record was written (call with ``lock`` held). The record is
+    compared with the index in the database: only the entries of files that moved come
+    back (the whole record is ~0.6 MB of JSON on Django)."""
+    key = state_key(repo)
+    row = conn.execute(
+        "SELECT jsonb_typeof(value->'files') = 'object', value->>'version', value->>'stamp' "
+        "FROM kv WHERE key = %s",
+        (key,),
+    ).fetchone()
     usable = (
-        isinstance(value, dict)
-        and isinstance(value.get("files"), dict)
-        and value.get("version") == _version()
-        and value.get("stamp") is not None
-        and value.get("stamp") == _baseline_stamp(conn, repo)
+        row is not None
+        and row[0] is True
+        and row[1] == _version()
+        and row[2] is not None
+        and row[2] == _baseline_stamp(conn, repo)
     )
     if not usable:
         return Scope(None)
-    assert isinstance(value, dict)
-    recorded: dict[str, list[Any]] = value["files"]
-    prints = conn.execute(
-        "SELECT path, content_hash, module FROM hub_files WHERE repo = %s", (repo,)
+    moved = conn.execute(
+        "WITH k AS MATERIALIZED (SELECT value->'files' AS files FROM kv WHERE key = %s) "
+        "SELECT f.path, k.files->f.path FROM hub_files f, k WHERE f.repo = %s "
+        "AND (k.files->f.path) - 3 IS DISTINCT FROM "
+        "jsonb_build_array(f.content_hash, coalesce(f.module, ''), false)",
+        (key, repo),
     ).fetchall()
-    moved = sorted(
-        path
-        for path, digest, module in prints
-        if (entry := recorded.get(path)) is None or entry[:3] != [digest, module or "", False]
-    )
-    present = {path for path, _, _ in prints}
-    return Scope(moved, recorded, sorted(set(recorded) - present))
+    removed = conn.execute(
+        "WITH k AS MATERIALIZED (SELECT value->'files' AS files FROM kv WHERE key = %s) "
+        "SELECT e.key, e.value FROM k, jsonb_each(k.files) e WHERE NOT EXISTS "
+        "(SELECT 1 FROM hub_files f WHERE f.repo = %s AND f.path = e.key)",
+        (key, repo),
+    ).fetchall()
+    recorded = {path: entry for path, entry in [*moved, *removed] if isinstance(entry, list)}
+    return Scope(sorted(p for p, _ in moved), recorded, sorted(p for p, _ in removed))
 
 
 def forget_removed(
@@ -173,17 +182,20 @@ def record(
         if node_id is not None and public(qualname, path):
             entry[3].append(node_id)
             entry[2] = entry[2] or bool(differs)
-    entries = {} if files is None else dict(scope.recorded)
-    if files is not None:
-        gone = sorted(p for p in files if p not in fresh and p in entries)
-        forget_removed(conn, repo, scope.known_ids(gone))
-        for path in gone:
-            del entries[path]
-    entries.update(fresh)
-    value = {"stamp": _baseline_stamp(conn, repo), "version": _version(), "files": entries}
+    if files is None:
+        value = {"stamp": _baseline_stamp(conn, repo), "version": _version(), "files": fresh}
+        conn.execute(
+            "INSERT INTO kv (key, value, repo) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
+            "SET value = EXCLUDED.value, repo = EXCLUDED.repo, updated_at = now()",
+            (state_key(repo), Jsonb(value), repo),
+        )
+        return fresh
+    gone = sorted(p for p in files if p not in fresh)
+    forget_removed(conn, repo, scope.known_ids(gone))
+    # only the entries of ``files`` travel; the rest of the record stays as it is
     conn.execute(
-        "INSERT INTO kv (key, value, repo) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
-        "SET value = EXCLUDED.value, repo = EXCLUDED.repo, updated_at = now()",
-        (state_key(repo), Jsonb(value), repo),
+        "UPDATE kv SET value = jsonb_set(value, '{files}', (value->'files') - %s::text[] || %s), "
+        "updated_at = now() WHERE key = %s",
+        (gone, Jsonb(fresh), state_key(repo)),
     )
-    return entries
+    return fresh
