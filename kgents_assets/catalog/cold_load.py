@@ -64,7 +64,7 @@ class ColdLoadResult:
 
 def count_states(conn: psycopg.Connection[Any], node_ids: Sequence[str]) -> int:
     row = conn.execute(
-        "SELECT count(*) FROM kv WHERE key = ANY(%s)", ([state_key(i) for i in node_ids],)
+        "SELECT count(*) FROM kv WHERE key = ANY(%b)", ([state_key(i) for i in node_ids],)
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -144,13 +144,15 @@ def load_new_nodes(
 ) -> ColdLoadResult:
     """Write the entries, edges and vectors of ``node_ids`` (sorted; none has an entry, and
     the caller holds the catalog lock). The HNSW index is dropped first when rebuilding it
-    is cheaper than maintaining it; the caller builds it after. ``connect``: opens side
+    is cheaper than maintaining it; the caller builds it after. So is the keyword index,
+    rebuilt here (see bulk_write.drop_keyword_index_for_bulk). ``connect``: opens side
     connections for the search vectors (see side_tsv), from ``SIDE_TSV_MIN`` states.
 
     Each batch is written one iteration late: while its search vectors (side connections)
     and its embeddings (pool) are computed, this process reads and prepares the next."""
     total = count_states(conn, node_ids)
     storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
+    keyword_index = bulk_write.drop_keyword_index_for_bulk(conn, total)
     vectors = _VectorWriter(conn, embedder, pool, batch_size)
     written: set[str] = set()
     missing: list[str] = []
@@ -193,7 +195,10 @@ def load_new_nodes(
         if behind is not None:
             write(behind)
     bulk_write.store_staged_edges(conn)
-    timed("write entries", step)
+    step = timed("write entries", step)
+    if keyword_index is not None:
+        bulk_write.rebuild_keyword_index(conn, keyword_index)
+        timed("keyword index", step)
     return ColdLoadResult(written, missing, embedded)
 
 

@@ -111,6 +111,15 @@ def test_streamed_cold_load_stores_what_the_general_path_stores(
     the vectors itself."""
     streamed, general = fresh_store(), fresh_store()
     pooled = mode == "pool+side"
+    # the keyword index dropped and rebuilt (as a large load of an empty table does it)
+    monkeypatch.setattr(storage, "BULK_REBUILD_MIN", 1)
+    rebuilt: list[str] = []
+    real_rebuild = bulk_write.rebuild_keyword_index
+    monkeypatch.setattr(
+        bulk_write,
+        "rebuild_keyword_index",
+        lambda conn, definition: (rebuilt.append(definition), real_rebuild(conn, definition)),
+    )
     if mode != "in-process":
         monkeypatch.setattr(cold_load, "SIDE_TSV_MIN", 0)
     side_connections: list[object] = []
@@ -142,6 +151,7 @@ def test_streamed_cold_load_stores_what_the_general_path_stores(
         progress=lambda done, total: progress.append((done, total)),
     )  # fmt: skip
     assert seen == [12], "the cold load did not take the streamed path"
+    assert len(rebuilt) == 1 and "gin (tsv)" in rebuilt[0]
     assert bool(side_connections) == (mode != "in-process")
     assert (12, 13) in progress  # the invalid state counts as one to load; fixtures follow
     monkeypatch.setattr(sync, "COLD_MIN", 10**9)
@@ -192,6 +202,51 @@ def test_a_load_failing_midway_leaves_the_previous_catalog(
     assert catalog_marks(store) == {n.id for n in corpus()} | {"pkg:broken", "pkg:gone"}
     monkeypatch.setattr(bulk_write, "copy_new_entries", real_write)
     assert sync_catalog(store, embedder, repo=REPO).added == 12
+
+
+def test_the_keyword_index_is_kept_when_the_table_outnumbers_the_load(
+    store: Store, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other repositories' rows would make a rebuild dearer than maintaining the index;
+    and a load that dropped it and then failed leaves it in place."""
+    monkeypatch.setattr(storage, "BULK_REBUILD_MIN", 1)
+    indexes = stored(store)["indexes"]
+    assert any(name == bulk_write.KEYWORD_INDEX for name, _ in indexes)
+    prepare_nodes(store)  # 13 states (one invalid)
+    dropped: list[str | None] = []
+    real_drop = bulk_write.drop_keyword_index_for_bulk
+
+    def drop(conn: Any, incoming: int) -> str | None:
+        dropped.append(real_drop(conn, incoming))
+        return dropped[-1]
+
+    def failing_write(conn: Any, rows: Sequence[tuple[Any, ...]], tsv: Any = None) -> int:
+        assert conn.execute("SELECT to_regclass(%s)", (bulk_write.KEYWORD_INDEX,)).fetchone() == (
+            None,
+        )
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(bulk_write, "drop_keyword_index_for_bulk", drop)
+    with monkeypatch.context() as failing:
+        failing.setattr(bulk_write, "copy_new_entries", failing_write)
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            sync_catalog(store, embedder, repo=REPO)
+    assert len(dropped) == 1 and dropped[0] is not None
+    assert stored(store)["indexes"] == indexes
+    with store.transaction() as conn:
+        storage.upsert_entries(
+            conn,
+            [
+                CatalogEntry(id=f"other:{n}", entity_type=EntityType.FUNCTION, name=f"f{n}",
+                             description=f"function {n}", origin="registered")
+                for n in range(14)
+            ],
+        )  # fmt: skip
+    report = sync_catalog(store, embedder, repo=REPO)
+    assert report.added == 12 and "keyword index" not in report.phases_s
+    assert dropped[1:] == [None]
+    keyword = [i for i in indexes if i[0] == bulk_write.KEYWORD_INDEX]
+    assert [i for i in stored(store)["indexes"] if i[0] == bulk_write.KEYWORD_INDEX] == keyword
 
 
 def _entry(entry_id: str) -> CatalogEntry:

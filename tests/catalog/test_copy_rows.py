@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 from pgvector import Vector
+from psycopg.types.json import Jsonb
 
-from kgents_assets.catalog import bulk_write, storage
+from kgents_assets.catalog import bulk_write, side_tsv, storage
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.models import CatalogEntry, EntityType, RelationKind
 from kgents_assets.store import Store
@@ -65,27 +66,43 @@ def _catalog(store: Store) -> list[tuple[Any, ...]]:
 def test_entries_with_search_vectors_computed_elsewhere_are_stored_alike(
     fresh_store: Any,
 ) -> None:
-    """The side connections' vectors (tsvector as text) go through the same encoding as
-    the entry columns."""
+    """The side connections' vectors (binary tsvectors, as side_tsv fetches them) go in a
+    binary COPY with the entry columns, keywords and metadata included."""
     prepared = [storage.prepare_entry(e) for e in entries()]
     rows = [storage.entry_row(p) for p in prepared]
     with_tsv, computed = fresh_store(), fresh_store()
     with with_tsv.transaction() as conn:
-        tsv = [
-            r[0]
-            for r in conn.execute(
-                f"SELECT ({storage.SEARCH_TSV})::text FROM unnest(%s::text[], %s::text[], "
-                "%s::text[]) WITH ORDINALITY AS t(search_a, search_b, search_c, n) ORDER BY n",
-                ([r[-3] for r in rows], [r[-2] for r in rows], [r[-1] for r in rows]),
-            ).fetchall()
-        ]
-        assert all("'" in v for v in tsv)
-        assert bulk_write.copy_new_entries(conn, rows, tsv) == len(rows)
+        tsv = side_tsv.SideSearchVectors(with_tsv.connect)
+        with tsv:
+            vectors = tsv.submit([r[-3:] for r in rows]).result()
+        assert vectors is not None and all(isinstance(v, bytes) for v in vectors)
+        assert bulk_write.copy_new_entries(conn, rows, vectors) == len(rows)
     with computed.transaction() as conn:
         assert bulk_write.copy_new_entries(conn, rows) == len(rows)
     ours = _catalog(with_tsv)
     assert len(ours) == len(TRICKY)
     assert ours == _catalog(computed)
+    # keywords and metadata as psycopg's own list and Jsonb adaptation store them
+    with with_tsv.connect() as conn:
+        stored = conn.execute(
+            "SELECT keywords::text, metadata::text FROM catalog_entries ORDER BY id"
+        ).fetchall()
+        expected = [
+            conn.execute(
+                "SELECT %s::text[]::text, %s::jsonb::text", (list(e.keywords), Jsonb(e.metadata))
+            ).fetchone()
+            for e in sorted(entries(), key=lambda e: e.id)
+        ]
+    assert any(len(e.keywords) > 3 for e in entries())
+    assert stored == expected
+
+
+def test_keyword_literals_read_back_element_for_element(store: Store) -> None:
+    samples = [(), ("",), ("null",), ("NULL", "a b", "c,d"), tuple(TRICKY), ("\\", '"', "{}")]
+    with store.connect() as conn:
+        for keywords in samples:
+            literal = storage.text_array_literal(keywords)
+            assert conn.execute("SELECT %s::text[]", (literal,)).fetchone() == (list(keywords),)
 
 
 def test_staged_edges_with_escapes_are_stored(store: Store) -> None:
