@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import psycopg
 
 from kgents_assets.hub import dirty
+from kgents_assets.hub.background_writes import BackgroundWrites
 from kgents_assets.hub.diff_bundle import (
     AstDiff,
     DiffBundle,
@@ -60,6 +61,7 @@ from kgents_assets.hub.triage import Decision, RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 
+EDGE_COLUMNS = ["repo", "src_id", "dst_id", "confidence"]
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
 
@@ -432,7 +434,8 @@ def refresh_states(
         marked = sorted(marks)
         if is_first_build(conn, repo):
             report.first_build = True
-            _first_build(conn, repo, marked, triage, run_id, now, report)
+            with store.connect() as reader:
+                _first_build(conn, reader, repo, marked, triage, run_id, now, report)
             report.duration_s = time.perf_counter() - started
             return report
         rows = _load_rows(conn, repo, marked)
@@ -460,6 +463,7 @@ def refresh_states(
 
 def _first_build(
     conn: psycopg.Connection[Any],
+    reader: psycopg.Connection[Any],
     repo: str,
     marked: list[str],
     triage: TriageBackend,
@@ -469,56 +473,82 @@ def _first_build(
 ) -> None:
     """Every node new (see states_first_build): edges resolved in one streaming pass, then
     states derived and copied out batch by batch (as plain JSON under the rules backend,
-    see new_states; by the general per-node code under any other)."""
-    table, ends = load_symbols(conn, repo)
-    ids = sorted(ends)
-    edge_rows, callers, callees = resolve_all(conn, repo, table, ends)
-    del table
-    # every row new: psycopg's C write_row, which costs less CPU than COPY text encoded in
-    # Python (measured here: 130k edges 0.2 s against 0.4-0.7 s; 44k states 0.15 s
-    # against 0.3-0.5 s)
-    bulk_insert(conn, "hub_edges", ["repo", "src_id", "dst_id", "confidence"], edge_rows)
-    report.edges_written = len(edge_rows)
-    del edge_rows
-    tests = _tests_by_target(conn, repo, set(), True)
-    changed: list[str] = []
-    diffed: list[str] = []
-    edge_cache: EdgeCache = {}
+    see new_states; by the general per-node code under any other).
+
+    The stage's transaction (``conn``) is written by a background thread while this one
+    reads on ``reader`` (what stage 1 committed) and derives the next batch: PostgreSQL
+    takes in one batch while Python computes the next (background_writes)."""
+    tests = _tests_by_target(reader, repo, set(), True)
     new_states = _rules_new_states(triage, tests, now)
-    for facts in stream_facts(conn, repo):
+    with BackgroundWrites(conn) as writes:
         if new_states is not None:
-            derived = _derive_new_states(
-                repo, facts, (callers, callees), new_states, run_id, report
-            )
-        else:  # another backend sees every node's bundle: the general per-node code
-            rows = {
-                node.node_id: _Row(node, source, state_source, {})
-                for node, source, state_source in (
-                    (trusted_code_node(extract), source, state_source)
-                    for extract, source, state_source in facts
+            # every node gets a state on this path, so every node of the repository is
+            # marked for stages 3 and 4, in the server, while the calls are resolved
+            writes.submit(partial(_mark_every_node_changed, repo=repo))
+        table, ends = load_symbols(reader, repo)
+        ids = sorted(ends)
+        edge_rows, callers, callees = resolve_all(reader, repo, table, ends)
+        del table
+        report.edges_written = len(edge_rows)
+        # every row new: psycopg's C write_row, which costs less CPU than COPY text
+        # encoded in Python (measured here: 130k edges 0.2 s against 0.4-0.7 s; 44k
+        # states 0.15 s against 0.3-0.5 s)
+        writes.submit(partial(bulk_insert, table="hub_edges", columns=EDGE_COLUMNS, rows=edge_rows))
+        del edge_rows
+        changed: list[str] = []
+        diffed: list[str] = []
+        edge_cache: EdgeCache = {}
+        for facts in stream_facts(reader, repo):
+            if new_states is not None:
+                derived = _derive_new_states(
+                    repo, facts, (callers, callees), new_states, run_id, report
                 )
-            }
-            derived = _derive_states(
-                repo, rows, {}, (callers, callees), tests, triage, run_id, now, report, edge_cache
-            )
-        del facts
-        bulk_insert(conn, "kv", ["repo", "key", "value"], ((repo, k, v) for k, v in derived.writes))
-        if derived.traces:
-            write_traces(conn, derived.traces)
-        changed += derived.changed_ids
-        diffed += derived.diffed
+            else:  # another backend sees every node's bundle: the general per-node code
+                rows = {
+                    node.node_id: _Row(node, source, state_source, {})
+                    for node, source, state_source in (
+                        (trusted_code_node(extract), source, state_source)
+                        for extract, source, state_source in facts
+                    )
+                }
+                derived = _derive_states(
+                    repo, rows, {}, (callers, callees), tests, triage, run_id, now, report,
+                    edge_cache,
+                )  # fmt: skip
+            del facts
+            writes.submit(partial(_write_derived, repo=repo, derived=derived))
+            changed += derived.changed_ids
+            diffed += derived.diffed
+            del derived
+        writes.wait()
     if diffed:  # what the general path does for each node whose "before" differs
         conn.execute(
             "UPDATE hub_nodes SET state_source = source WHERE repo = %s AND node_id = ANY(%s)",
             (repo, diffed),
         )
-    if len(changed) == len(ids):  # every node of the repository: marked in the server
-        for stage in (dirty.MARKDOWN, dirty.CATALOG):
-            dirty.mark_every_node(conn, repo, stage, "state changed", renew=True)
-    else:
-        dirty.mark_dirty(conn, repo, dirty.MARKDOWN, changed, "state changed")
-        dirty.mark_dirty(conn, repo, dirty.CATALOG, changed, "state changed")
+    if new_states is None:
+        if len(changed) == len(ids):  # every node of the repository: marked in the server
+            _mark_every_node_changed(conn, repo)
+        else:
+            dirty.mark_dirty(conn, repo, dirty.MARKDOWN, changed, "state changed")
+            dirty.mark_dirty(conn, repo, dirty.CATALOG, changed, "state changed")
+    elif len(changed) != len(ids):
+        raise RuntimeError(  # _derive_new_states gives every node a state
+            f"first build of {repo!r}: {len(changed)} states for {len(ids)} nodes"
+        )
     dirty.clear_marks(conn, repo, dirty.STATE, marked)
+
+
+def _mark_every_node_changed(conn: psycopg.Connection[Any], repo: str) -> None:
+    for stage in (dirty.MARKDOWN, dirty.CATALOG):
+        dirty.mark_every_node(conn, repo, stage, "state changed", renew=True)
+
+
+def _write_derived(conn: psycopg.Connection[Any], repo: str, derived: _Derived) -> None:
+    """A batch's new states and traces (every key new on a first build)."""
+    bulk_insert(conn, "kv", ["repo", "key", "value"], ((repo, k, v) for k, v in derived.writes))
+    if derived.traces:
+        write_traces(conn, derived.traces)
 
 
 @dataclass
