@@ -2,7 +2,7 @@
 (issue 12), one run.
 
     uv run python bench/catalog_cold_cpu_bench.py --before-dir DIR --pg SOCKET_DIR \
-        [--template postgres] [--rounds 1]
+        [--template postgres] [--rounds 1] [--repo django] [--no-index]
 
 ``DIR``: a checkout of the code before (``git worktree add DIR <commit>``, outside this
 tree). ``SOCKET_DIR``: a running pgserver whose database ``--template`` holds a store with
@@ -28,12 +28,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-REPO = "django"
 
 DRIVER = r"""
 import json, resource, sys, time
@@ -41,11 +41,15 @@ from kgents_assets.store.database import open_store
 from kgents_assets.catalog.sync import sync_catalog
 from kgents_assets.catalog.embedders.hashing import HashingEmbedder
 
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
+def cpu(who=resource.RUSAGE_SELF):
+    r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "--no-index":
+        # the HNSW build is not what is compared: leave it out (both trees alike)
+        import kgents_assets.catalog.storage as storage
+        storage.ensure_vector_index = lambda conn, dim: False
     store = open_store()
     with store.transaction() as conn:
         conn.execute(
@@ -63,8 +67,10 @@ def main():
     c0, t0 = cpu(), time.perf_counter()
     report = sync_catalog(store, HashingEmbedder(), repo=sys.argv[1], full=True)
     wall, used = time.perf_counter() - t0, cpu() - c0
-    print(json.dumps({"wall": wall, "cpu": used, "added": report.added,
-                      "phases": report.phases_s}))
+    # the embedding workers: processes this one started and reaped
+    workers = cpu(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"wall": wall, "cpu": used, "workers_cpu": workers,
+                      "added": report.added, "phases": report.phases_s}))
 
 if __name__ == "__main__":
     main()
@@ -77,7 +83,11 @@ STORED = {
     "edges": "SELECT src, kind, dst FROM catalog_relationships ORDER BY 1, 2, 3",
     "vectors": "SELECT entry_id, embedder, dim, text_hash, embedding::text "
     "FROM catalog_embeddings ORDER BY 1",
+    "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'catalog_%' "
+    "ORDER BY 1",
 }
+#: Phases of the write (everything but the HNSW build and the closing ANALYZE)
+NOT_WRITE = ("index", "analyze")
 
 
 def url(pg: str, db: str) -> str:
@@ -95,17 +105,41 @@ def drop(pg: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def run_sync(tree: Path, pg: str, db: str, script: Path) -> dict[str, object]:
+def server_cpu(pg: str) -> float | None:
+    """CPU seconds of the server's ended backends (the postmaster's reaped children), or
+    None when its process cannot be read. A sync's backends all end with its process."""
+    try:
+        pid = (Path(pg) / "postmaster.pid").read_text().split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sync(
+    tree: Path, pg: str, db: str, script: Path, repo: str, no_index: bool
+) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(tree), "KGENTS_DATABASE_URL": url(pg, db)}
+    before = server_cpu(pg)
     with tempfile.TemporaryDirectory() as home:
         env["KGENTS_HOME"] = home
         out = subprocess.run(
-            [sys.executable, str(script), REPO], env=env, cwd=home, capture_output=True,
+            [sys.executable, str(script), repo, *(["--no-index"] if no_index else [])], env=env, cwd=home, capture_output=True,
             text=True, check=False,
         )  # fmt: skip
     if out.returncode != 0:
         raise SystemExit(f"sync in {tree} failed:\n{out.stderr[-3000:]}")
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    after = server_cpu(pg)
+    for _ in range(50):  # the backends end just after their client: wait until reaped
+        time.sleep(0.1)
+        now = server_cpu(pg)
+        if now == after:
+            break
+        after = now
+    if before is not None and after is not None:
+        # includes the driver's delete + VACUUM of the clone, alike in both trees
+        result["server_cpu"] = after - before
     return result
 
 
@@ -121,15 +155,30 @@ def stored(pg: str, db: str) -> dict[str, str]:
         return out
 
 
+def median_of(results: list[dict[str, object]], key: str) -> str:
+    values = [float(r[key]) for r in results if key in r]  # type: ignore[arg-type]
+    return f"{statistics.median(values):6.1f} s" if values else "   n/a"
+
+
+def write_s(result: dict[str, object]) -> float:
+    phases: dict[str, float] = result["phases"]  # type: ignore[assignment]
+    return sum(float(v) for k, v in phases.items() if k not in NOT_WRITE)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before-dir", type=Path, required=True)
     parser.add_argument("--pg", required=True, help="socket directory of a running pgserver")
     parser.add_argument("--template", default="postgres")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--repo", default="django", help="the repository's name in the store")
+    parser.add_argument(
+        "--no-index", action="store_true", help="skip the HNSW build (in both trees)"
+    )
     args = parser.parse_args()
     trees = {"before": args.before_dir.resolve(), "after": ROOT}
     runs: dict[str, list[dict[str, object]]] = {"before": [], "after": []}
+    differing: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "cold_cpu_driver.py"
         script.write_text(DRIVER)
@@ -138,28 +187,37 @@ def main() -> int:
             for name in order:
                 db = f"cold_cpu_{name}"
                 clone(args.pg, args.template, db)
-                result = run_sync(trees[name], args.pg, db, script)
+                result = run_sync(trees[name], args.pg, db, script, args.repo, args.no_index)
                 runs[name].append(result)
                 print(f"round {n + 1} {name}: {json.dumps(result)}  load {os.getloadavg()}",
                       flush=True)  # fmt: skip
             digests = {name: stored(args.pg, f"cold_cpu_{name}") for name in trees}
             for name in trees:
                 drop(args.pg, f"cold_cpu_{name}")
+            if digests["before"] != digests["after"]:
+                differing.append(n + 1)
             print(f"round {n + 1} stored the same: {digests['before'] == digests['after']}",
                   flush=True)  # fmt: skip
     print(f"\nmedians over {args.rounds} round(s), load average {os.getloadavg()}")
     for name, results in runs.items():
+        # a phase one tree has and the other lacks (e.g. "keyword index") counts 0 there
+        names = dict.fromkeys(p for rs in runs.values() for r in rs for p in r["phases"])  # type: ignore[attr-defined]
         phases = {
-            phase: statistics.median(float(r["phases"][phase]) for r in results)  # type: ignore[index]
-            for phase in results[0]["phases"]  # type: ignore[attr-defined]
+            phase: statistics.median(float(r["phases"].get(phase, 0.0)) for r in results)  # type: ignore[attr-defined]
+            for phase in names
         }
         print(f"  {name:6} wall {statistics.median(float(r['wall']) for r in results):7.1f} s  "  # type: ignore[arg-type]
               f"main-process CPU {statistics.median(float(r['cpu']) for r in results):6.1f} s  "  # type: ignore[arg-type]
+              f"write phase {statistics.median(write_s(r) for r in results):6.1f} s  "
+              f"embedding workers' CPU {median_of(results, 'workers_cpu')}  "
+              f"PostgreSQL CPU {median_of(results, 'server_cpu')}  "
               f"phases {json.dumps(phases)}")  # fmt: skip
-    same = digests["before"] == digests["after"]
+    same = not differing
     for table in STORED:
         mark = "same" if digests["before"][table] == digests["after"][table] else "DIFFERENT"
         print(f"  stored {table}: {mark} ({digests['after'][table]})")
+    if differing:
+        print(f"  STORED CATALOGS DIFFER in round(s) {differing}")
     return 0 if same else 1
 
 

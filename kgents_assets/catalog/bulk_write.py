@@ -1,10 +1,11 @@
 """Writes of a cold load: entries and edges of a repository that has none stored yet.
 
 The caller holds the catalog lock and has checked that none of the entries exists, so
-nothing conflicts: entries are inserted without ``ON CONFLICT``, and edges are staged
-batch by batch in a temp table and stored once every entry is (an edge may point at an
-entry of a later batch). Same rows, same bytes as ``storage.upsert_entries`` and
-``storage.copy_new_relationships`` store.
+nothing conflicts: entries are inserted without ``ON CONFLICT``; an edge between two of
+the load's entries is stored with the later of the two (``store_ready_edges``), any other
+is staged in a temp table and stored once every entry is (``store_staged_edges``).
+Same rows, same bytes as ``storage.upsert_entries`` and ``storage.copy_new_relationships``
+store.
 """
 
 from __future__ import annotations
@@ -158,67 +159,56 @@ def copy_new_entries(
     return len(rows)
 
 
-#: The keyword index (migration 0100) and what a cold load costs with it: PostgreSQL adds
-#: each row's lexemes to a live GIN index through its pending list (Django's 44k entries:
-#: ~4 s of server CPU on top of ~2 s for the rows), while building it over a table sorts
-#: them once (~1.5 s for the same rows).
-KEYWORD_INDEX = "catalog_entries_tsv"
-
-
-def drop_keyword_index_for_bulk(conn: psycopg.Connection[Any], incoming: int) -> str | None:
-    """Drop the keyword index before inserting ``incoming`` entries when building it again
-    over the whole table afterwards is cheaper than maintaining it: from
-    ``storage.BULK_REBUILD_MIN`` entries, and only while the table holds no more rows than
-    are coming (the 300 repositories that share it would make a rebuild cost far more).
-    Returns the index's definition, for ``rebuild_keyword_index`` in the same transaction
-    (so no committed state lacks it), or None when it was kept.
-
-    The drop locks catalog_entries until commit: readers wait for the load, as they do for
-    catalog_embeddings when its HNSW index is dropped for the same load."""
-    if incoming < storage.BULK_REBUILD_MIN:
-        return None
-    row = conn.execute(
-        "SELECT pg_get_indexdef(to_regclass(%s)), "
-        "(SELECT count(*) FROM (SELECT 1 FROM catalog_entries LIMIT %s) t)",
-        (KEYWORD_INDEX, incoming + 1),
-    ).fetchone()
-    if row is None or row[0] is None or row[1] > incoming:
-        return None
-    conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(KEYWORD_INDEX)))
-    return str(row[0])
-
-
-def rebuild_keyword_index(conn: psycopg.Connection[Any], definition: str) -> None:
-    """Create the index ``drop_keyword_index_for_bulk`` dropped, as it was defined."""
-    conn.execute(f"SET LOCAL maintenance_work_mem = '{storage.INDEX_BUILD_MEMORY}'")
-    conn.execute(definition.encode())
+_KIND_VALUES = {kind: kind.value for kind in RelationKind}
 
 
 def stage_edges(
-    conn: psycopg.Connection[Any], edges: Iterable[tuple[str, RelationKind, str]]
+    conn: psycopg.Connection[Any],
+    edges: Iterable[tuple[str, RelationKind | str, str]],
+    *,
+    stored: bool = False,
 ) -> None:
-    """Keep edges of entries just written until ``store_staged_edges``."""
+    """Keep edges of entries just written until ``store_staged_edges``. ``stored``: edges
+    ``store_ready_edges`` has already stored, kept for its cycle check only."""
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _catalog_rel_new (src text, kind text, dst text) "
-        "ON COMMIT DROP"
+        "CREATE TEMP TABLE IF NOT EXISTS _catalog_rel_new (src text, kind text, dst text, "
+        "stored boolean NOT NULL) ON COMMIT DROP"
     )
-    with conn.cursor().copy("COPY _catalog_rel_new (src, kind, dst) FROM STDIN") as copy:
+    with conn.cursor().copy("COPY _catalog_rel_new (src, kind, dst, stored) FROM STDIN") as copy:
+        value = _KIND_VALUES  # a dict lookup: ``.value`` is a Python-level descriptor
         for src, kind, dst in edges:
             if src != dst:
-                copy.write_row((src, kind.value, dst))
+                copy.write_row((src, value[kind], dst, stored))
+
+
+def store_ready_edges(conn: psycopg.Connection[Any], edges: Sequence[tuple[str, str, str]]) -> int:
+    """Store edges whose two entries are both written already, while the load goes on: no
+    self-edge, none twice, none stored before (the caller's), so straight into the table.
+    Staged as stored too, for ``store_staged_edges``' cycle check over every new edge.
+
+    Not all at the end: inserting Django's 115k edges (a foreign-key check of each end per
+    row) kept one backend busy 3-6 s after everything else was done, the other core idle;
+    batch by batch it runs beside the embedding and the search vectors."""
+    if not edges:
+        return 0
+    with conn.cursor().copy("COPY catalog_relationships (src, kind, dst) FROM STDIN") as copy:
+        for row in edges:
+            copy.write_row(row)
+    stage_edges(conn, edges, stored=True)
+    return len(edges)
 
 
 def store_staged_edges(conn: psycopg.Connection[Any]) -> int:
-    """Store the staged edges (once each; those whose target is no entry are dropped, as
-    ``storage.copy_new_relationships`` does), then refuse the whole write if any of them
-    closed a cycle. Returns how many were stored."""
+    """Store the staged edges not stored yet (once each; those whose target is no entry
+    are dropped, as ``storage.copy_new_relationships`` does), then refuse the whole write
+    if any staged edge closed a cycle. Returns how many were stored here."""
     exists = conn.execute("SELECT to_regclass('pg_temp._catalog_rel_new') IS NOT NULL").fetchone()
     if not (exists and exists[0]):
         return 0
     stored = conn.execute(
         "INSERT INTO catalog_relationships (src, kind, dst) "
         "SELECT DISTINCT src, kind, dst FROM _catalog_rel_new r "
-        "WHERE EXISTS (SELECT 1 FROM catalog_entries e WHERE e.id = r.dst)"
+        "WHERE NOT r.stored AND EXISTS (SELECT 1 FROM catalog_entries e WHERE e.id = r.dst)"
     ).rowcount
     row = conn.execute(
         "WITH RECURSIVE walk(origin, kind, node) AS ("
@@ -239,10 +229,8 @@ def store_staged_edges(conn: psycopg.Connection[Any]) -> int:
 
 
 __all__ = [
-    "KEYWORD_INDEX",
     "copy_new_entries",
-    "drop_keyword_index_for_bulk",
-    "rebuild_keyword_index",
     "stage_edges",
+    "store_ready_edges",
     "store_staged_edges",
 ]

@@ -5,8 +5,9 @@ bodies, embedding texts and vectors took a sync from ~200 to ~730 MB, issue 12):
 states are read in batches of ``COLD_BATCH``, each batch made into entries, prepared,
 written and embedded, and only the ids that got an entry are kept. A batch is written
 one iteration late: its texts are embedded by the worker pool and its search vectors
-computed on side connections (side_tsv) while the next batch is read and prepared. Edges
-wait in a temp table until every entry is written: one may point at a later batch.
+computed on side connections (side_tsv) while the next batch is read and prepared. An
+edge between two nodes of the load is stored with the later of their two batches; any
+other waits in a temp table until every entry is written.
 
 What is stored is what the general path stores for the same states (tests compare the
 two): rows do not depend on the batching, and vectors are written in the same order.
@@ -14,6 +15,7 @@ two): rows do not depend on the batching, and vectors are written in the same or
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import time
 from collections.abc import Callable, Sequence
@@ -25,7 +27,7 @@ import psycopg
 from kgents_assets.catalog import bulk_write, side_tsv, storage
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.pool import EmbeddingPool
-from kgents_assets.catalog.models import RelationKind
+from kgents_assets.catalog.models import CatalogEntry
 from kgents_assets.catalog.nodes import load_node_entries
 from kgents_assets.hub.state_store import state_key
 
@@ -111,12 +113,47 @@ class _VectorWriter:
         )
 
 
+class _Edges:
+    """Where each edge of the load goes: one between two of the load's nodes is stored
+    when the later of its two batches is written (bulk_write.store_ready_edges); one whose
+    target is not among them (another repository's entry, a fixture, nothing) is staged
+    for the end (bulk_write.store_staged_edges)."""
+
+    def __init__(self, node_ids: Sequence[str], batch: int) -> None:
+        self._ids = node_ids  # sorted
+        self._batch = batch
+        self._ready: dict[int, set[tuple[str, str, str]]] = {}  # by batch index
+
+    def add(self, index: int, entries: Sequence[CatalogEntry]) -> list[tuple[str, str, str]]:
+        """Sort the edges of batch ``index``; returns those to stage."""
+        ids, outside = self._ids, []
+        for e in entries:
+            for kind, dsts in e.relationships.items():
+                value = kind.value
+                for dst in dsts:
+                    if dst == e.id:
+                        continue
+                    at = bisect.bisect_left(ids, dst)
+                    if at < len(ids) and ids[at] == dst:
+                        key = max(index, at // self._batch)
+                        self._ready.setdefault(key, set()).add((e.id, value, dst))
+                    else:
+                        outside.append((e.id, value, dst))
+        return outside
+
+    def ready(self, index: int, written: set[str]) -> list[tuple[str, str, str]]:
+        """Edges whose later batch is ``index``, now written, to an entry that exists (a
+        node whose state is missing or invalid got none)."""
+        return sorted(e for e in self._ready.pop(index, ()) if e[2] in written)
+
+
 @dataclass
 class _Batch:
     """A prepared batch waiting to be written."""
 
+    index: int
     rows: list[tuple[Any, ...]]  # storage.entry_row of each entry
-    edges: list[tuple[str, RelationKind, str]]
+    outside: list[tuple[str, str, str]]  # edges to stage (see _Edges)
     tsv: side_tsv.Pending | None
     embedding: _Embedding
 
@@ -144,16 +181,15 @@ def load_new_nodes(
 ) -> ColdLoadResult:
     """Write the entries, edges and vectors of ``node_ids`` (sorted; none has an entry, and
     the caller holds the catalog lock). The HNSW index is dropped first when rebuilding it
-    is cheaper than maintaining it; the caller builds it after. So is the keyword index,
-    rebuilt here (see bulk_write.drop_keyword_index_for_bulk). ``connect``: opens side
+    is cheaper than maintaining it; the caller builds it after. ``connect``: opens side
     connections for the search vectors (see side_tsv), from ``SIDE_TSV_MIN`` states.
 
     Each batch is written one iteration late: while its search vectors (side connections)
     and its embeddings (pool) are computed, this process reads and prepares the next."""
     total = count_states(conn, node_ids)
     storage.drop_vector_index_for_bulk(conn, embedder.dimension, total)
-    keyword_index = bulk_write.drop_keyword_index_for_bulk(conn, total)
     vectors = _VectorWriter(conn, embedder, pool, batch_size)
+    edges = _Edges(node_ids, batch)
     written: set[str] = set()
     missing: list[str] = []
     embedded = 0
@@ -163,7 +199,8 @@ def load_new_nodes(
         nonlocal step, embedded
         tsv = b.tsv.result() if b.tsv is not None else None
         bulk_write.copy_new_entries(conn, b.rows, tsv)
-        bulk_write.stage_edges(conn, b.edges)
+        bulk_write.stage_edges(conn, b.outside)
+        bulk_write.store_ready_edges(conn, edges.ready(b.index, written))
         step = timed("write entries", step)
         embedded += vectors.write(b.embedding)
         if progress is not None:
@@ -179,10 +216,8 @@ def load_new_nodes(
             step = timed("read states", step)
             prepared = [storage.prepare_entry(e) for e in entries]
             rows = [storage.entry_row(p) for p in prepared]
-            edges = [(e.id, kind, dst) for e in entries
-                     for kind, dsts in e.relationships.items() for dst in dsts]  # fmt: skip
             next_batch = _Batch(
-                rows, edges,
+                start // batch, rows, edges.add(start // batch, entries),
                 side.submit([r[-3:] for r in rows]) if side is not None else None,
                 vectors.start(prepared),
             )  # fmt: skip
@@ -195,10 +230,7 @@ def load_new_nodes(
         if behind is not None:
             write(behind)
     bulk_write.store_staged_edges(conn)
-    step = timed("write entries", step)
-    if keyword_index is not None:
-        bulk_write.rebuild_keyword_index(conn, keyword_index)
-        timed("keyword index", step)
+    timed("write entries", step)
     return ColdLoadResult(written, missing, embedded)
 
 

@@ -111,15 +111,6 @@ def test_streamed_cold_load_stores_what_the_general_path_stores(
     the vectors itself."""
     streamed, general = fresh_store(), fresh_store()
     pooled = mode == "pool+side"
-    # the keyword index dropped and rebuilt (as a large load of an empty table does it)
-    monkeypatch.setattr(storage, "BULK_REBUILD_MIN", 1)
-    rebuilt: list[str] = []
-    real_rebuild = bulk_write.rebuild_keyword_index
-    monkeypatch.setattr(
-        bulk_write,
-        "rebuild_keyword_index",
-        lambda conn, definition: (rebuilt.append(definition), real_rebuild(conn, definition)),
-    )
     if mode != "in-process":
         monkeypatch.setattr(cold_load, "SIDE_TSV_MIN", 0)
     side_connections: list[object] = []
@@ -151,7 +142,6 @@ def test_streamed_cold_load_stores_what_the_general_path_stores(
         progress=lambda done, total: progress.append((done, total)),
     )  # fmt: skip
     assert seen == [12], "the cold load did not take the streamed path"
-    assert len(rebuilt) == 1 and "gin (tsv)" in rebuilt[0]
     assert bool(side_connections) == (mode != "in-process")
     assert (12, 13) in progress  # the invalid state counts as one to load; fixtures follow
     monkeypatch.setattr(sync, "COLD_MIN", 10**9)
@@ -204,51 +194,6 @@ def test_a_load_failing_midway_leaves_the_previous_catalog(
     assert sync_catalog(store, embedder, repo=REPO).added == 12
 
 
-def test_the_keyword_index_is_kept_when_the_table_outnumbers_the_load(
-    store: Store, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Other repositories' rows would make a rebuild dearer than maintaining the index;
-    and a load that dropped it and then failed leaves it in place."""
-    monkeypatch.setattr(storage, "BULK_REBUILD_MIN", 1)
-    indexes = stored(store)["indexes"]
-    assert any(name == bulk_write.KEYWORD_INDEX for name, _ in indexes)
-    prepare_nodes(store)  # 13 states (one invalid)
-    dropped: list[str | None] = []
-    real_drop = bulk_write.drop_keyword_index_for_bulk
-
-    def drop(conn: Any, incoming: int) -> str | None:
-        dropped.append(real_drop(conn, incoming))
-        return dropped[-1]
-
-    def failing_write(conn: Any, rows: Sequence[tuple[Any, ...]], tsv: Any = None) -> int:
-        assert conn.execute("SELECT to_regclass(%s)", (bulk_write.KEYWORD_INDEX,)).fetchone() == (
-            None,
-        )
-        raise RuntimeError("the disk is full")
-
-    monkeypatch.setattr(bulk_write, "drop_keyword_index_for_bulk", drop)
-    with monkeypatch.context() as failing:
-        failing.setattr(bulk_write, "copy_new_entries", failing_write)
-        with pytest.raises(RuntimeError, match="the disk is full"):
-            sync_catalog(store, embedder, repo=REPO)
-    assert len(dropped) == 1 and dropped[0] is not None
-    assert stored(store)["indexes"] == indexes
-    with store.transaction() as conn:
-        storage.upsert_entries(
-            conn,
-            [
-                CatalogEntry(id=f"other:{n}", entity_type=EntityType.FUNCTION, name=f"f{n}",
-                             description=f"function {n}", origin="registered")
-                for n in range(14)
-            ],
-        )  # fmt: skip
-    report = sync_catalog(store, embedder, repo=REPO)
-    assert report.added == 12 and "keyword index" not in report.phases_s
-    assert dropped[1:] == [None]
-    keyword = [i for i in indexes if i[0] == bulk_write.KEYWORD_INDEX]
-    assert [i for i in stored(store)["indexes"] if i[0] == bulk_write.KEYWORD_INDEX] == keyword
-
-
 def _entry(entry_id: str) -> CatalogEntry:
     return CatalogEntry(id=entry_id, entity_type=EntityType.FUNCTION, name=entry_id,
                         description=entry_id, origin="node", repo=REPO)  # fmt: skip
@@ -280,3 +225,60 @@ def test_staged_edges_are_stored_once_dangling_dropped_and_cycles_refused(store:
         bulk_write.store_staged_edges(conn)
     with store.connect() as conn:
         assert conn.execute("SELECT count(*) FROM catalog_entries").fetchone() == (3,)
+
+
+def test_edges_across_batches_to_earlier_entries_and_to_invalid_states(
+    fresh_store: Callable[[], Store], embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edges of a cold load go in with the later of their two batches, or at the end when
+    their target is not one of the load's nodes (here: tests synced before); one to a node
+    of the load whose state does not validate is dropped. Stored as the general path."""
+    old_tests = [
+        make_node(f"test_old_{n}", None, f"def test_old_{n}():\n    pass",
+                  file_path="tests/test_old.py", is_test=True)
+        for n in range(3)
+    ]  # fmt: skip
+    new_tests = [
+        make_node(f"test_new_{n}", None, f"def test_new_{n}():\n    pass",
+                  file_path="tests/test_new.py", is_test=True)
+        for n in range(3)
+    ]  # fmt: skip
+    functions = [
+        make_node(f"fn_{n}", None, f"def fn_{n}():\n    return {n}",
+                  file_path=f"app/m{n % 2}.py",
+                  related_tests=[f"tests.test_old.test_old_{n % 3}",
+                                 f"tests.test_new.test_new_{(n + 1) % 3}"])
+        for n in range(7)
+    ]  # fmt: skip
+    broken = new_tests[0].id
+    streamed, general = fresh_store(), fresh_store()
+    for s in (streamed, general):
+        put_nodes(s, old_tests)
+        sync_catalog(s, embedder, repo=REPO)
+        put_nodes(s, [*new_tests, *functions])
+        with s.transaction() as conn:
+            conn.execute(
+                "UPDATE kv SET value = '{\"kind\": 1}' WHERE key = %s", (f"node:{broken}:state",)
+            )
+    ready: list[int] = []
+    real_ready = bulk_write.store_ready_edges
+
+    def counted(conn: Any, edges: Sequence[tuple[str, str, str]]) -> int:
+        ready.append(len(edges))
+        return real_ready(conn, edges)
+
+    monkeypatch.setattr(bulk_write, "store_ready_edges", counted)
+    monkeypatch.setattr(
+        cold_load,
+        "load_new_nodes",
+        lambda *a, _real=cold_load.load_new_nodes, **k: _real(*a, **k, batch=2),
+    )
+    a = sync_catalog(streamed, embedder, repo=REPO)
+    assert len(ready) == 5 and sum(ready) > 0, "the cold load did not store edges per batch"
+    monkeypatch.setattr(sync, "COLD_MIN", 10**9)
+    b = sync_catalog(general, embedder, repo=REPO)
+    assert counts(a) == counts(b) and a.invalid_states == [broken]
+    assert stored(streamed) == stored(general)
+    edges = stored(streamed)["edges"]
+    assert {d for _, _, d in edges} == {t.id for t in [*old_tests, *new_tests[1:]]}
+    assert len(edges) == 14 - sum(1 for n in range(7) if (n + 1) % 3 == 0)
