@@ -163,52 +163,50 @@ _KIND_VALUES = {kind: kind.value for kind in RelationKind}
 
 
 def stage_edges(
-    conn: psycopg.Connection[Any],
-    edges: Iterable[tuple[str, RelationKind | str, str]],
-    *,
-    stored: bool = False,
+    conn: psycopg.Connection[Any], edges: Iterable[tuple[str, RelationKind | str, str]]
 ) -> None:
-    """Keep edges of entries just written until ``store_staged_edges``. ``stored``: edges
-    ``store_ready_edges`` has already stored, kept for its cycle check only."""
+    """Keep edges of entries just written until ``store_staged_edges``."""
     conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _catalog_rel_new (src text, kind text, dst text, "
-        "stored boolean NOT NULL) ON COMMIT DROP"
+        "CREATE TEMP TABLE IF NOT EXISTS _catalog_rel_new (src text, kind text, dst text) "
+        "ON COMMIT DROP"
     )
-    with conn.cursor().copy("COPY _catalog_rel_new (src, kind, dst, stored) FROM STDIN") as copy:
+    with conn.cursor().copy("COPY _catalog_rel_new (src, kind, dst) FROM STDIN") as copy:
         value = _KIND_VALUES  # a dict lookup: ``.value`` is a Python-level descriptor
         for src, kind, dst in edges:
             if src != dst:
-                copy.write_row((src, value[kind], dst, stored))
+                copy.write_row((src, value[kind], dst))
 
 
 def store_ready_edges(conn: psycopg.Connection[Any], edges: Sequence[tuple[str, str, str]]) -> int:
     """Store edges whose two entries are both written already, while the load goes on: no
-    self-edge, none twice, none stored before (the caller's), so straight into the table.
-    Staged as stored too, for ``store_staged_edges``' cycle check over every new edge.
+    self-edge, none twice, none stored before (the caller's), so straight into the table;
+    then refuse the whole write if one of them closed a cycle. Every cycle has an edge
+    stored last, and its check sees the others: checked batch by batch, as at the end.
 
     Not all at the end: inserting Django's 115k edges (a foreign-key check of each end per
-    row) kept one backend busy 3-6 s after everything else was done, the other core idle;
-    batch by batch it runs beside the embedding and the search vectors."""
+    row) and walking them for cycles kept one backend busy 3-6 s after everything else was
+    done, the other core idle; batch by batch it runs beside the embedding and the search
+    vectors."""
     if not edges:
         return 0
     with conn.cursor().copy("COPY catalog_relationships (src, kind, dst) FROM STDIN") as copy:
         for row in edges:
             copy.write_row(row)
-    stage_edges(conn, edges, stored=True)
+    storage.refuse_cycles(conn, edges)
     return len(edges)
 
 
 def store_staged_edges(conn: psycopg.Connection[Any]) -> int:
-    """Store the staged edges not stored yet (once each; those whose target is no entry
-    are dropped, as ``storage.copy_new_relationships`` does), then refuse the whole write
-    if any staged edge closed a cycle. Returns how many were stored here."""
+    """Store the staged edges (once each; those whose target is no entry are dropped, as
+    ``storage.copy_new_relationships`` does), then refuse the whole write if any of them
+    closed a cycle. Returns how many were stored."""
     exists = conn.execute("SELECT to_regclass('pg_temp._catalog_rel_new') IS NOT NULL").fetchone()
     if not (exists and exists[0]):
         return 0
     stored = conn.execute(
         "INSERT INTO catalog_relationships (src, kind, dst) "
         "SELECT DISTINCT src, kind, dst FROM _catalog_rel_new r "
-        "WHERE NOT r.stored AND EXISTS (SELECT 1 FROM catalog_entries e WHERE e.id = r.dst)"
+        "WHERE EXISTS (SELECT 1 FROM catalog_entries e WHERE e.id = r.dst)"
     ).rowcount
     row = conn.execute(
         "WITH RECURSIVE walk(origin, kind, node) AS ("

@@ -455,7 +455,7 @@ def replace_relationships(
         ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
     )
     inserted = cur.fetchall()
-    _refuse_cycles(conn, inserted)
+    refuse_cycles(conn, inserted)
     return len(inserted)
 
 
@@ -486,16 +486,17 @@ def copy_new_relationships(
     with conn.cursor().copy("COPY catalog_relationships (src, kind, dst) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
-    _refuse_cycles(conn, rows)
+    refuse_cycles(conn, rows)
     return len(rows)
 
 
-def _refuse_cycles(conn: psycopg.Connection[Any], edges: Sequence[tuple[str, str, str]]) -> None:
+def refuse_cycles(conn: psycopg.Connection[Any], edges: Sequence[tuple[str, str, str]]) -> None:
+    """Raise ``RelationshipCycle`` if any of ``edges``, just stored, closed a cycle."""
     if not edges:
         return
     row = conn.execute(
         "WITH RECURSIVE walk(origin, kind, node) AS ("
-        " SELECT s, k, d FROM unnest(%s::text[], %s::text[], %s::text[]) AS t(s, k, d)"
+        " SELECT s, k, d FROM unnest(%b::text[], %b::text[], %b::text[]) AS t(s, k, d)"
         " UNION"
         " SELECT w.origin, w.kind, r.dst FROM walk w"
         " JOIN catalog_relationships r ON r.src = w.node AND r.kind = w.kind"
@@ -523,7 +524,7 @@ def add_relationship(conn: psycopg.Connection[Any], src: str, kind: RelationKind
         "ON CONFLICT DO NOTHING",
         (src, kind.value, dst),
     )
-    _refuse_cycles(conn, [(src, kind.value, dst)])
+    refuse_cycles(conn, [(src, kind.value, dst)])
 
 
 def row_to_entry(row: Sequence[Any]) -> CatalogEntry:

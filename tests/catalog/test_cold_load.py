@@ -282,3 +282,20 @@ def test_edges_across_batches_to_earlier_entries_and_to_invalid_states(
     edges = stored(streamed)["edges"]
     assert {d for _, _, d in edges} == {t.id for t in [*old_tests, *new_tests[1:]]}
     assert len(edges) == 14 - sum(1 for n in range(7) if (n + 1) % 3 == 0)
+
+
+def test_edges_stored_batch_by_batch_refuse_a_cycle_closed_by_a_later_batch(
+    store: Store,
+) -> None:
+    d = RelationKind.DEPENDS_ON.value
+    with pytest.raises(RelationshipCycle, match="cycle"), store.transaction() as conn:
+        bulk_write.copy_new_entries(
+            conn, [storage.entry_row(storage.prepare_entry(_entry(i))) for i in ("pkg:a", "pkg:b")]
+        )
+        assert bulk_write.store_ready_edges(conn, [("pkg:a", d, "pkg:b")]) == 1
+        bulk_write.copy_new_entries(
+            conn, [storage.entry_row(storage.prepare_entry(_entry("pkg:c")))]
+        )
+        bulk_write.store_ready_edges(conn, [("pkg:b", d, "pkg:c"), ("pkg:c", d, "pkg:a")])
+    with store.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM catalog_relationships").fetchone() == (0,)
