@@ -159,7 +159,8 @@ def copy_new_entries(
     return len(rows)
 
 
-_KIND_VALUES = {kind: kind.value for kind in RelationKind}
+#: kind -> its value, looked up by a member or by its value (a StrEnum hashes as its str)
+_KIND_VALUES: dict[RelationKind | str, str] = {kind: kind.value for kind in RelationKind}
 
 
 def stage_edges(
