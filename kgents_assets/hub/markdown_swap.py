@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -79,22 +78,6 @@ def _write_all(files: list[tuple[str, str]]) -> None:
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
-#: chunks waiting for a writer or being written: about a batch of texts. The writers
-#: keep working while the next batch is fetched and decoded (waiting for a whole batch's
-#: writes before fetching the next left them idle meanwhile).
-MAX_PENDING = BATCH // CHUNK
-
-
-def _hand_over(
-    pool: ThreadPoolExecutor, pending: deque[Future[None]], chunk: list[tuple[str, str]]
-) -> None:
-    """Queue ``chunk`` for a writer, first waiting for the oldest chunks while too many
-    wait (a failed write raises here, before the swap)."""
-    while len(pending) >= MAX_PENDING:
-        pending.popleft().result()
-    pending.append(pool.submit(_write_all, chunk))
-
-
 def write_and_swap(
     conn: psycopg.Connection[Any], root: Path, repo: str, ids: list[str]
 ) -> tuple[int, list[str], str]:
@@ -109,7 +92,7 @@ def write_and_swap(
     written = 0
     first: tuple[str, str] | tuple[()] = ()
     samples: list[tuple[str, str]] = []  # (id, path) of the SAMPLES smallest ids so far
-    pending: deque[Future[None]] = deque()
+    pending: list[Future[None]] = []
     stamps: dict[str, datetime] = {}
     wanted = set(ids)
     try:
@@ -130,7 +113,7 @@ def write_and_swap(
                         raise ValueError(f"markdown path outside {prefix}: {rel!r}")
                     chunk.append((base + rel[len(prefix) :], text))
                     if len(chunk) >= CHUNK:
-                        _hand_over(pool, pending, chunk)
+                        pending.append(pool.submit(_write_all, chunk))
                         chunk = []
                     written += 1
                     # the report's samples: the first nodes by id, whatever the storage order
@@ -139,10 +122,12 @@ def write_and_swap(
                     if not first or node_id < first[0]:
                         first = (node_id, text)
                 if chunk:
-                    _hand_over(pool, pending, chunk)
-            # a failed write fails the run before the swap
-            while pending:
-                pending.popleft().result()
+                    pending.append(pool.submit(_write_all, chunk))
+                # a failed write fails the run before the swap; a batch at a time bounds
+                # the texts waiting for a writer
+                for write in pending:
+                    write.result()
+                pending.clear()
         staging.rename(root / NODES_DIR)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
