@@ -47,9 +47,7 @@ atexit.register(
 
 
 @pytest.fixture
-def env(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
+def env(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     (tmp_path / "dagster_home").mkdir()
     values = {
         "KGENTS_DATABASE_URL": store.url,
