@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,7 +63,7 @@ def env(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     wait_for_recorders()  # the edit's detached recorder, before the database goes
 
 
-def _kg(root: Path, env: dict[str, str], noted: Path) -> tuple[dict[str, object], str]:
+def _kg(root: Path, env: dict[str, str], noted: Path) -> tuple[dict[str, Any], str]:
     """``kg hub --once ROOT --json``: its summary, and the thread that first imported numpy
     ("-": none did)."""
     site = noted.parent / "site"

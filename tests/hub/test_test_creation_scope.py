@@ -50,7 +50,9 @@ def _outcome(report: CreationReport) -> tuple[object, ...]:
     return (report.baseline, report.new_or_changed, report.deferred, ids)
 
 
-def _edit(rng: random.Random, layout: dict[str, dict[str, int]], removed: list[tuple]) -> None:
+def _edit(
+    rng: random.Random, layout: dict[str, dict[str, int]], removed: list[tuple[str, str, int]]
+) -> None:
     """One random change of the layout (file -> function name -> body)."""
     choice = rng.choice(["add", "add", "edit", "remove", "restore", "file", "marker"])
     files = [f for f in layout if f.endswith(".py") and not f.endswith("__init__.py")]
@@ -97,7 +99,7 @@ def test_scoped_test_creation_equals_the_whole_repository(
         "pkg/tests/test_x.py": {"test_area": 0},
     }
     roots = {"scoped": tmp_path / "scoped", "whole": tmp_path / "whole"}
-    removed: list[tuple] = []
+    removed: list[tuple[str, str, int]] = []
     examined: list[int] = []
     for round_ in range(14):
         if round_:
