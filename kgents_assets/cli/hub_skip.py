@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +46,11 @@ from kgents_assets.hub.clean_run import (
 from kgents_assets.hub.unchanged import ChangeCheck, check_unchanged
 from kgents_assets.repos.models import Repository, RepoSource
 from kgents_assets.repos.registry import find_repository
+from kgents_assets.version import installed_version
 
 #: ``$KGENTS_EMBEDDER`` (kgents_assets.catalog.embedders; not imported: it loads numpy)
 EMBEDDER_ENV = "KGENTS_EMBEDDER"
 DEFAULT_EMBEDDER = "hashing"
-DISTRIBUTION = "kgents-assets"
 #: files new, modified or deleted up to which a change is refreshed without a Dagster run
 SMALL_CHANGE = 50
 
@@ -92,14 +91,10 @@ def fixture_states() -> dict[str, str]:
 
 def configuration(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     """What a run's results depend on besides the files: compared as a whole."""
-    try:
-        version = metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        version = "unknown"
     return {
         "schema": schema_version(conn),
         "embedder": (os.environ.get(EMBEDDER_ENV) or DEFAULT_EMBEDDER).strip(),
-        "kgents": version,
+        "kgents": installed_version(),
     }
 
 

@@ -23,7 +23,6 @@ which saves a state for the next one.
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,9 @@ from kgents_assets.hub.api_surface import (
     star_imports,
 )
 from kgents_assets.hub.api_surface import detect_api_changes as compare_surfaces
+from kgents_assets.version import installed_version
 
 PREFIX = "hub:api:"
-DISTRIBUTION = "kgents-assets"
 
 
 def state_key(repo: str) -> str:
@@ -65,13 +64,6 @@ def star_modules(conn: psycopg.Connection[Any], repo: str, root: Path | None) ->
         (repo,),
     ).fetchall()
     return sorted({m for module, path in rows for m in star_imports(root, path, module or "")})
-
-
-def _version() -> str:
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _baseline_stamp(conn: psycopg.Connection[Any], repo: str) -> str | None:
@@ -102,7 +94,7 @@ def _save_state(
     value = {
         "stamp": _baseline_stamp(conn, repo),
         "root": None if root is None else str(root),
-        "version": _version(),
+        "version": installed_version(),
         "files": prints,
         "exports": exports,
         "star_modules": stars,
@@ -161,7 +153,7 @@ def _usable_state(
         and state.get("stamp") is not None
         and state.get("stamp") == _baseline_stamp(conn, repo)
         and state.get("root") == (None if root is None else str(root))
-        and state.get("version") == _version()
+        and state.get("version") == installed_version()
         and isinstance(state.get("star_modules"), list)
     )
     return state if usable else None

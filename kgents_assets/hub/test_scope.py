@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import psycopg
@@ -36,9 +35,9 @@ from psycopg.types.json import Jsonb
 
 from kgents_assets.hub.test_files import is_test_file
 from kgents_assets.repos.registry import repository_lock_key
+from kgents_assets.version import installed_version
 
 PREFIX = "hub:tests:"
-DISTRIBUTION = "kgents-assets"
 #: what makes a node a function test creation may remember (``is_test`` and ``kind`` are
 #: functions of the node id: the id hashes the path, kind and qualified name)
 FUNCTION_ROWS = "NOT n.is_test AND n.kind IN ('function', 'method')"
@@ -53,13 +52,6 @@ def state_key(repo: str) -> str:
 def public(qualname: str, path: str) -> bool:
     """A function test creation writes tests for: no private part, not in a test file."""
     return not any(p.startswith("_") for p in qualname.split(".")) and not is_test_file(path)
-
-
-def _version() -> str:
-    try:
-        return metadata.version(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _baseline_stamp(conn: psycopg.Connection[Any], repo: str) -> str | None:
@@ -103,7 +95,7 @@ def load_scope(conn: psycopg.Connection[Any], repo: str) -> Scope:
     usable = (
         row is not None
         and row[0] is True
-        and row[1] == _version()
+        and row[1] == installed_version()
         and row[2] is not None
         and row[2] == _baseline_stamp(conn, repo)
     )
@@ -183,7 +175,11 @@ def record(
             entry[3].append(node_id)
             entry[2] = entry[2] or bool(differs)
     if files is None:
-        value = {"stamp": _baseline_stamp(conn, repo), "version": _version(), "files": fresh}
+        value = {
+            "stamp": _baseline_stamp(conn, repo),
+            "version": installed_version(),
+            "files": fresh,
+        }
         conn.execute(
             "INSERT INTO kv (key, value, repo) VALUES (%s, %s, %s) ON CONFLICT (key) DO UPDATE "
             "SET value = EXCLUDED.value, repo = EXCLUDED.repo, updated_at = now()",

@@ -9,8 +9,10 @@ import select
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg.conninfo import make_conninfo
 
 from kgents_assets.cli.hub_record import logs_dir
@@ -61,3 +63,24 @@ def waiting_on_record_lock(database_url: str) -> int:
             "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def hub_environment(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """The body of a ``kg hub`` test's ``env`` fixture: this process and the ``kg`` it
+    starts share one database, Dagster instance and fixtures directory; the default
+    embedder and trust level; wide Rich output. The recorders are waited for afterwards."""
+    (tmp_path / "dagster_home").mkdir()
+    values = {
+        "KGENTS_DATABASE_URL": database_url,
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
+        "COLUMNS": "200",
+    }
+    for key, value in values.items():  # this process reads the same instance
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
+    monkeypatch.delenv("KGENTS_TRUST_LEVEL", raising=False)
+    yield {**os.environ}
+    wait_for_recorders()  # an edit's detached recorder, before the database goes

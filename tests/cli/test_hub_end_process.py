@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.recorders import wait_for_recorders
+from tests.cli.recorders import hub_environment
 from tests.executables import project_executable
 from tests.repo_helpers import Files
 
@@ -44,17 +44,7 @@ _kept = _AtTeardown()
 def env(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    (tmp_path / "dagster_home").mkdir()
-    values = {
-        "KGENTS_DATABASE_URL": database_url,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
-    yield {**os.environ}
-    wait_for_recorders()  # the edit's detached recorder, before the database goes
+    yield from hub_environment(database_url, tmp_path, monkeypatch)
 
 
 def _kg(root: Path, env: dict[str, str], marks: Path) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ import pytest
 
 from kgents_assets.hub.test_scope import state_key
 from kgents_assets.store import Store
-from tests.cli.recorders import wait_for_recorders
+from tests.cli.recorders import hub_environment
 from tests.executables import project_executable
 from tests.repo_helpers import Files
 
@@ -49,18 +49,7 @@ atexit.register(
 
 @pytest.fixture
 def env(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    (tmp_path / "dagster_home").mkdir()
-    values = {
-        "KGENTS_DATABASE_URL": store.url,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
-    monkeypatch.delenv("KGENTS_TRUST_LEVEL", raising=False)
-    yield {**os.environ}
-    wait_for_recorders()  # the edit's detached recorder, before the database goes
+    yield from hub_environment(store.url, tmp_path, monkeypatch)
 
 
 def _kg(root: Path, env: dict[str, str], noted: Path) -> tuple[dict[str, Any], str]:

@@ -9,7 +9,6 @@ put and by Dagster never being imported, not by timing.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kgents_assets.instance import get_instance
-from tests.cli.recorders import wait_for_recorders
+from tests.cli.recorders import hub_environment
 from tests.executables import project_executable
 from tests.repo_helpers import Files
 
@@ -32,18 +31,7 @@ SOURCE = "def main():\n    return helper()\n\n\ndef helper():\n    return 1\n"
 def env(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
-    (tmp_path / "dagster_home").mkdir()
-    values = {
-        "KGENTS_DATABASE_URL": database_url,
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "KGENTS_FIXTURES_DIR": str(tmp_path / "fixtures"),
-        "COLUMNS": "200",
-    }
-    for key, value in values.items():  # this process reads the same instance
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("KGENTS_EMBEDDER", raising=False)
-    yield {**os.environ}
-    wait_for_recorders()  # an edit's detached recorder, before the database goes
+    yield from hub_environment(database_url, tmp_path, monkeypatch)
 
 
 def _kg(root: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess[str]:
