@@ -2,7 +2,7 @@
 (issue 12), one run.
 
     uv run python bench/catalog_cold_cpu_bench.py --before-dir DIR --pg SOCKET_DIR \
-        [--template postgres] [--rounds 1] [--repo django] [--no-index]
+        [--template postgres] [--rounds 1] [--repo django] [--no-index] [--text-changed]
 
 ``DIR``: a checkout of the code before (``git worktree add DIR <commit>``, outside this
 tree). ``SOCKET_DIR``: a running pgserver whose database ``--template`` holds a store with
@@ -86,6 +86,20 @@ STORED = {
     "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'catalog_%' "
     "ORDER BY 1",
 }
+#: With --text-changed (a change meant to alter entries' text, e.g. outlines): the same
+#: entries, edges and vectors, compared by everything but text, text hash and vector.
+SHAPE = {
+    "entries": "SELECT id, entity_type, name, version, description, keywords, status, origin, "
+    "author, node_id, path, deprecation_reason, metadata::text, repo FROM catalog_entries "
+    "ORDER BY id",
+    "edges": STORED["edges"],
+    "vectors": "SELECT entry_id, embedder, dim FROM catalog_embeddings ORDER BY 1",
+    "indexes": STORED["indexes"],
+}
+SIZES = (
+    "SELECT round(sum(length(body)) / 1e6, 1), round(sum(pg_column_size(tsv)) / 1e6, 1), "
+    "round(pg_total_relation_size('catalog_entries') / 1e6, 1) FROM catalog_entries"
+)
 #: Phases of the write (everything but the HNSW build and the closing ANALYZE)
 NOT_WRITE = ("index", "analyze")
 
@@ -143,11 +157,14 @@ def run_sync(
     return result
 
 
-def stored(pg: str, db: str) -> dict[str, str]:
+def stored(pg: str, db: str, queries: dict[str, str]) -> dict[str, str]:
     """A digest of each table's rows (md5 of the ordered text), computed by the server."""
     with psycopg.connect(url(pg, db)) as conn:
         out = {}
-        for name, query in STORED.items():
+        row = conn.execute(SIZES).fetchone()
+        print(f"  {db}: entry bodies {row[0]} MB, tsvectors {row[1]} MB, catalog_entries "
+              f"with its indexes and TOAST {row[2]} MB" if row else "", flush=True)  # fmt: skip
+        for name, query in queries.items():
             row = conn.execute(
                 f"SELECT count(*), md5(string_agg(t::text, E'\\n')) FROM ({query}) t"
             ).fetchone()
@@ -175,7 +192,14 @@ def main() -> int:
     parser.add_argument(
         "--no-index", action="store_true", help="skip the HNSW build (in both trees)"
     )
+    parser.add_argument(
+        "--text-changed",
+        action="store_true",
+        help="the change alters entries' text by design: compare the catalogs by everything "
+        "but text (same entries, edges, vectors and indexes) and print their sizes",
+    )
     args = parser.parse_args()
+    queries = SHAPE if args.text_changed else STORED
     trees = {"before": args.before_dir.resolve(), "after": ROOT}
     runs: dict[str, list[dict[str, object]]] = {"before": [], "after": []}
     differing: list[int] = []
@@ -191,7 +215,7 @@ def main() -> int:
                 runs[name].append(result)
                 print(f"round {n + 1} {name}: {json.dumps(result)}  load {os.getloadavg()}",
                       flush=True)  # fmt: skip
-            digests = {name: stored(args.pg, f"cold_cpu_{name}") for name in trees}
+            digests = {name: stored(args.pg, f"cold_cpu_{name}", queries) for name in trees}
             for name in trees:
                 drop(args.pg, f"cold_cpu_{name}")
             if digests["before"] != digests["after"]:
@@ -213,7 +237,7 @@ def main() -> int:
               f"PostgreSQL CPU {median_of(results, 'server_cpu')}  "
               f"phases {json.dumps(phases)}")  # fmt: skip
     same = not differing
-    for table in STORED:
+    for table in queries:
         mark = "same" if digests["before"][table] == digests["after"][table] else "DIFFERENT"
         print(f"  stored {table}: {mark} ({digests['after'][table]})")
     if differing:

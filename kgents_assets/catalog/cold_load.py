@@ -28,7 +28,7 @@ from kgents_assets.catalog import bulk_write, side_tsv, storage
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.pool import EmbeddingPool
 from kgents_assets.catalog.models import CatalogEntry
-from kgents_assets.catalog.nodes import load_node_entries
+from kgents_assets.catalog.nodes import RepoChildren, load_node_entries
 from kgents_assets.hub.state_store import state_key
 
 #: Node states per batch: big enough that per-statement costs vanish, small enough that a
@@ -194,6 +194,8 @@ def load_new_nodes(
     missing: list[str] = []
     embedded = 0
     step = time.perf_counter()
+    # outlines of the load's classes and modules (see catalog.outline)
+    children = RepoChildren(conn, sorted({i.partition(":")[0] for i in node_ids}))
 
     def write(b: _Batch) -> None:
         nonlocal step, embedded
@@ -211,7 +213,7 @@ def load_new_nodes(
         behind: _Batch | None = None
         for start in range(0, len(node_ids), batch):
             chunk = node_ids[start : start + batch]
-            entries, absent = load_node_entries(conn, chunk, invalid_states)
+            entries, absent = load_node_entries(conn, chunk, invalid_states, children)
             missing += absent
             step = timed("read states", step)
             prepared = [storage.prepare_entry(e) for e in entries]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from kgents_assets.catalog.models import CatalogEntry, EntityType, RelationKind
+from kgents_assets.catalog.outline import Child, outline
 from kgents_assets.hub.models import NodeState
 from kgents_assets.hub.node_ids import repo_of_node_id
 from kgents_assets.hub.state_store import node_id_of_key, state_key
@@ -21,6 +23,13 @@ log = logging.getLogger(__name__)
 #: (2.7 s -> 1.7 s of CPU without them, issue 12). Removed by one ``jsonb - text[]``: a
 #: chain of ``-`` copies each state once per key (Django's 44k: 2.0-2.5 s against 1.1 s).
 _UNREAD_STATE_FIELDS = "ARRAY['callers', 'callees', 'summary', 'suggested_test', 'updated']"
+#: Kinds whose entry holds their outline (see catalog.outline), not their whole source.
+OUTLINED_KINDS = ("class", "module")
+#: What a node entry's text is made of. 1: every node's whole source; 2: classes and
+#: modules outlined. A store whose entries are of another format is rebuilt once by a
+#: full reconcile (sync_catalog), which re-embeds only the entries whose text changed.
+NODE_ENTRY_FORMAT = 2
+NODE_ENTRY_FORMAT_KEY = "catalog:node-entry-format"
 
 
 def node_entity_type(state: NodeState) -> EntityType:
@@ -41,8 +50,9 @@ def node_description(state: NodeState) -> str:
 def node_entry(
     state: NodeState, source: str = "", tested_by: tuple[str, ...] = (), repo: str | None = None
 ) -> CatalogEntry:
-    """``source`` is the node's code (from ``hub_nodes``): embedding it is what lets a
-    question in words find a function whose docstring says little."""
+    """``source`` is the node's code (from ``hub_nodes``; a class's or module's outlined,
+    see ``entry_sources``): embedding it is what lets a question in words find a function
+    whose docstring says little."""
     body = f"{state.signature}\n{source}" if source else state.signature
     keywords = [
         state.language,
@@ -79,8 +89,127 @@ def _repo_prefix(node_id: str) -> str:
     return node_id.partition(":")[0]
 
 
+#: A child's header as ``hub_nodes`` holds it (the CodeNode without its source).
+_CHILD_COLUMNS = (
+    "(n.extract->>'start_line')::int, (n.extract->>'end_line')::int, "
+    "coalesce(n.extract->>'signature', '')"
+)
+
+
+def _outline_prefix(state: NodeState) -> str:
+    """What the qualname of each direct child of ``state`` starts with."""
+    return "" if state.kind == "module" else f"{state.qualname}."
+
+
+class RepoChildren:
+    """Every definition of some repositories, by the parent it is a direct child of, read
+    in one query. A cold load asks for the children of a few thousand parents per batch:
+    one query each time scans ``hub_nodes`` again (Django: 22 x ~120 ms), this one once."""
+
+    def __init__(self, conn: psycopg.Connection[Any], repos: Sequence[str]) -> None:
+        self._by_parent: dict[tuple[str, str, str], list[Child]] = {}
+        rows = conn.execute(
+            f"SELECT n.repo, n.file_path, n.qualname, {_CHILD_COLUMNS} FROM hub_nodes n "
+            "WHERE n.repo = ANY(%b) AND n.kind <> 'module'",
+            (list(repos),),
+        )
+        for repo, file_path, qualname, start, end, signature in rows:
+            if start is not None and end is not None:
+                prefix = qualname[: qualname.rfind(".") + 1]
+                self._by_parent.setdefault((repo, file_path, prefix), []).append(
+                    Child(start, end, signature)
+                )
+
+    def of(self, parent: NodeState) -> list[Child]:
+        key = (_repo_prefix(parent.node_id), parent.file_path, _outline_prefix(parent))
+        return self._by_parent.get(key, [])
+
+
+def entry_sources(
+    conn: psycopg.Connection[Any],
+    states: Mapping[str, NodeState],
+    children: RepoChildren | None = None,
+) -> dict[str, str]:
+    """node id -> the code its entry embeds and indexes: its source from ``hub_nodes``,
+    outlined for a class or a module with its direct children as ``hub_nodes`` holds them
+    now (read from ``children`` when given), whether or not they changed with it."""
+    sources: dict[str, str] = dict(
+        conn.execute(
+            "SELECT node_id, source FROM hub_nodes WHERE node_id = ANY(%b)", (list(states),)
+        ).fetchall()
+    )
+    parents = [s for i, s in states.items() if s.kind in OUTLINED_KINDS and sources.get(i)]
+    found = (
+        {p.node_id: children.of(p) for p in parents}
+        if children is not None
+        else _direct_children(conn, parents)
+    )
+    for node_id, kids in found.items():
+        source = sources[node_id]
+        sources[node_id] = outline(source, _first_line(states[node_id], source), kids)
+    return sources
+
+
+def _first_line(state: NodeState, source: str) -> int:
+    """The file line ``source`` starts at. Not the state's ``start_line``: that is the
+    ``def``/``class`` line, and a decorated definition's source starts at its first
+    decorator; both end at ``end_line``."""
+    return state.start_line if state.kind == "module" else state.end_line - source.count("\n")
+
+
+def _direct_children(
+    conn: psycopg.Connection[Any], parents: Sequence[NodeState]
+) -> dict[str, list[Child]]:
+    """Each parent's direct children in ``hub_nodes``: a module's top-level definitions, a
+    class's members (qualname one level below), found through the (repo, file) index."""
+    if not parents:
+        return {}
+    found: dict[str, list[Child]] = {}
+    for parent, start, end, signature in conn.execute(
+        f"SELECT w.parent, {_CHILD_COLUMNS} "
+        "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
+        "AS w(parent, repo, file_path, prefix) "
+        "JOIN hub_nodes n ON n.repo = w.repo AND n.file_path = w.file_path "
+        "AND n.kind <> 'module' AND n.node_id <> w.parent "
+        "AND left(n.qualname, length(w.prefix)) = w.prefix "
+        "AND strpos(substr(n.qualname, length(w.prefix) + 1), '.') = 0",
+        (
+            [p.node_id for p in parents],
+            [_repo_prefix(p.node_id) for p in parents],
+            [p.file_path for p in parents],
+            [_outline_prefix(p) for p in parents],
+        ),
+    ).fetchall():
+        if start is not None and end is not None:
+            found.setdefault(parent, []).append(Child(start, end, signature))
+    return found
+
+
+def stored_entry_format(conn: psycopg.Connection[Any]) -> int | None:
+    """The format the stored node entries are of: the recorded one, else 1 when there are
+    node entries (written before formats were recorded), else None (none stored)."""
+    row = conn.execute("SELECT value FROM kv WHERE key = %s", (NODE_ENTRY_FORMAT_KEY,)).fetchone()
+    if row is not None:
+        return int(row[0]["format"])
+    has_nodes = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM catalog_entries WHERE origin = 'node')"
+    ).fetchone()
+    return 1 if has_nodes and has_nodes[0] else None
+
+
+def record_entry_format(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "INSERT INTO kv (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+        "SET value = EXCLUDED.value, updated_at = now()",
+        (NODE_ENTRY_FORMAT_KEY, Jsonb({"format": NODE_ENTRY_FORMAT})),
+    )
+
+
 def load_node_entries(
-    conn: psycopg.Connection[Any], node_ids: Sequence[str], invalid_states: list[str]
+    conn: psycopg.Connection[Any],
+    node_ids: Sequence[str],
+    invalid_states: list[str],
+    children: RepoChildren | None = None,
 ) -> tuple[list[CatalogEntry], list[str]]:
     """(entries for the ids that have a state, in id order; ids that have none). Ids whose
     state does not validate are appended to ``invalid_states`` (and are in neither)."""
@@ -102,11 +231,7 @@ def load_node_entries(
         except ValidationError as exc:
             log.warning("node state %s does not validate, left for the next run: %s", key, exc)
             invalid_states.append(node_id)
-    sources = dict(
-        conn.execute(
-            "SELECT node_id, source FROM hub_nodes WHERE node_id = ANY(%b)", (list(states),)
-        ).fetchall()
-    )
+    sources = entry_sources(conn, states, children)
     wanted_tests = sorted(
         {(_repo_prefix(i), t) for i, s in states.items() if not s.is_test for t in s.related_tests}
     )

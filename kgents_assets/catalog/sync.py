@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from kgents_assets.catalog import cold_load, metrics, storage
+from kgents_assets.catalog import cold_load, metrics, nodes, storage
 from kgents_assets.catalog.drift import embedding_drift, previous_vectors, trace_drift
 from kgents_assets.catalog.embedders.base import Embedder, Vectors
 from kgents_assets.catalog.embedders.pool import EmbeddingPool, is_parallel
@@ -362,7 +362,11 @@ def sync_catalog(
             embedder.id,
             embedder.dimension,
         )
-        scope = None if embedder_changed else repo
+        # entries written by a release whose node entries read differently (see
+        # nodes.NODE_ENTRY_FORMAT): rebuilt once, every repository's, like an embedder change
+        stored_format = nodes.stored_entry_format(conn)
+        old_format = stored_format if stored_format not in (None, nodes.NODE_ENTRY_FORMAT) else None
+        scope = None if embedder_changed or old_format is not None else repo
         storage.catalog_lock(conn, scope)
         if repo is not None and scope is not None:
             dirty.stage_lock(conn, repo)
@@ -378,6 +382,14 @@ def sync_catalog(
             full = True
             report.mode = "full"
             report.reason = f"embedder changed from {meta['id']} to {embedder.id}"
+        elif old_format is not None:
+            full = True
+            report.mode = "full"
+            report.reason = (
+                f"node entries of format {old_format} are rebuilt in format "
+                f"{nodes.NODE_ENTRY_FORMAT} (classes and modules outlined); only the entries "
+                "whose text changed are re-embedded"
+            )
         marks = dirty.dirty_marks_with_times(conn, scope, CATALOG_STAGE)
         node_ids = _node_ids_to_sync(conn, scope, full, marks)
         report.considered = len(node_ids)
@@ -465,6 +477,8 @@ def sync_catalog(
             )
         report.marks_consumed = len(consumed)
         storage.write_embedder_meta(conn, embedder)
+        if stored_format != nodes.NODE_ENTRY_FORMAT:
+            nodes.record_entry_format(conn)
         if report.added + report.removed + report.reembedded >= ANALYZE_AFTER:
             # fresh planner statistics: without them a just-built catalog is searched by a
             # sequential scan + sort instead of the HNSW index (measured: 10 ms vs 2 ms)
