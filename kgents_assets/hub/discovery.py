@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+from kgents_assets.hub.extract_common import Discovered
 from kgents_assets.hub.extract_js import extract_js
 from kgents_assets.hub.extract_python import extract_python
 from kgents_assets.hub.models import FileExtract, FileStatus
@@ -42,6 +43,28 @@ def package_dir_checker(root: Path) -> Callable[[str], bool]:
     return is_package_dir
 
 
+def discover(
+    rel_path: str,
+    data: bytes,
+    language: str,
+    is_package_dir: Callable[[str], bool],
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> Discovered:
+    """The file's extract with its nodes as plain fields (what the parse workers index)."""
+    bad = classify_bytes(data, max_bytes)
+    if bad is not None:
+        return Discovered(
+            FileExtract(path=rel_path, language=language, status=bad[0], error=bad[1])
+        )
+    if language == "python":
+        found = extract_python(rel_path, data, is_package_dir)
+    else:
+        found = extract_js(rel_path, data, language)
+    if not data.strip():
+        found.extract.status = FileStatus.EMPTY
+    return found
+
+
 def extract_source(
     rel_path: str,
     data: bytes,
@@ -49,13 +72,4 @@ def extract_source(
     is_package_dir: Callable[[str], bool],
     max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> FileExtract:
-    bad = classify_bytes(data, max_bytes)
-    if bad is not None:
-        return FileExtract(path=rel_path, language=language, status=bad[0], error=bad[1])
-    if language == "python":
-        extract = extract_python(rel_path, data, is_package_dir)
-    else:
-        extract = extract_js(rel_path, data, language)
-    if not data.strip():
-        extract.status = FileStatus.EMPTY
-    return extract
+    return discover(rel_path, data, language, is_package_dir, max_bytes).to_extract()

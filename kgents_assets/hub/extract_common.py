@@ -7,10 +7,11 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import tree_sitter as ts
 
-from kgents_assets.hub.models import CallRef, CodeNode, NodeKind
+from kgents_assets.hub.models import CallRef, CodeNode, FileExtract, NodeKind
 from kgents_assets.hub.node_ids import content_hash, make_node_id
 
 DOTTED = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
@@ -129,12 +130,33 @@ def cyclomatic_complexity(branches: int) -> int:
     return 1 + branches
 
 
+#: A node as discovery emits it: its CodeNode fields by name, in the model's field order
+#: (pydantic-core dumps such a dict to the same JSON as the model). The parse workers turn
+#: these into index rows directly: a CodeNode per node (``model_construct``) and its JSON
+#: dump were their largest Python cost after tree-sitter. ``Discovered.to_extract`` makes
+#: the models for everyone else.
+NodeFields = dict[str, Any]
+
+
+@dataclass
+class Discovered:
+    """One file's discovery: the FileExtract without its nodes, and the nodes' fields."""
+
+    extract: FileExtract
+    nodes: list[NodeFields] = field(default_factory=list)
+
+    def to_extract(self) -> FileExtract:
+        """The FileExtract with its nodes as CodeNodes."""
+        self.extract.nodes = [CodeNode.model_construct(**n) for n in self.nodes]
+        return self.extract
+
+
 class NodeBuilder:
-    """Turns scopes of one file into CodeNodes, numbering same-named twins (ordinals)."""
+    """Turns scopes of one file into nodes' fields, numbering same-named twins (ordinals)."""
 
     def __init__(self, rel_path: str, module: str, language: str, source: bytes) -> None:
         self.rel_path, self.module, self.language, self.source = rel_path, module, language, source
-        self.nodes: list[CodeNode] = []
+        self.nodes: list[NodeFields] = []
         self._seen: dict[tuple[str, str], int] = {}
 
     def emit(
@@ -155,25 +177,25 @@ class NodeBuilder:
         self._seen[(kind, qualname)] = ordinal + 1
         body = self.source[byte_range[0] : byte_range[1]]
         self.nodes.append(
-            CodeNode.model_construct(  # trusted: built here, validation would dominate
-                node_id=make_node_id(self.rel_path, kind, qualname, ordinal),
-                kind=kind,
-                name=scope.name,
-                qualname=qualname,
-                module=self.module,
-                file_path=self.rel_path,
-                language=self.language,
-                start_line=lines[0],
-                end_line=lines[1],
-                source_hash=content_hash(body),
-                source=body.decode("utf-8", "replace"),
-                signature=signature,
-                decorators=decorators,
-                docstring=docstring,
-                complexity=cyclomatic_complexity(scope.branches),
-                calls=tuple([call_ref(name, qualifier) for name, qualifier in scope.calls]),
-                class_name=class_name,
-                ordinal=ordinal,
-                is_test=is_test,
-            )
+            {  # CodeNode's fields, in its order
+                "node_id": make_node_id(self.rel_path, kind, qualname, ordinal),
+                "kind": kind,
+                "name": scope.name,
+                "qualname": qualname,
+                "module": self.module,
+                "file_path": self.rel_path,
+                "language": self.language,
+                "start_line": lines[0],
+                "end_line": lines[1],
+                "source_hash": content_hash(body),
+                "source": body.decode("utf-8", "replace"),
+                "signature": signature,
+                "decorators": decorators,
+                "docstring": docstring,
+                "complexity": cyclomatic_complexity(scope.branches),
+                "calls": tuple([call_ref(name, qualifier) for name, qualifier in scope.calls]),
+                "class_name": class_name,
+                "is_test": is_test,
+                "ordinal": ordinal,
+            }
         )

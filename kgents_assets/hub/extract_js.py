@@ -5,6 +5,7 @@ from __future__ import annotations
 import tree_sitter as ts
 
 from kgents_assets.hub.extract_common import (
+    Discovered,
     Event,
     NodeBuilder,
     Scope,
@@ -106,7 +107,7 @@ def _module_of(specifier: str, module: str) -> str:
     return ".".join(parts)
 
 
-def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
+def extract_js(rel_path: str, source: bytes, language: str) -> Discovered:
     tree = ts_parser(language).parse(source)
     root = tree.root_node
     module = js_module_name(rel_path)
@@ -170,7 +171,7 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
             class_name=parent.qualname if kind == "method" and parent else None,
             is_test=test_file,
         )  # fmt: skip
-    return FileExtract(
+    extract = FileExtract(
         path=rel_path,
         language=language,
         status=FileStatus.SYNTAX_ERROR if errors or root.has_error else FileStatus.OK,
@@ -179,6 +180,6 @@ def extract_js(rel_path: str, source: bytes, language: str) -> FileExtract:
         else None,
         module=module,
         imports=imports,
-        nodes=build.nodes,
         parse_errors=max(errors, 1) if root.has_error else errors,
     )
+    return Discovered(extract, build.nodes)

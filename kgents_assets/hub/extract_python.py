@@ -13,6 +13,7 @@ from collections.abc import Callable
 import tree_sitter as ts
 
 from kgents_assets.hub.extract_common import (
+    Discovered,
     Event,
     NodeBuilder,
     Scope,
@@ -46,13 +47,14 @@ def _text(node: ts.Node) -> str:
 
 
 def _docstring(body: ts.Node | None) -> str | None:
+    # named_child(0), not named_children[0]: a class or module body has hundreds
     if body is None or body.named_child_count == 0:
         return None
-    first = body.named_children[0]
-    if first.type != "expression_statement" or first.named_child_count == 0:
+    first = body.named_child(0)
+    if first is None or first.type != "expression_statement" or first.named_child_count == 0:
         return None
-    string = first.named_children[0]
-    if string.type != "string":
+    string = first.named_child(0)
+    if string is None or string.type != "string":
         return None
     parts = [_text(c) for c in string.named_children if c.type == "string_content"]
     return inspect.cleandoc("".join(parts)) or None
@@ -95,7 +97,7 @@ def _imports(node: ts.Node, module: str, is_package: bool, into: dict[str, str])
 
 def extract_python(
     rel_path: str, source: bytes, is_package_dir: Callable[[str], bool]
-) -> FileExtract:
+) -> Discovered:
     tree = ts_parser("python").parse(source)
     root = tree.root_node
     module = python_module_name(rel_path, is_package_dir)
@@ -164,7 +166,7 @@ def extract_python(
             class_name=parent.qualname if kind == "method" and parent else None,
             is_test=test_file and is_test_name(scope.name, kind),
         )  # fmt: skip
-    return FileExtract(
+    extract = FileExtract(
         path=rel_path,
         language="python",
         status=FileStatus.SYNTAX_ERROR if errors else FileStatus.OK,
@@ -173,6 +175,6 @@ def extract_python(
         else None,
         module=module,
         imports=imports,
-        nodes=build.nodes,
         parse_errors=errors,
     )
+    return Discovered(extract, build.nodes)

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
-from kgents_assets.hub.copy_text import copy_block
-from kgents_assets.hub.discovery import extract_source, package_dir_checker
-from kgents_assets.hub.models import CodeNode, FileStatus
+from kgents_assets.hub.copy_binary import BOOL, JSONB, TEXT, TEXT_ARRAY, RowEncoder
+from kgents_assets.hub.discovery import discover, package_dir_checker
+from kgents_assets.hub.extract_common import NodeFields
+from kgents_assets.hub.models import CallRef, FileStatus
 from kgents_assets.hub.node_ids import content_hash, qualify_node_id
 from kgents_assets.hub.scan import FileStat
 from kgents_assets.hub.test_files import tested_names
@@ -65,8 +66,8 @@ class FileResult:
     file_row: tuple[Any, ...] | None = None  # hub_files columns (FILE_COLUMNS)
     nodes: list[NodeFacts] = field(default_factory=list)
     node_rows: list[tuple[Any, ...]] = field(default_factory=list)  # NODE_COLUMNS
-    #: with ``encode``: the node rows as new rows (NODE_COLUMNS + state_source = source),
-    #: COPY text encoded by the worker; ``node_rows`` is then empty
+    #: with ``encode``: the node rows as new rows (NEW_NODE_COLUMNS: state_source = source),
+    #: binary COPY encoded by the worker; ``node_rows`` is then empty
     node_copy: bytes = b""
 
 
@@ -98,40 +99,51 @@ NODE_COLUMNS = [
     "extract",
 ]
 SOURCE = NODE_COLUMNS.index("source")
+_NO_SOURCE = {"source"}
+#: a new node's row: its "before" (state_source) is its own source
+NEW_NODE_COLUMNS = [*NODE_COLUMNS, "state_source"]
+_NEW_NODE_ROW = RowEncoder(
+    [TEXT] * 8 + [BOOL, TEXT, TEXT_ARRAY, TEXT_ARRAY, JSONB, TEXT],
+    same_as={NEW_NODE_COLUMNS.index("state_source"): SOURCE},
+)
 
 
-def call_names(node: CodeNode, imports: dict[str, str]) -> list[str]:
-    """Every name a definition must have to be one of this node's callees."""
-    names = {ref.name for ref in node.calls}
-    names |= {imports[r.name].rsplit(".", 1)[-1] for r in node.calls if r.name in imports}
+def call_names(calls: Iterable[CallRef], imports: dict[str, str]) -> list[str]:
+    """Every name a definition must have to be one of these calls' callees."""
+    names = {ref.name for ref in calls}
+    names |= {imports[r.name].rsplit(".", 1)[-1] for r in calls if r.name in imports}
     return sorted(names)
 
 
-def _node_row(repo: str, node: CodeNode, node_id: str, imports: dict[str, str]) -> tuple[Any, ...]:
+def _node_row(
+    repo: str, node: NodeFields, node_id: str, imports: dict[str, str]
+) -> tuple[Any, ...]:
     """A node's ``hub_nodes`` row under its repository-qualified ``node_id``: its
-    ``extract`` is what the node with that id would dump (``node_id`` is the first field,
-    so the qualified id is spliced in instead of copying the model to dump it again)."""
-    extract = node.model_dump_json(exclude={"source"})
-    local = '{"node_id":' + to_json(node.node_id).decode()
-    if not extract.startswith(local):  # a model whose first field moved: dump a copy
-        extract = node.model_copy(update={"node_id": node_id}).model_dump_json(exclude={"source"})
-    else:
-        extract = '{"node_id":' + to_json(node_id).decode() + extract[len(local) :]
+    ``extract`` is the JSON the CodeNode with that id dumps, minus the source (the
+    fields are in the model's order, so pydantic-core dumps the dict alike)."""
+    kind, name = node["kind"], node["name"]
+    is_test = node["is_test"]
     return (
         repo,
         node_id,
-        node.file_path,
-        node.kind,
-        node.name,
-        node.qualname,
-        node.full_name,
-        node.class_name,
-        node.is_test,
-        node.source,
-        call_names(node, imports),
-        tested_names(node.name) if node.is_test and node.kind != "module" else [],
-        extract,
+        node["file_path"],
+        kind,
+        name,
+        node["qualname"],
+        _full_name(node),
+        node["class_name"],
+        is_test,
+        node["source"],
+        call_names(node["calls"], imports),
+        tested_names(name) if is_test and kind != "module" else [],
+        to_json({**node, "node_id": node_id}, exclude=_NO_SOURCE).decode(),
     )
+
+
+def _full_name(node: NodeFields) -> str:
+    """CodeNode.full_name of these fields."""
+    module: str = node["module"]
+    return module if node["kind"] == "module" else f"{module}.{node['qualname']}"
 
 
 def read_and_parse(
@@ -152,8 +164,9 @@ def read_and_parse(
     digest = content_hash(data)
     if request.known_hash == digest:
         return FileResult(st, TOUCHED, digest=digest)
-    extract = extract_source(st.path, data, request.language, is_package_dir, max_bytes)
+    found = discover(st.path, data, request.language, is_package_dir, max_bytes)
     del data
+    extract = found.extract
     result = FileResult(st, PARSED, digest=digest, status=extract.status, error=extract.error)
     result.file_row = (
         repo,
@@ -167,12 +180,11 @@ def read_and_parse(
         extract.module,
         json.dumps(extract.imports),
     )
-    for node in extract.nodes:
-        node_id = qualify_node_id(repo, node.node_id)
-        result.node_rows.append(_node_row(repo, node, node_id, extract.imports))
-        result.nodes.append(
-            NodeFacts(node_id, node.name, node.kind, node.is_test, node.source_hash, node.full_name)
-        )
+    for node in found.nodes:
+        node_id = qualify_node_id(repo, node["node_id"])
+        row = _node_row(repo, node, node_id, extract.imports)
+        result.node_rows.append(row)
+        result.nodes.append(NodeFacts(node_id, row[4], row[3], row[8], node["source_hash"], row[6]))
     return result
 
 
@@ -184,7 +196,7 @@ def _read_batch(
     results = [read_and_parse(base, r, max_bytes, repo, is_pkg) for r in requests]
     if encode:
         for result in results:
-            result.node_copy = copy_block([(*row, row[SOURCE]) for row in result.node_rows])
+            result.node_copy = _NEW_NODE_ROW.block([(*row, None) for row in result.node_rows])
             result.node_rows = []
     return results
 

@@ -18,10 +18,11 @@ from typing import Any
 import psycopg
 
 from kgents_assets.hub import dirty
-from kgents_assets.hub.copy_text import copy_encoded
+from kgents_assets.hub.copy_binary import copy_binary
 from kgents_assets.hub.discovery import DEFAULT_MAX_FILE_BYTES
 from kgents_assets.hub.file_reads import (
     FILE_COLUMNS,
+    NEW_NODE_COLUMNS,
     NODE_COLUMNS,
     SOURCE,
     TOUCHED,
@@ -307,7 +308,7 @@ def refresh_files(
         kept_rows: list[tuple[Any, ...]] = []  # nodes the index knew: upserted at the end
         file_rows: list[tuple[Any, ...]] = []
         # On a first build every node is new (no old row can exist without its file's
-        # index row), so the workers encode the rows for COPY themselves (copy_text).
+        # index row), so the workers encode the rows for a binary COPY (copy_binary).
         for batch in read_files(
             root, requests, max_file_bytes, workers, repo, encode=first_build and not old_all
         ):
@@ -329,8 +330,8 @@ def refresh_files(
                     else:
                         fresh_rows.append((*row, row[SOURCE]))
             del batch
-            bulk_insert(conn, "hub_nodes", [*NODE_COLUMNS, "state_source"], fresh_rows)
-            copy_encoded(conn, "hub_nodes", [*NODE_COLUMNS, "state_source"], encoded)
+            bulk_insert(conn, "hub_nodes", NEW_NODE_COLUMNS, fresh_rows)
+            copy_binary(conn, "hub_nodes", NEW_NODE_COLUMNS, encoded)
         _count_parse_outcomes(reads, index, report)
         affected_files = [st.path for st in reads.to_parse] + reads.deleted
         affected_set = set(affected_files)
