@@ -110,7 +110,12 @@ def test_a_database_of_the_previous_release_upgrades_in_place(
     again = refresh_repository(store, root, repo="shop", workers=1)
     assert again.files.files_parsed == 0 and again.states.nodes_processed == 0
     catalog = sync_catalog(store, HashingEmbedder(64), repo="shop")
-    assert (catalog.added, catalog.reembedded) == (0, 0)
+    # the old release's module entries held their whole source: rebuilt once as outlines
+    # (the two modules with definitions), nothing added; then nothing left to do
+    assert catalog.mode == "full" and "format 1" in catalog.reason
+    assert (catalog.added, catalog.reembedded) == (0, 2)
+    catalog = sync_catalog(store, HashingEmbedder(64), repo="shop")
+    assert (catalog.mode, catalog.added, catalog.reembedded) == ("incremental", 0, 0)
     cold_root = tmp_path / "cold" / "shop"
     write_files(cold_root, {p.relative_to(root).as_posix(): p.read_text()
                             for p in root.rglob("*.py") if ".agentfs" not in p.parts})  # fmt: skip
