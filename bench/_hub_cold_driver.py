@@ -19,9 +19,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+ROW_QUERIES = {
+    "node_rows": "SELECT node_id, file_path, kind, name, qualname, full_name, class_name, "
+    "is_test, source, coalesce(state_source, source), call_names, tested_names, "
+    "extract::text FROM hub_nodes WHERE repo = %s ORDER BY node_id",
+    "file_rows": "SELECT path, mtime_ns, size, content_hash, language, status, error, module, "
+    "imports::text FROM hub_files WHERE repo = %s ORDER BY path",
+}
+
 
 def digest(store: Any, root: Path, repo: str) -> dict[str, str]:
-    """sha256 of each part of the model, in a canonical order."""
+    """sha256 of each part of the model, in a canonical order: node ids, edges, states,
+    markdown, and every index row (hub_nodes, hub_files)."""
     parts: dict[str, Any] = {}
     with store.connect() as conn:
         parts["nodes"] = sorted(
@@ -39,6 +48,16 @@ def digest(store: Any, root: Path, repo: str) -> dict[str, str]:
                 "SELECT key, value FROM kv WHERE repo = %s AND key LIKE 'node:%%'", (repo,)
             )
         )
+        # the index rows as readers see them (a NULL "before" reads as the source, and
+        # jsonb as the server prints it): hashed row by row, never held whole
+        for part, query in ROW_QUERIES.items():
+            h = hashlib.sha256()
+            with conn.cursor(name=f"digest_{part}") as cur:
+                cur.itersize = 2000
+                cur.execute(query, (repo,))
+                for row in cur:
+                    h.update(json.dumps(row, default=str).encode())
+            parts[part] = h.hexdigest()
     nodes_dir = root / ".agentfs" / "nodes"
     parts["markdown"] = [
         (

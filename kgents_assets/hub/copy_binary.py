@@ -15,7 +15,7 @@ holds what the server stores to what psycopg stores for the same Python values.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -80,29 +80,21 @@ _ENCODERS: dict[str, Callable[[Any], bytes]] = {
 
 
 class RowEncoder:
-    """Rows of one column layout (``types``, one per column) as binary COPY tuples.
-    ``same_as``: column -> an earlier column whose value it always repeats (a new node's
-    "before" is its own source): its encoding is reused, not made again."""
+    """Rows of one column layout (``types``, one per column) as binary COPY tuples."""
 
-    def __init__(self, types: Sequence[str], same_as: Mapping[int, int] | None = None) -> None:
+    def __init__(self, types: Sequence[str]) -> None:
         unknown = sorted({t for t in types if t not in _ENCODERS})
         if unknown:
             raise ValueError(f"no binary COPY encoding for column type(s) {unknown}")
-        self._width = len(types)
-        self._same_as = dict(sorted((same_as or {}).items()))  # inserted in column order
-        if any(not 0 <= src < col < len(types) for col, src in self._same_as.items()):
-            raise ValueError(f"same_as must name earlier columns: {self._same_as}")
-        self._encoders = [(i, _ENCODERS[t]) for i, t in enumerate(types) if i not in self._same_as]
+        self._encoders = [_ENCODERS[t] for t in types]
         self._count = struct.pack("!h", len(types))
 
     def row(self, values: Sequence[Any]) -> bytes:
-        """One tuple (every column's value given; a ``same_as`` column's is not read)."""
-        if len(values) != self._width:
-            raise ValueError(f"{len(values)} values for {self._width} columns")
+        """One tuple."""
+        if len(values) != len(self._encoders):
+            raise ValueError(f"{len(values)} values for {len(self._encoders)} columns")
         parts = [self._count]
-        parts += [encode(values[i]) for i, encode in self._encoders]
-        for col, src in self._same_as.items():
-            parts.insert(col + 1, parts[src + 1])
+        parts += [encode(v) for encode, v in zip(self._encoders, values, strict=True)]
         return b"".join(parts)
 
     def block(self, rows: Iterable[Sequence[Any]]) -> bytes:

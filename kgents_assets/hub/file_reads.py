@@ -66,8 +66,8 @@ class FileResult:
     file_row: tuple[Any, ...] | None = None  # hub_files columns (FILE_COLUMNS)
     nodes: list[NodeFacts] = field(default_factory=list)
     node_rows: list[tuple[Any, ...]] = field(default_factory=list)  # NODE_COLUMNS
-    #: with ``encode``: the node rows as new rows (NEW_NODE_COLUMNS: state_source = source),
-    #: binary COPY encoded by the worker; ``node_rows`` is then empty
+    #: with ``encode``: the node rows as new rows, binary COPY encoded by the worker;
+    #: ``node_rows`` is then empty
     node_copy: bytes = b""
 
 
@@ -98,14 +98,8 @@ NODE_COLUMNS = [
     "tested_names",
     "extract",
 ]
-SOURCE = NODE_COLUMNS.index("source")
 _NO_SOURCE = {"source"}
-#: a new node's row: its "before" (state_source) is its own source
-NEW_NODE_COLUMNS = [*NODE_COLUMNS, "state_source"]
-_NEW_NODE_ROW = RowEncoder(
-    [TEXT] * 8 + [BOOL, TEXT, TEXT_ARRAY, TEXT_ARRAY, JSONB, TEXT],
-    same_as={NEW_NODE_COLUMNS.index("state_source"): SOURCE},
-)
+_NODE_ROW = RowEncoder([TEXT] * 8 + [BOOL, TEXT, TEXT_ARRAY, TEXT_ARRAY, JSONB])
 
 
 def call_names(calls: Iterable[CallRef], imports: dict[str, str]) -> list[str]:
@@ -196,7 +190,7 @@ def _read_batch(
     results = [read_and_parse(base, r, max_bytes, repo, is_pkg) for r in requests]
     if encode:
         for result in results:
-            result.node_copy = _NEW_NODE_ROW.block([(*row, None) for row in result.node_rows])
+            result.node_copy = _NODE_ROW.block(result.node_rows)
             result.node_rows = []
     return results
 

@@ -90,7 +90,8 @@ class _Row:
 
 def _load_rows(conn: psycopg.Connection[Any], repo: str, ids: list[str]) -> dict[str, _Row]:
     rows = conn.execute(
-        "SELECT n.extract, n.source, n.state_source, f.imports FROM hub_nodes n "
+        "SELECT n.extract, n.source, coalesce(n.state_source, n.source), f.imports "
+        "FROM hub_nodes n "
         "JOIN hub_files f ON f.repo = n.repo AND f.path = n.file_path "
         "WHERE n.repo = %s AND n.node_id = ANY(%s)",
         (repo, ids),

@@ -115,8 +115,8 @@ Facts = tuple[dict[str, Any], str, str | None]
 
 _FACTS = (
     "SELECT n.extract - 'calls', "
-    "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.source ELSE '' END, "
-    "CASE WHEN n.state_source IS DISTINCT FROM n.source THEN n.state_source ELSE '' END "
+    "CASE WHEN n.state_source <> n.source THEN n.source ELSE '' END, "
+    "CASE WHEN n.state_source <> n.source THEN n.state_source ELSE '' END "
     "FROM hub_nodes n WHERE n.repo = %s"
 )
 

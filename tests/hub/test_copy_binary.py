@@ -42,8 +42,7 @@ def _table(conn: psycopg.Connection[Any], name: str) -> None:
 
 
 def test_encoded_rows_store_what_psycopg_stores(store: Store) -> None:
-    # "again" repeats "body": encoded once, stored twice
-    encoder = RowEncoder(TYPES, same_as={5: 1})
+    encoder = RowEncoder(TYPES)
     with store.transaction() as conn:
         _table(conn, "via_psycopg")
         _table(conn, "via_workers")
@@ -76,8 +75,6 @@ def test_a_row_of_the_wrong_width_or_an_unknown_type_is_refused() -> None:
         RowEncoder(TYPES).row(("1", "x"))
     with pytest.raises(ValueError, match="real"):
         RowEncoder([TEXT, "real"])
-    with pytest.raises(ValueError, match="earlier"):
-        RowEncoder(TYPES, same_as={1: 5})
 
 
 def test_text_the_server_refuses_fails_the_copy_and_stores_nothing(store: Store) -> None:

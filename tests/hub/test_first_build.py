@@ -65,9 +65,12 @@ def _everything(store: Store, root: Path) -> dict[str, Any]:
                 "SELECT node_id, stage, reason FROM hub_dirty WHERE repo = %s", (REPO,)
             ).fetchall()
         )
+        # as readers see them: a NULL "before" is the source (tests/hub/test_state_source)
         snap["sources"] = sorted(
             conn.execute(
-                "SELECT node_id, source, state_source FROM hub_nodes WHERE repo = %s", (REPO,)
+                "SELECT node_id, source, coalesce(state_source, source) FROM hub_nodes "
+                "WHERE repo = %s",
+                (REPO,),
             ).fetchall()
         )
     return snap
@@ -85,7 +88,7 @@ def _build(store: Store, root: Path, samples: list[str] | None = None) -> tuple[
     refresh_files(store, root, repo=REPO, workers=1)
     with store.connect() as conn:
         row = conn.execute(
-            "SELECT count(*) FROM hub_nodes WHERE state_source IS DISTINCT FROM source"
+            "SELECT count(*) FROM hub_nodes WHERE coalesce(state_source, source) <> source"
         ).fetchone()
     assert row is not None and row[0] > 0  # the diff bundle's "before" branch is taken
     states = refresh_states(store, repo=REPO)
