@@ -35,24 +35,30 @@ _TRUE, _FALSE = _length(1) + b"\x01", _length(1) + b"\x00"
 _JSONB_VERSION = b"\x01"
 
 
-def _text(value: str | None) -> bytes:
+# Each encoder appends a value's length and bytes to the row's parts: a text (a source of
+# up to megabytes) is never copied to sit behind its length before the row is joined.
+
+
+def _text(value: str | None, out: list[bytes]) -> None:
     if value is None:
-        return _NULL
+        out.append(_NULL)
+        return
     data = value.encode("utf-8")
-    return _length(len(data)) + data
+    out.append(_length(len(data)))
+    out.append(data)
 
 
-def _bool(value: bool | None) -> bytes:
-    if value is None:
-        return _NULL
-    return _TRUE if value else _FALSE
+def _bool(value: bool | None, out: list[bytes]) -> None:
+    out.append(_NULL if value is None else _TRUE if value else _FALSE)
 
 
-def _text_array(items: Sequence[str] | None) -> bytes:
+def _text_array(items: Sequence[str] | None, out: list[bytes]) -> None:
     if items is None:
-        return _NULL
+        out.append(_NULL)
+        return
     if not items:
-        return _EMPTY_ARRAY
+        out.append(_EMPTY_ARRAY)
+        return
     parts = [b""]
     for item in items:
         data = item.encode("utf-8")
@@ -60,18 +66,22 @@ def _text_array(items: Sequence[str] | None) -> bytes:
         parts.append(data)
     parts[0] = _ARRAY_HEAD.pack(1, 0, _TEXT_OID, len(items), 1)
     body = b"".join(parts)
-    return _length(len(body)) + body
+    out.append(_length(len(body)))
+    out.append(body)
 
 
-def _jsonb(text: str | None) -> bytes:
+def _jsonb(text: str | None, out: list[bytes]) -> None:
     """A JSON document given as text (the server parses it, as from a text COPY)."""
     if text is None:
-        return _NULL
+        out.append(_NULL)
+        return
     data = text.encode("utf-8")
-    return _length(len(data) + 1) + _JSONB_VERSION + data
+    out.append(_length(len(data) + 1))
+    out.append(_JSONB_VERSION)
+    out.append(data)
 
 
-_ENCODERS: dict[str, Callable[[Any], bytes]] = {
+_ENCODERS: dict[str, Callable[[Any, list[bytes]], None]] = {
     TEXT: _text,
     BOOL: _bool,
     TEXT_ARRAY: _text_array,
@@ -91,15 +101,19 @@ class RowEncoder:
 
     def row(self, values: Sequence[Any]) -> bytes:
         """One tuple."""
-        if len(values) != len(self._encoders):
-            raise ValueError(f"{len(values)} values for {len(self._encoders)} columns")
-        parts = [self._count]
-        parts += [encode(v) for encode, v in zip(self._encoders, values, strict=True)]
-        return b"".join(parts)
+        return self.block([values])
 
     def block(self, rows: Iterable[Sequence[Any]]) -> bytes:
         """Rows as one block for ``copy_binary``."""
-        return b"".join([self.row(r) for r in rows])
+        parts: list[bytes] = []
+        width = len(self._encoders)
+        for values in rows:
+            if len(values) != width:
+                raise ValueError(f"{len(values)} values for {width} columns")
+            parts.append(self._count)
+            for encode, value in zip(self._encoders, values, strict=True):
+                encode(value, parts)
+        return b"".join(parts)
 
 
 def copy_binary(
