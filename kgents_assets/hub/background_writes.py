@@ -34,9 +34,11 @@ class BackgroundWrites:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage-writes")
         self._pending: deque[Future[object]] = deque()
 
-    def submit(self, write: Write) -> None:
-        """Queue ``write`` (called with the connection) after those handed over before."""
-        while len(self._pending) >= self._depth:
+    def submit(self, write: Write, depth: int | None = None) -> None:
+        """Queue ``write`` (called with the connection) after those handed over before;
+        ``depth`` for this one instead of the instance's (small writes may queue up
+        while a long one runs, rather than stall the caller)."""
+        while len(self._pending) >= max(1, depth or self._depth):
             self._pending.popleft().result()
         self._pending.append(self._pool.submit(write, self._conn))
 

@@ -54,15 +54,34 @@ def mark_every_node(
     conn: psycopg.Connection[Any], repo: str, stage: str, reason: str, *, renew: bool = False
 ) -> None:
     """Mark every node of ``repo`` for ``stage``; a mark already there keeps its reason,
-    or with ``renew`` gets this one (what mark_dirty does, without shipping the ids)."""
-    conflict = (
-        "DO UPDATE SET reason = EXCLUDED.reason, marked_at = now()" if renew else "DO NOTHING"
+    or with ``renew`` gets this one (what mark_dirty does, without shipping the ids).
+
+    Renewing is an update of the marks there, then an insert of the others: what one
+    ``INSERT ... ON CONFLICT DO UPDATE`` gives without its speculative insertion per row
+    (a cold build marks every node for two stages: 44k rows each on Django, ~0.8 -> ~0.6 s
+    of server time). The caller holds the repository's stage lock, which every writer of
+    marks takes, so none appears between the two; a consumer deleting a mark meanwhile
+    (a catalog sync of every repository) waits on the row the update locked, and then
+    finds it renewed, as it would after the upsert."""
+    if not renew:
+        conn.execute(
+            "INSERT INTO hub_dirty (repo, node_id, stage, reason) "
+            "SELECT repo, node_id, %s, %s FROM hub_nodes WHERE repo = %s "
+            "ON CONFLICT (node_id, stage) DO NOTHING",
+            (stage, reason, repo),
+        )
+        return
+    conn.execute(
+        "UPDATE hub_dirty d SET reason = %s, marked_at = now() "
+        "WHERE d.repo = %s AND d.stage = %s "
+        "AND EXISTS (SELECT 1 FROM hub_nodes n WHERE n.node_id = d.node_id)",
+        (reason, repo, stage),
     )
     conn.execute(
         "INSERT INTO hub_dirty (repo, node_id, stage, reason) "
-        "SELECT repo, node_id, %s, %s FROM hub_nodes WHERE repo = %s "
-        f"ON CONFLICT (node_id, stage) {conflict}",
-        (stage, reason, repo),
+        "SELECT n.repo, n.node_id, %s, %s FROM hub_nodes n WHERE n.repo = %s "
+        "AND NOT EXISTS (SELECT 1 FROM hub_dirty d WHERE d.node_id = n.node_id AND d.stage = %s)",
+        (stage, reason, repo, stage),
     )
 
 

@@ -56,7 +56,7 @@ from kgents_assets.hub.states_first_build import (
     stream_facts,
 )
 from kgents_assets.hub.test_files import tested_names
-from kgents_assets.hub.traces import write_traces
+from kgents_assets.hub.traces import write_trace_of_every_node, write_traces
 from kgents_assets.hub.triage import Decision, RulesTriage, TriageBackend
 from kgents_assets.store import Store
 from kgents_assets.store.bulk import bulk_insert, bulk_upsert
@@ -64,6 +64,8 @@ from kgents_assets.store.bulk import bulk_insert, bulk_upsert
 EDGE_COLUMNS = ["repo", "src_id", "dst_id", "confidence"]
 #: Past this many nodes it is cheaper to load whole tables than to query by key.
 BULK_THRESHOLD = 2000
+#: A first build's batches of edges that may wait for the stage's writer (~2k rows each)
+EDGE_BATCHES_QUEUED = 64
 
 
 @dataclass
@@ -484,26 +486,45 @@ def _first_build(
     with BackgroundWrites(conn) as writes:
         if new_states is not None:
             # every node gets a state on this path, so every node of the repository is
-            # marked for stages 3 and 4, in the server, while the calls are resolved
+            # marked for stages 3 and 4, and (one decision for all) gets the same trace:
+            # made in the server while the calls are resolved
             writes.submit(partial(_mark_every_node_changed, repo=repo))
+            if new_states.decisions:
+                writes.submit(
+                    partial(
+                        write_trace_of_every_node,
+                        repo=repo,
+                        run_id=run_id,
+                        backend=new_states.triage_name,
+                        signals_json=new_states.signals_json,
+                        decisions_json=new_states.decisions_json,
+                    ),
+                    depth=2,
+                )
         table, ends = load_symbols(reader, repo)
         ids = sorted(ends)
-        edge_rows, callers, callees = resolve_all(reader, repo, table, ends)
-        del table
-        report.edges_written = len(edge_rows)
         # every row new: psycopg's C write_row, which costs less CPU than COPY text
         # encoded in Python (measured here: 130k edges 0.2 s against 0.4-0.7 s; 44k
-        # states 0.15 s against 0.3-0.5 s)
-        writes.submit(partial(bulk_insert, table="hub_edges", columns=EDGE_COLUMNS, rows=edge_rows))
-        del edge_rows
+        # states 0.15 s against 0.3-0.5 s). Each batch of calls' edges is stored while
+        # the next resolves: queued behind the marks and traces (small rows, and held
+        # until written either way), not waited for.
+        report.edges_written, callers, callees = resolve_all(
+            reader,
+            repo,
+            table,
+            ends,
+            lambda rows: writes.submit(
+                partial(bulk_insert, table="hub_edges", columns=EDGE_COLUMNS, rows=rows),
+                depth=EDGE_BATCHES_QUEUED,
+            ),
+        )
+        del table
         changed: list[str] = []
         diffed: list[str] = []
         edge_cache: EdgeCache = {}
         for facts in stream_facts(reader, repo):
             if new_states is not None:
-                derived = _derive_new_states(
-                    repo, facts, (callers, callees), new_states, run_id, report
-                )
+                derived = _derive_new_states(facts, (callers, callees), new_states, report)
             else:  # another backend sees every node's bundle: the general per-node code
                 rows = {
                     node.node_id: _Row(node, source, state_source, {})
@@ -593,14 +614,13 @@ def _rules_new_states(
 
 
 def _derive_new_states(
-    repo: str,
     facts: list[tuple[dict[str, Any], str, str | None]],
     edges: tuple[dict[str, list[EdgeEnd]], dict[str, list[EdgeEnd]]],
     shared: _NewStates,
-    run_id: str,
     report: StatesReport,
 ) -> _Derived:
-    """What ``_derive_states`` gives for nodes with no state, under the rules backend."""
+    """What ``_derive_states`` gives for nodes with no state, under the rules backend,
+    their traces aside (see ``_first_build``)."""
     callers, callees = edges
     out = _Derived([], set(), [], [], [])
     deferred = sum(1 for d in shared.decisions if d.verdict == "deferred")
@@ -612,11 +632,7 @@ def _derive_new_states(
         report.nodes_processed += 1
         report.decisions += len(shared.decisions)
         report.deferred += deferred
-        if shared.decisions:
-            out.traces.append(
-                (repo, run_id, node_id, shared.triage_name, shared.signals_json,
-                 shared.decisions_json)
-            )  # fmt: skip
+        # its trace, alike for every node, is written for all at once by _first_build
         report.states_added += 1
         key = state_key(node_id)
         out.new_keys.add(key)

@@ -14,7 +14,7 @@ and the markdown to it, tests/hub/test_new_states.py each state's JSON text).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -76,16 +76,22 @@ def _streamed(
             yield rows
 
 
+EdgeRow = tuple[str, str, str, float]
+
+
 def resolve_all(
     conn: psycopg.Connection[Any],
     repo: str,
     table: SymbolTable,
     ends: dict[str, tuple[str, bool]],
-) -> tuple[list[tuple[str, str, str, float]], dict[str, list[EdgeEnd]], dict[str, list[EdgeEnd]]]:
-    """Every node's calls resolved: the edge rows, and each node's callers and callees as
-    the general path reads them back (confidence rounded as a ``real`` round-trips).
-    Nodes come in storage order: every list built here is sorted by whoever reads it."""
-    rows: list[tuple[str, str, str, float]] = []
+    edges_out: Callable[[list[EdgeRow]], object],
+) -> tuple[int, dict[str, list[EdgeEnd]], dict[str, list[EdgeEnd]]]:
+    """Every node's calls resolved: the edge rows, handed to ``edges_out`` batch by batch
+    as they are found (so they are stored while the rest resolves), their count, and each
+    node's callers and callees as the general path reads them back (confidence rounded as
+    a ``real`` round-trips). Nodes come in storage order: every list built here is sorted
+    by whoever reads it."""
+    written = 0
     callers: dict[str, list[EdgeEnd]] = {}
     callees: dict[str, list[EdgeEnd]] = {}
     # a file's imports once per file, not once per node of it
@@ -97,6 +103,7 @@ def resolve_all(
         "file_path FROM hub_nodes WHERE repo = %s"
     )
     for batch in _streamed(conn, query, (repo,), "first_build_calls"):
+        rows: list[EdgeRow] = []
         for node_id, calls, module, class_name, file_path in batch:
             refs = [Call(c["name"], c.get("qualifier")) for c in calls or ()]
             ctx = CallerContext(node_id, module, class_name, imports_of.get(file_path, {}))
@@ -107,7 +114,10 @@ def resolve_all(
                 dst_name, dst_test = ends[dst]
                 callees.setdefault(node_id, []).append((dst, dst_name, c, dst_test))
                 callers.setdefault(dst, []).append((node_id, src_name, c, src_test))
-    return rows, callers, callees
+        if rows:
+            edges_out(rows)
+            written += len(rows)
+    return written, callers, callees
 
 
 #: (node's ``extract`` without its calls, source, the source its state was derived from)

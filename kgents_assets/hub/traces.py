@@ -23,6 +23,27 @@ def write_traces(conn: psycopg.Connection[Any], rows: Iterable[TraceRow]) -> Non
             copy.write_row(row)
 
 
+def write_trace_of_every_node(
+    conn: psycopg.Connection[Any],
+    repo: str,
+    run_id: str,
+    backend: str,
+    signals_json: str,
+    decisions_json: str,
+) -> None:
+    """One trace per node of ``repo``, all alike (a first build under the rules backend:
+    every node new, one decision for all): the rows ``write_traces`` gives for the nodes
+    in id order (``sorted``'s order, ``COLLATE "C"``), ids taken in that order. Made in
+    the server from ``hub_nodes``: the two documents are parsed once, not once per node
+    (44k times, 31 MB of text, on Django), and no row crosses the wire."""
+    conn.execute(
+        "INSERT INTO hub_traces (repo, run_id, node_id, backend, signals, decisions) "
+        "SELECT repo, %s, node_id, %s, %s::jsonb, %s::jsonb FROM hub_nodes WHERE repo = %s "
+        'ORDER BY node_id COLLATE "C"',
+        (run_id, backend, signals_json, decisions_json, repo),
+    )
+
+
 def write_trace(
     conn: psycopg.Connection[Any],
     *,

@@ -60,6 +60,11 @@ def _everything(store: Store, root: Path) -> dict[str, Any]:
                 "SELECT node_id, signals, decisions FROM hub_traces WHERE repo = %s", (REPO,)
             )
         )
+        # readers list a run's nodes in trace id order (traces.nodes_of_run)
+        snap["trace_order"] = conn.execute(
+            "SELECT node_id, run_id, backend FROM hub_traces WHERE repo = %s ORDER BY id",
+            (REPO,),
+        ).fetchall()
         snap["marks"] = sorted(
             conn.execute(
                 "SELECT node_id, stage, reason FROM hub_dirty WHERE repo = %s", (REPO,)
@@ -131,7 +136,8 @@ def test_first_build_paths_equal_the_general_paths(
     assert first_samples == general_samples and len(first_samples) == 5
 
     assert first["pending"] == general["pending"] == 0
-    for part in ("nodes", "edges", "states", "markdown", "traces", "marks", "sources"):
+    for part in ("nodes", "edges", "states", "markdown", "traces", "trace_order", "marks",
+                 "sources"):  # fmt: skip
         assert first[part] == general[part], part
     # the markdown files are the same bytes (timestamps aside) and nothing else is there
     assert len(first["markdown"]) == len(first["states"])
