@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -41,11 +42,18 @@ CALLERS_CAP = 50
 EdgeEnd = tuple[str, str, float, bool]
 
 
+_BY_NAME = itemgetter(1, 0)
+_CONFIDENCE = itemgetter(2)
+
+
 def ordered_edges(items: Sequence[EdgeEnd], cap: int | None = None) -> list[EdgeEnd]:
     """Edges by name; with ``cap``, only the ``cap`` most confident (ties by name, id)."""
-    if cap is not None and len(items) > cap:
-        items = sorted(items, key=lambda x: (-x[2], x[1], x[0]))[:cap]
-    return sorted(items, key=lambda x: (x[1], x[0]))
+    by_name = sorted(items, key=_BY_NAME)
+    if cap is not None and len(by_name) > cap:
+        # sorts are stable, in reverse too: the most confident first, ties by name, id
+        by_name = sorted(by_name, key=_CONFIDENCE, reverse=True)[:cap]
+        by_name.sort(key=_BY_NAME)
+    return by_name
 
 
 def full_name_of(module: str, kind: str, qualname: str) -> str:
@@ -69,25 +77,9 @@ def related_tests(
 
 class _Facts:
     """The attributes ``summarize`` and ``suggest_test_skeleton`` read (StateFacts), taken
-    from a state being built."""
+    from a state being built: its fields as they are (one C-level dict update, not a
+    ``setattr`` per field), plus ``caller_count``."""
 
-    __slots__ = (
-        "callees",
-        "caller_count",
-        "complexity",
-        "docstring_summary",
-        "end_line",
-        "file_path",
-        "full_name",
-        "is_test",
-        "kind",
-        "language",
-        "name",
-        "qualname",
-        "related_tests",
-        "signature",
-        "start_line",
-    )
     callees: list[dict[str, Any]]
     caller_count: int
     complexity: int
@@ -104,10 +96,8 @@ class _Facts:
     signature: str
     start_line: int
 
-    def __init__(self, state: Mapping[str, Any]) -> None:
-        for name in self.__slots__:
-            if name != "caller_count":
-                setattr(self, name, state[name])
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self.caller_count = state["callers_total"]
 
 

@@ -434,13 +434,13 @@ def refresh_states(
         if not marks:
             report.duration_s = time.perf_counter() - started
             return report
-        marked = sorted(marks)
         if is_first_build(conn, repo):
             report.first_build = True
             with store.connect() as reader:
-                _first_build(conn, reader, repo, marked, triage, run_id, now, report)
+                _first_build(conn, reader, repo, triage, run_id, now, report)
             report.duration_s = time.perf_counter() - started
             return report
+        marked = sorted(marks)
         rows = _load_rows(conn, repo, marked)
         removed = [i for i in marked if i not in rows]
 
@@ -468,7 +468,6 @@ def _first_build(
     conn: psycopg.Connection[Any],
     reader: psycopg.Connection[Any],
     repo: str,
-    marked: list[str],
     triage: TriageBackend,
     run_id: str,
     now: datetime,
@@ -558,7 +557,8 @@ def _first_build(
         raise RuntimeError(  # _derive_new_states gives every node a state
             f"first build of {repo!r}: {len(changed)} states for {len(ids)} nodes"
         )
-    dirty.clear_marks(conn, repo, dirty.STATE, marked)
+    # every state mark of the repository was read under the stage lock: this stage's
+    dirty.clear_every_mark(conn, repo, dirty.STATE)
 
 
 def _mark_every_node_changed(conn: psycopg.Connection[Any], repo: str) -> None:
@@ -623,21 +623,24 @@ def _derive_new_states(
     their traces aside (see ``_first_build``)."""
     callers, callees = edges
     out = _Derived([], set(), [], [], [])
-    deferred = sum(1 for d in shared.decisions if d.verdict == "deferred")
+    state = shared.builder.state
+    none: list[EdgeEnd] = []  # read only
+    writes, diffed = out.writes, out.diffed
     for extract, source, state_source in facts:
         node_id: str = extract["node_id"]
-        state = shared.builder.state(extract, callers.get(node_id, []), callees.get(node_id, []))
         if state_source != source:
-            out.diffed.append(node_id)
-        report.nodes_processed += 1
-        report.decisions += len(shared.decisions)
-        report.deferred += deferred
-        # its trace, alike for every node, is written for all at once by _first_build
-        report.states_added += 1
-        key = state_key(node_id)
-        out.new_keys.add(key)
-        out.changed_ids.append(node_id)
-        out.writes.append((key, state_json(state)))
+            diffed.append(node_id)
+        node_state = state(extract, callers.get(node_id, none), callees.get(node_id, none))
+        writes.append((state_key(node_id), state_json(node_state)))
+    # every node gets a state, new, and the one decision (its trace, alike for every
+    # node, is written for all at once by _first_build)
+    out.changed_ids = [extract["node_id"] for extract, _, _ in facts]
+    out.new_keys = {key for key, _ in writes}
+    n = len(facts)
+    report.nodes_processed += n
+    report.states_added += n
+    report.decisions += n * len(shared.decisions)
+    report.deferred += n * sum(1 for d in shared.decisions if d.verdict == "deferred")
     return out
 
 
