@@ -339,7 +339,9 @@ def refresh_files(
             1 for i, n in new.items() if i in old and old[i][3] != n.source_hash
         )
 
-        _write_index(conn, repo, file_rows, kept_rows, reads, removed)
+        # kept nodes whose source moves on: their "before" must be kept (see _write_index)
+        moved_on = [i for i, n in new.items() if i in old_all and old_all[i][3] != n.source_hash]
+        _write_index(conn, repo, file_rows, kept_rows, reads, removed, moved_on)
         marks = _marks_for_changes(
             conn, repo, new, old, added, removed, affected_files, first_build=first_build
         )
@@ -360,6 +362,7 @@ def _write_index(
     kept_rows: list[tuple[Any, ...]],
     reads: _Reads,
     removed: list[str],
+    moved_on: list[str],
 ) -> None:
     """1c. the rest of the index rows of changed files, in bulk (COPY + set-based upserts);
     new nodes were copied in as their files were parsed."""
@@ -378,13 +381,13 @@ def _write_index(
         conn.execute(
             "DELETE FROM hub_files WHERE repo = %s AND path = ANY(%s)", (repo, reads.deleted)
         )
-    if kept_rows:
+    if moved_on:
         # A kept node keeps the source its state was derived from until stage 2 has diffed
         # against it: a NULL "before" (same as source) becomes that source before the
-        # source moves on.
+        # source moves on (an unchanged node of an edited file keeps its NULL).
         conn.execute(
             "UPDATE hub_nodes SET state_source = source "
             "WHERE repo = %s AND node_id = ANY(%s) AND state_source IS NULL",
-            (repo, [r[1] for r in kept_rows]),
+            (repo, moved_on),
         )
     bulk_upsert(conn, "hub_nodes", NODE_COLUMNS, kept_rows, key=["node_id"])

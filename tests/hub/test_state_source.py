@@ -25,9 +25,11 @@ REPO = "shop"
 V1 = "def rate(x):\n    return x * 2\n"
 V2 = "def rate(x):\n    return x * 3\n"
 V3 = "def rate(x):\n    if x:\n        return x * 4\n    return 0\n"
+#: a function of the edited file that the edits leave alone
+KEEP = "\n\ndef keep():\n    return 1\n"
 FILES: Files = {
     "shop/__init__.py": "",
-    "shop/pricing.py": V1,
+    "shop/pricing.py": V1 + KEEP,
     "shop/cart.py": "from shop.pricing import rate\n\n\ndef total(x):\n    return rate(x)\n",
 }
 
@@ -57,16 +59,19 @@ def test_the_before_is_the_source_the_state_was_derived_from(
     add_repository(store, REPO, str(root))
     refresh_repository(store, root, repo=REPO)
     # a new node stores no copy of its source
-    assert {q: s for q, (_, s) in _sources(store).items()} == {"rate": None, "total": None}
+    assert {q: s for q, (_, s) in _sources(store).items()} == dict.fromkeys(
+        ("rate", "keep", "total")
+    )
 
     # two edits, stage 1 only after each: the before stays the source stage 2 last saw
-    (root / "shop/pricing.py").write_text(V2)
+    (root / "shop/pricing.py").write_text(V2 + KEEP)
     refresh_files(store, root, repo=REPO, workers=1)
     assert _sources(store)["rate"] == (V2.rstrip("\n"), V1.rstrip("\n"))
-    (root / "shop/pricing.py").write_text(V3)
+    (root / "shop/pricing.py").write_text(V3 + KEEP)
     refresh_files(store, root, repo=REPO, workers=1)
     assert _sources(store)["rate"] == (V3.rstrip("\n"), V1.rstrip("\n"))
-    assert _sources(store)["total"][1] is None  # untouched nodes keep no copy
+    # unchanged nodes keep no copy, in another file or in the edited one
+    assert _sources(store)["total"][1] is None and _sources(store)["keep"][1] is None
 
     seen: dict[str, tuple[str | None, str]] = {}
     real = diff_bundle.build_diff_bundle
