@@ -3,10 +3,11 @@
     uv run python bench/state_first_build_bench.py --before PATH [--after PATH]
         [--rounds 4] [--work-dir DIR] [--profile]
 
-Stage 1 runs once (this tree) into a template database; every round clones it
+Stage 1 of the before tree runs once into a template database; every round clones it
 (``CREATE DATABASE ... TEMPLATE``) and runs ``refresh_states`` in a fresh process of each
-tree (``PYTHONPATH=<tree>``, cwd outside both trees), the trees alternating their order
-from round to round so a burst of load elsewhere hits both alike. Prints medians of the
+tree (``PYTHONPATH=<tree>``, cwd outside both trees) after that tree's migrations (none
+for the before tree; for the after tree, what an upgrade applies), the trees alternating
+their order from round to round so a burst of load elsewhere hits both alike. Prints medians of the
 stage's wall clock (inside the process), the process's wall and CPU, PostgreSQL's CPU and
 the process's peak RSS, with the load average. Both trees get the same ``now`` and run
 id, so their models must be equal byte for byte: states (kv text as readers get it),
@@ -22,6 +23,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -44,6 +46,7 @@ from datetime import UTC, datetime
 from kgents_assets.store import Store
 from kgents_assets.hub.refresh_states import refresh_states
 store = Store(url=sys.argv[1])
+store.migrate()  # this tree's migrations on the before tree's stage-1 store (an upgrade)
 now = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 prof = None
 if len(sys.argv) > 2:
@@ -100,21 +103,37 @@ def digest(url: str) -> dict[str, str]:
     return out
 
 
-def build_template(admin_url: str, source: Path, work: Path, name: str) -> None:
-    """Stage 1 of this tree into database ``name``, on a copy of the corpus."""
-    from kgents_assets.hub.refresh_files import refresh_files
-    from kgents_assets.repos.registry import add_repository
-    from kgents_assets.store import Store
+TEMPLATE_DRIVER = """
+import sys
+from pathlib import Path
+from kgents_assets.hub.refresh_files import refresh_files
+from kgents_assets.repos.registry import add_repository
+from kgents_assets.store import Store
+store = Store(url=sys.argv[1])
+store.migrate()
+add_repository(store, sys.argv[2], sys.argv[3])
+report = refresh_files(store, Path(sys.argv[3]), repo=sys.argv[2], workers=2)
+print(report.nodes_added)
+"""
 
+
+def build_template(admin_url: str, source: Path, work: Path, name: str, tree: Path) -> None:
+    """Stage 1 of ``tree`` (the before tree: its schema and rows, which the after tree
+    migrates as an upgrade would) into database ``name``, on a copy of the corpus."""
     root = work / "corpus"
     shutil.copytree(source, root)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    store = Store(url=db_url(admin_url, name))
-    store.migrate()
-    add_repository(store, REPO, str(root))
-    report = refresh_files(store, root, repo=REPO, workers=2)
-    print(f"template: stage 1 stored {report.nodes_added:,} nodes (load {load()})")
+    done = subprocess.run(
+        [sys.executable, "-c", TEMPLATE_DRIVER, db_url(admin_url, name), REPO, str(root)],
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(f"template: stage 1 of {tree} stored {int(done.stdout.split()[-1]):,} nodes "
+          f"(load {load()})")  # fmt: skip
 
 
 def run_round(
@@ -172,7 +191,7 @@ def main() -> None:
         pg_dir = postgres_servers(work)[0]
         admin = db_url(store.url, "postgres")
         template = "s2_template"
-        build_template(admin, source, work, template)
+        build_template(admin, source, work, template, trees["before"])
         results: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
         for i in range(args.rounds):
             order = ["before", "after"] if i % 2 == 0 else ["after", "before"]

@@ -55,6 +55,25 @@ def test_writes_land_in_order_and_commit_with_the_transaction(store: Store) -> N
     assert _keys(store) == order
 
 
+def test_a_deeper_hand_over_queues_behind_a_running_write(store: Store) -> None:
+    """``submit(..., depth=n)`` returns while a long write runs (a first build's edge
+    batches queue behind the marks), and the writes still land in order."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(conn: psycopg.Connection[Any]) -> None:
+        started.set()
+        assert release.wait(60)
+        _insert("bw:00")(conn)
+
+    with store.transaction() as conn, BackgroundWrites(conn) as writes:
+        writes.submit(slow)
+        assert started.wait(60)
+        for i in range(1, 4):
+            writes.submit(_insert(f"bw:{i:02d}"), depth=8)  # returns: the write is held
+        release.set()  # reached only if the hand-overs above did not wait for it
+    assert _keys(store) == [f"bw:{i:02d}" for i in range(4)]
+
+
 def test_a_failed_write_fails_the_transaction_and_stores_nothing(store: Store) -> None:
     def fail(conn: psycopg.Connection[Any]) -> None:
         conn.execute("SELECT 1/0")
