@@ -6,15 +6,15 @@
 The hub's three stages (no Dagster, no catalog: that is bench/readme_bench.py), each cold
 build in its own process (``_hub_cold_driver.py``) against a fresh database of one real
 PostgreSQL, for two trees: ``--before`` (a commit archived into a temp dir, default the
-session-start commit cd513bf, or a checkout's path) and this one. Rounds alternate the
+session-start commit 282bd6b, or a checkout's path) and this one. Rounds alternate the
 order of the trees so a burst of load elsewhere hits both alike. Prints, all wall clock,
 medians over rounds: the raw tree-sitter baseline on 1 and on N processes side by side,
 the cold build by stage and its ratio to the 1-process baseline, CPU seconds of the build
 and of PostgreSQL, peak RSS of the main process and of its process tree (with the parse
 workers), then a no-op refresh and one-file edits on the built model. Exits non-zero when
-the cold builds of the two trees stored different models (nodes, edges, states,
-markdown): the after tree's first-build paths must equal the general (incremental)
-paths of the before tree, byte for byte, timestamps aside. A before tree older than the
+the after tree's cold builds stored another model (nodes, edges, states, markdown, and
+every hub_nodes/hub_files row as readers see it) than its general (incremental) paths
+give, byte for byte, timestamps aside; before == after is printed too. A before tree older than the
 callers cap (1a01ef9) stores other states, so compare against dba0dd5 or later.
 """
 
@@ -48,7 +48,7 @@ from kgents_assets.store import open_store
 REPO = "django"
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "_hub_cold_driver.py"
-DEFAULT_BEFORE = "cd513bf"
+DEFAULT_BEFORE = "282bd6b"
 
 
 def python_files(root: Path) -> list[str]:
