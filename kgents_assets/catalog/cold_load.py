@@ -28,7 +28,7 @@ from kgents_assets.catalog import bulk_write, side_tsv, storage
 from kgents_assets.catalog.embedders.base import Embedder
 from kgents_assets.catalog.embedders.pool import EmbeddingPool
 from kgents_assets.catalog.models import CatalogEntry
-from kgents_assets.catalog.nodes import RepoChildren, load_node_entries
+from kgents_assets.catalog.nodes import DirectChildren, load_node_entries
 from kgents_assets.hub.state_store import state_key
 
 #: Node states per batch: big enough that per-statement costs vanish, small enough that a
@@ -195,7 +195,7 @@ def load_new_nodes(
     embedded = 0
     step = time.perf_counter()
     # outlines of the load's classes and modules (see catalog.outline)
-    children = RepoChildren(conn, sorted({i.partition(":")[0] for i in node_ids}))
+    children = DirectChildren(conn, node_ids)
 
     def write(b: _Batch) -> None:
         nonlocal step, embedded

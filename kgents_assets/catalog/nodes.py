@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -89,29 +89,32 @@ def _repo_prefix(node_id: str) -> str:
     return node_id.partition(":")[0]
 
 
-#: A child's header as ``hub_nodes`` holds it (the CodeNode without its source).
-_CHILD_COLUMNS = (
-    "(n.extract->>'start_line')::int, (n.extract->>'end_line')::int, "
-    "coalesce(n.extract->>'signature', '')"
-)
-
-
 def _outline_prefix(state: NodeState) -> str:
     """What the qualname of each direct child of ``state`` starts with."""
     return "" if state.kind == "module" else f"{state.qualname}."
 
 
-class RepoChildren:
-    """Every definition of some repositories, by the parent it is a direct child of, read
-    in one query. A cold load asks for the children of a few thousand parents per batch:
-    one query each time scans ``hub_nodes`` again (Django: 22 x ~120 ms), this one once."""
+class DirectChildren:
+    """The definitions of the repositories of ``node_ids`` (of ``files`` only, when
+    given), by the parent they are direct children of (a module's top-level definitions,
+    a class's members), read in one query. A cold load reads a repository's once for all
+    its batches: a query per batch would scan ``hub_nodes`` again each time (Django: 22 x
+    ~120 ms); a sync of a few nodes reads only their files'."""
 
-    def __init__(self, conn: psycopg.Connection[Any], repos: Sequence[str]) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        node_ids: Iterable[str],
+        files: Sequence[str] | None = None,
+    ) -> None:
         self._by_parent: dict[tuple[str, str, str], list[Child]] = {}
+        repos = sorted({_repo_prefix(i) for i in node_ids})
         rows = conn.execute(
-            f"SELECT n.repo, n.file_path, n.qualname, {_CHILD_COLUMNS} FROM hub_nodes n "
-            "WHERE n.repo = ANY(%b) AND n.kind <> 'module'",
-            (list(repos),),
+            "SELECT n.repo, n.file_path, n.qualname, (n.extract->>'start_line')::int, "
+            "(n.extract->>'end_line')::int, coalesce(n.extract->>'signature', '') "
+            "FROM hub_nodes n WHERE n.repo = ANY(%b) AND n.kind <> 'module'"
+            + ("" if files is None else " AND n.file_path = ANY(%b)"),
+            (repos,) if files is None else (repos, sorted(set(files))),
         )
         for repo, file_path, qualname, start, end, signature in rows:
             if start is not None and end is not None:
@@ -128,7 +131,7 @@ class RepoChildren:
 def entry_sources(
     conn: psycopg.Connection[Any],
     states: Mapping[str, NodeState],
-    children: RepoChildren | None = None,
+    children: DirectChildren | None = None,
 ) -> dict[str, str]:
     """node id -> the code its entry embeds and indexes: its source from ``hub_nodes``,
     outlined for a class or a module with its direct children as ``hub_nodes`` holds them
@@ -139,14 +142,14 @@ def entry_sources(
         ).fetchall()
     )
     parents = [s for i, s in states.items() if s.kind in OUTLINED_KINDS and sources.get(i)]
-    found = (
-        {p.node_id: children.of(p) for p in parents}
-        if children is not None
-        else _direct_children(conn, parents)
-    )
-    for node_id, kids in found.items():
-        source = sources[node_id]
-        sources[node_id] = outline(source, _first_line(states[node_id], source), kids)
+    if not parents:
+        return sources
+    if children is None:
+        ids, files = [p.node_id for p in parents], [p.file_path for p in parents]
+        children = DirectChildren(conn, ids, files)
+    for parent in parents:
+        source = sources[parent.node_id]
+        sources[parent.node_id] = outline(source, _first_line(parent, source), children.of(parent))
     return sources
 
 
@@ -155,34 +158,6 @@ def _first_line(state: NodeState, source: str) -> int:
     ``def``/``class`` line, and a decorated definition's source starts at its first
     decorator; both end at ``end_line``."""
     return state.start_line if state.kind == "module" else state.end_line - source.count("\n")
-
-
-def _direct_children(
-    conn: psycopg.Connection[Any], parents: Sequence[NodeState]
-) -> dict[str, list[Child]]:
-    """Each parent's direct children in ``hub_nodes``: a module's top-level definitions, a
-    class's members (qualname one level below), found through the (repo, file) index."""
-    if not parents:
-        return {}
-    found: dict[str, list[Child]] = {}
-    for parent, start, end, signature in conn.execute(
-        f"SELECT w.parent, {_CHILD_COLUMNS} "
-        "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) "
-        "AS w(parent, repo, file_path, prefix) "
-        "JOIN hub_nodes n ON n.repo = w.repo AND n.file_path = w.file_path "
-        "AND n.kind <> 'module' AND n.node_id <> w.parent "
-        "AND left(n.qualname, length(w.prefix)) = w.prefix "
-        "AND strpos(substr(n.qualname, length(w.prefix) + 1), '.') = 0",
-        (
-            [p.node_id for p in parents],
-            [_repo_prefix(p.node_id) for p in parents],
-            [p.file_path for p in parents],
-            [_outline_prefix(p) for p in parents],
-        ),
-    ).fetchall():
-        if start is not None and end is not None:
-            found.setdefault(parent, []).append(Child(start, end, signature))
-    return found
 
 
 def stored_entry_format(conn: psycopg.Connection[Any]) -> int | None:
@@ -209,7 +184,7 @@ def load_node_entries(
     conn: psycopg.Connection[Any],
     node_ids: Sequence[str],
     invalid_states: list[str],
-    children: RepoChildren | None = None,
+    children: DirectChildren | None = None,
 ) -> tuple[list[CatalogEntry], list[str]]:
     """(entries for the ids that have a state, in id order; ids that have none). Ids whose
     state does not validate are appended to ``invalid_states`` (and are in neither)."""

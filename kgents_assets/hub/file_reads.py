@@ -99,6 +99,7 @@ NODE_COLUMNS = [
     "extract",
 ]
 _NO_SOURCE = {"source"}
+_FULL_NAME = NODE_COLUMNS.index("full_name")
 _NODE_ROW = RowEncoder([TEXT] * 8 + [BOOL, TEXT, TEXT_ARRAY, TEXT_ARRAY, JSONB])
 
 
@@ -178,7 +179,8 @@ def read_and_parse(
         node_id = qualify_node_id(repo, node["node_id"])
         row = _node_row(repo, node, node_id, extract.imports)
         result.node_rows.append(row)
-        result.nodes.append(NodeFacts(node_id, row[4], row[3], row[8], node["source_hash"], row[6]))
+        facts = (node["name"], node["kind"], node["is_test"], node["source_hash"])
+        result.nodes.append(NodeFacts(node_id, *facts, row[_FULL_NAME]))
     return result
 
 
