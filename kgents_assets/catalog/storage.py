@@ -3,6 +3,7 @@ takes a connection, so a sync's writes commit together or not at all."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -17,6 +18,8 @@ from kgents_assets.catalog.embedders.base import Embedder, Vectors
 from kgents_assets.catalog.errors import EmbedderMismatch, EntryNotFound, RelationshipCycle
 from kgents_assets.catalog.models import CatalogEntry, RelationKind
 from kgents_assets.catalog.text import expand_identifiers, text_hash
+
+log = logging.getLogger(__name__)
 
 EMBEDDER_META_KEY = "catalog:embedder"
 HNSW_MAX_DIM = 2000  # pgvector 0.6: larger `vector` columns cannot be HNSW-indexed
@@ -75,6 +78,24 @@ def catalog_lock(conn: psycopg.Connection[Any], repo: str | None = None) -> None
     else:
         conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext('kgents:catalog'))")
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kgents:catalog:{repo}",))
+
+
+def holds_whole_catalog(conn: psycopg.Connection[Any]) -> bool:
+    """Whether this transaction writes the catalog alone: it took the store-wide lock, or
+    can take it now because no other writer is in a transaction (then it keeps it).
+
+    Creating or dropping a vector index is only safe then. Two repositories' syncs that
+    each wrote rows would deadlock on it: ``CREATE INDEX`` waits for the other's row
+    writes to commit, while the other waits on this one (the same index name, or its own
+    ``CREATE INDEX`` waiting for this transaction's rows)."""
+    row = conn.execute("SELECT pg_try_advisory_xact_lock(hashtext('kgents:catalog'))").fetchone()
+    return bool(row and row[0])
+
+
+def needs_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
+    """Whether ``dim``'s vectors should have an HNSW index that does not exist yet (a sync
+    that will build it takes the store-wide lock up front: see ``holds_whole_catalog``)."""
+    return dim <= HNSW_MAX_DIM and not has_vector_index(conn, dim)
 
 
 def embedding_text(entry: CatalogEntry) -> str:
@@ -160,6 +181,15 @@ def ensure_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
     if dim > HNSW_MAX_DIM:
         return False  # searched exactly: pgvector cannot index it
     if has_vector_index(conn, dim):
+        return False
+    if not holds_whole_catalog(conn):
+        # another repository's sync is writing: building now could deadlock with it. The
+        # next sync finds the index missing and builds it under the store-wide lock.
+        log.warning(
+            "the vector index for %d dimensions is missing and another catalog sync is "
+            "running: searches are exact until the next sync builds it",
+            dim,
+        )
         return False
     name = vector_index_name(dim)
     # The graph is built in memory when it fits (44k 512-d vectors: ~120 MB); past the limit
@@ -316,6 +346,8 @@ def drop_vector_index_for_bulk(conn: psycopg.Connection[Any], dim: int, incoming
     indexed = indexed_vectors(conn, dim)
     if indexed == 0 or incoming < indexed:
         return False
+    if not holds_whole_catalog(conn):
+        return False  # other repositories' syncs are writing: the index is maintained
     conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(vector_index_name(dim))))
     return True
 

@@ -324,6 +324,36 @@ def _drop_other_dimension_indexes(conn: psycopg.Connection[Any], dim: int) -> No
             conn.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
+def _writes_shared_parts(
+    conn: psycopg.Connection[Any],
+    embedder: Embedder,
+    fixture_entries: Sequence[CatalogEntry] | None,
+) -> bool:
+    """Whether a repository's sync will write what every repository shares: the vector
+    index (missing: this sync builds it) or the fixture entries (differing from these).
+    Such a sync writes alone (see storage.holds_whole_catalog): two repositories' syncs
+    writing the same rows or the same index at once wait on each other or deadlock. Read
+    before taking a lock: a sync that finds them done after waiting writes nothing to them."""
+    if storage.needs_vector_index(conn, embedder.dimension):
+        return True
+    if fixture_entries is None:
+        return False
+    wanted = {e.id: storage.prepare_entry(e) for e in fixture_entries}
+    stored = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "SELECT e.id, e.fingerprint, v.embedder = %s AND v.dim = %s "
+            "AND v.text_hash = e.text_hash "
+            "FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
+            "WHERE e.origin = 'fixture'",
+            (embedder.id, embedder.dimension),
+        )
+    }
+    return stored.keys() != wanted.keys() or any(
+        stored[i] != (p.fingerprint, True) for i, p in wanted.items()
+    )
+
+
 def _node_ids_to_sync(
     conn: psycopg.Connection[Any], repo: str | None, full: bool, marks: list[tuple[str, Any]]
 ) -> list[str]:
@@ -367,7 +397,8 @@ def sync_catalog(
         stored_format = nodes.stored_entry_format(conn)
         old_format = stored_format if stored_format not in (None, nodes.NODE_ENTRY_FORMAT) else None
         scope = None if embedder_changed or old_format is not None else repo
-        storage.catalog_lock(conn, scope)
+        alone = scope is None or _writes_shared_parts(conn, embedder, fixture_entries)
+        storage.catalog_lock(conn, None if alone else scope)
         if repo is not None and scope is not None:
             dirty.stage_lock(conn, repo)
         had_index = storage.has_vector_index(conn, embedder.dimension)

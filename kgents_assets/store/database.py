@@ -24,6 +24,8 @@ from kgents_assets.store.migrations import LegacyRepository, apply_migrations
 
 DATABASE_URL_ENV = "KGENTS_DATABASE_URL"
 CONNECT_TIMEOUT_S = 5
+#: SQLSTATE class 40, "transaction rollback": deadlock_detected, serialization_failure, ...
+TRANSACTION_ROLLBACK = "40"
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -180,6 +182,13 @@ class Store:
             with conn.transaction():
                 yield conn
         except psycopg.OperationalError as exc:
+            if (exc.sqlstate or "").startswith(TRANSACTION_ROLLBACK):
+                # the server is up: it cancelled this transaction (a deadlock, a
+                # serialization failure), so nothing of it was written and a retry is safe
+                raise DatabaseUnavailable(
+                    f"the database at {self.display_url} rolled this transaction back, "
+                    f"nothing of it was written (run it again): {self.reason(exc)}"
+                ) from exc
             raise DatabaseUnavailable(
                 f"lost the database at {self.display_url}: {self.reason(exc)}"
             ) from exc

@@ -24,6 +24,7 @@ class Node:
 
     state: NodeState
     source: str
+    repo: str = REPO
 
     @property
     def id(self) -> str:
@@ -39,10 +40,11 @@ def make_node(
     kind: str = "function",
     is_test: bool = False,
     related_tests: Iterable[str] = (),
+    repo: str = REPO,
 ) -> Node:
     module = file_path.removesuffix(".py").replace("/", ".")
     state = NodeState(
-        node_id=qualify_node_id(REPO, make_node_id(file_path, kind, qualname)),
+        node_id=qualify_node_id(repo, make_node_id(file_path, kind, qualname)),
         kind=kind,  # type: ignore[arg-type]
         name=qualname.rsplit(".", 1)[-1],
         qualname=qualname,
@@ -57,34 +59,34 @@ def make_node(
         is_test=is_test,
         related_tests=list(related_tests),
     )
-    return Node(state, source)
+    return Node(state, source, repo)
 
 
 def put_nodes(store: Store, nodes: Iterable[Node], *, mark: bool = True) -> None:
     """Write states + hub rows, and mark them for the catalog (as node_state does)."""
     with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO repositories (name, source, location) VALUES (%s, 'local', '/') "
-            "ON CONFLICT (name) DO NOTHING",
-            (REPO,),
-        )
         for node in nodes:
             s = node.state
             conn.execute(
+                "INSERT INTO repositories (name, source, location) VALUES (%s, 'local', '/') "
+                "ON CONFLICT (name) DO NOTHING",
+                (node.repo,),
+            )
+            conn.execute(
                 "INSERT INTO kv (repo, key, value) VALUES (%s, %s, %s) ON CONFLICT (key) "
                 "DO UPDATE SET value = EXCLUDED.value",
-                (REPO, f"node:{s.node_id}:state", Jsonb(s.model_dump(mode="json"))),
+                (node.repo, f"node:{s.node_id}:state", Jsonb(s.model_dump(mode="json"))),
             )
             conn.execute(
                 "INSERT INTO hub_nodes (repo, node_id, file_path, kind, name, qualname, "
                 "full_name, is_test, source, extract) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, '{}') "
                 "ON CONFLICT (node_id) DO UPDATE SET source = EXCLUDED.source",
-                (REPO, s.node_id, s.file_path, s.kind, s.name, s.qualname, s.full_name,
+                (node.repo, s.node_id, s.file_path, s.kind, s.name, s.qualname, s.full_name,
                  s.is_test, node.source),
             )  # fmt: skip
             if mark:
-                mark_catalog(conn, [s.node_id])
+                mark_catalog(conn, [s.node_id], node.repo)
 
 
 def remove_nodes(store: Store, nodes: Iterable[Node]) -> None:
@@ -92,15 +94,15 @@ def remove_nodes(store: Store, nodes: Iterable[Node]) -> None:
         for node in nodes:
             conn.execute("DELETE FROM kv WHERE key = %s", (f"node:{node.id}:state",))
             conn.execute("DELETE FROM hub_nodes WHERE node_id = %s", (node.id,))
-            mark_catalog(conn, [node.id])
+            mark_catalog(conn, [node.id], node.repo)
 
 
-def mark_catalog(conn: object, ids: list[str]) -> None:
+def mark_catalog(conn: object, ids: list[str], repo: str = REPO) -> None:
     conn.execute(  # type: ignore[attr-defined]
         "INSERT INTO hub_dirty (repo, node_id, stage) "
         "SELECT %s, unnest(%s::text[]), 'catalog' "
         "ON CONFLICT (node_id, stage) DO UPDATE SET marked_at = now()",
-        (REPO, ids),
+        (repo, ids),
     )
 
 
