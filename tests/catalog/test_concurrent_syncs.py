@@ -16,8 +16,8 @@ from kgents_assets.catalog import storage
 from kgents_assets.catalog.embedders import HashingEmbedder
 from kgents_assets.catalog.fixtures import fixture_entries
 from kgents_assets.catalog.sync import SyncReport, sync_catalog
-from kgents_assets.store import Store
 from kgents_assets.hotdata.catalog import BUILTIN_SPECS
+from kgents_assets.store import Store
 from tests.catalog.conftest import Node, catalog_marks, make_node, put_nodes
 
 WAIT_S = 60.0
