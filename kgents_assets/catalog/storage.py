@@ -4,7 +4,7 @@ takes a connection, so a sync's writes commit together or not at all."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -80,6 +80,33 @@ def catalog_lock(conn: psycopg.Connection[Any], repo: str | None = None) -> None
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kgents:catalog:{repo}",))
 
 
+def catalog_lock_for_sync(
+    conn: psycopg.Connection[Any], repo: str | None, writes_shared: Callable[[], bool]
+) -> bool:
+    """The catalog lock of a sync of ``repo`` (None: every repository): shared with other
+    repositories' syncs, or the store-wide one when it will write what they all share
+    (``writes_shared``: a missing vector index, changed fixture entries). True when it
+    writes alone.
+
+    ``writes_shared`` is asked again once every other writer has committed: of many
+    syncs that found the index missing, the first builds it alone and the others, which
+    waited for it, then write side by side instead of one after the other. The wait holds
+    a session lock, released here: only the transaction's own lock lasts until commit."""
+    if repo is None:
+        catalog_lock(conn, None)
+        return True
+    if not writes_shared():
+        catalog_lock(conn, repo)
+        return False
+    conn.execute("SELECT pg_advisory_lock(hashtext('kgents:catalog'))")
+    try:
+        alone = writes_shared()
+        catalog_lock(conn, None if alone else repo)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog'))")
+    return alone
+
+
 def holds_whole_catalog(conn: psycopg.Connection[Any]) -> bool:
     """Whether this transaction writes the catalog alone: it took the store-wide lock, or
     can take it now because no other writer is in a transaction (then it keeps it).
@@ -94,7 +121,7 @@ def holds_whole_catalog(conn: psycopg.Connection[Any]) -> bool:
 
 def needs_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
     """Whether ``dim``'s vectors should have an HNSW index that does not exist yet (a sync
-    that will build it takes the store-wide lock up front: see ``holds_whole_catalog``)."""
+    that will build it takes the store-wide lock up front: see ``catalog_lock_for_sync``)."""
     return dim <= HNSW_MAX_DIM and not has_vector_index(conn, dim)
 
 

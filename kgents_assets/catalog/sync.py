@@ -331,9 +331,8 @@ def _writes_shared_parts(
 ) -> bool:
     """Whether a repository's sync will write what every repository shares: the vector
     index (missing: this sync builds it) or the fixture entries (differing from these).
-    Such a sync writes alone (see storage.holds_whole_catalog): two repositories' syncs
-    writing the same rows or the same index at once wait on each other or deadlock. Read
-    before taking a lock: a sync that finds them done after waiting writes nothing to them."""
+    Such a sync writes alone (storage.catalog_lock_for_sync): two repositories' syncs
+    writing the same rows or the same index at once wait on each other or deadlock."""
     if storage.needs_vector_index(conn, embedder.dimension):
         return True
     if fixture_entries is None:
@@ -397,8 +396,9 @@ def sync_catalog(
         stored_format = nodes.stored_entry_format(conn)
         old_format = stored_format if stored_format not in (None, nodes.NODE_ENTRY_FORMAT) else None
         scope = None if embedder_changed or old_format is not None else repo
-        alone = scope is None or _writes_shared_parts(conn, embedder, fixture_entries)
-        storage.catalog_lock(conn, None if alone else scope)
+        storage.catalog_lock_for_sync(
+            conn, scope, lambda: _writes_shared_parts(conn, embedder, fixture_entries)
+        )
         if repo is not None and scope is not None:
             dirty.stage_lock(conn, repo)
         had_index = storage.has_vector_index(conn, embedder.dimension)

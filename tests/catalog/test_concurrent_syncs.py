@@ -85,13 +85,18 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.02)
 
 
-def someone_waits_on_a_lock(store: Store) -> bool:
+def lock_waits(store: Store) -> int:
+    """How many sessions of the test's database wait for a lock."""
     with store.connect() as conn:
         row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity "
             "WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
-    return bool(row and row[0])
+    return int(row[0]) if row else 0
+
+
+def someone_waits_on_a_lock(store: Store) -> bool:
+    return lock_waits(store) > 0
 
 
 def entries_by_repo(store: Store) -> dict[str, int]:
@@ -127,6 +132,33 @@ def test_two_first_syncs_of_a_new_store_both_succeed_with_one_index(store: Store
     assert entries_by_repo(store) == {"north": 12, "south": 12}
     assert hnsw_indexes(store) == ["catalog_embeddings_hnsw_256"]
     assert catalog_marks(store) == set()
+
+
+def test_syncs_that_waited_for_the_index_to_be_built_then_write_side_by_side(
+    store: Store,
+) -> None:
+    """Many repositories' first syncs at once (a new store for a team): the first builds
+    the index alone, the others wait for it, then none of them waits for another."""
+    put_nodes(store, [n for r in ("south", "north", "west") for n in repository(r, 12)])
+    held_south, held_north = HeldMidWrite(), HeldMidWrite()
+    south = Sync(store, "south", progress=held_south, batch_size=4)
+    south.start()
+    assert held_south.reached.wait(WAIT_S), "south's sync never wrote its first batch"
+    north = Sync(store, "north", progress=held_north, batch_size=4)
+    west = Sync(store, "west")
+    north.start()
+    west.start()
+    wait_for(lambda: lock_waits(store) == 2, "north and west to wait for south's index")
+    held_south.released.set()
+    assert south.result().index_created
+    assert held_north.reached.wait(WAIT_S), "north's sync never wrote its first batch"
+    # north holds its transaction open: west, which also found the index missing, ends
+    assert west.result().added == 12
+    assert north.is_alive()
+    held_north.released.set()
+    assert not north.result().index_created
+    assert entries_by_repo(store) == {"north": 12, "south": 12, "west": 12}
+    assert hnsw_indexes(store) == ["catalog_embeddings_hnsw_256"]
 
 
 def test_once_the_index_exists_repositories_sync_side_by_side(
