@@ -42,8 +42,6 @@ def add(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Register a repository (again with the same source: nothing changes)."""
-    from kgents_assets.assets.partitions import ensure_partition
-    from kgents_assets.instance import get_instance
     from kgents_assets.repos.names import InvalidRepoName
     from kgents_assets.repos.registry import RepositoryConflict, add_repository
 
@@ -52,6 +50,11 @@ def add(
         repository, created = add_repository(store, name, source, branch)
     except (InvalidRepoName, RepositoryConflict, NotADirectoryError, ValueError) as exc:
         _fail(str(exc))
+    # Dagster (~1 s to import) only once there is a partition to add: a mistyped name or
+    # path is refused without it
+    from kgents_assets.assets.partitions import ensure_partition
+    from kgents_assets.instance import get_instance
+
     with get_instance() as instance:
         ensure_partition(instance, repository.name)
     if as_json:
@@ -134,12 +137,8 @@ def remove(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Delete the repository's rows, markdown and clone; nothing of any other repository."""
-    from dagster import DagsterRunStatus, RunsFilter
-
-    from kgents_assets.assets.partitions import PARTITION_TAG, drop_partition
     from kgents_assets.home import workspace_dir
     from kgents_assets.hub.markdown import NODES_DIR
-    from kgents_assets.instance import get_instance
     from kgents_assets.repos.models import RepoSource
     from kgents_assets.repos.registry import (
         RepositoryBusy,
@@ -153,6 +152,11 @@ def remove(
         repository = get_repository(store, name)
     except UnknownRepository as exc:
         _fail(str(exc))
+    from dagster import DagsterRunStatus, RunsFilter  # see add: not for an unknown name
+
+    from kgents_assets.assets.partitions import PARTITION_TAG, drop_partition
+    from kgents_assets.instance import get_instance
+
     with get_instance() as instance:
         active = instance.get_run_records(
             RunsFilter(
