@@ -98,12 +98,11 @@ def catalog_lock_for_sync(
     if not writes_shared():
         catalog_lock(conn, repo)
         return False
+    # not released on an error: the transaction's connection closes, which releases it
     conn.execute("SELECT pg_advisory_lock(hashtext('kgents:catalog'))")
-    try:
-        alone = writes_shared()
-        catalog_lock(conn, None if alone else repo)
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog'))")
+    alone = writes_shared()
+    catalog_lock(conn, None if alone else repo)
+    conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog'))")
     return alone
 
 

@@ -7,6 +7,7 @@ temporary files and lock files start with a dot and are ignored.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -51,6 +52,12 @@ class FixtureWatcher:
         """Each batch of file events as the set of registered fixtures they touched."""
         root = self.registry.root
         root.mkdir(parents=True, exist_ok=True)
+        # Every fixture's directory exists before the watch starts. A fixture generated into
+        # a directory made after it is written before the watcher has a watch on that
+        # directory (inotify adds it when told of the directory) and was missed under load.
+        for path in self._by_path:
+            with contextlib.suppress(OSError):  # read-only fixtures (an image): nothing new
+                path.parent.mkdir(parents=True, exist_ok=True)
         async for batch in watchfiles.awatch(
             root,
             watch_filter=self._relevant,
