@@ -88,21 +88,25 @@ def catalog_lock_for_sync(
     (``writes_shared``: a missing vector index, changed fixture entries). True when it
     writes alone.
 
-    ``writes_shared`` is asked again once every other writer has committed: of many
-    syncs that found the index missing, the first builds it alone and the others, which
-    waited for it, then write side by side instead of one after the other. The wait holds
-    a session lock, released here: only the transaction's own lock lasts until commit."""
+    Syncs that find shared parts to write queue on a second lock, the builder's, and ask
+    ``writes_shared`` again once they hold it: of many syncs that found the index missing,
+    the first builds it alone (holding the builder's lock until it commits) and each of
+    the others, which waited for that, then writes side by side with the rest. Waiting
+    for the builder never means waiting for the syncs that write beside each other."""
     if repo is None:
         catalog_lock(conn, None)
         return True
     if not writes_shared():
         catalog_lock(conn, repo)
         return False
-    # not released on an error: the transaction's connection closes, which releases it
-    conn.execute("SELECT pg_advisory_lock(hashtext('kgents:catalog'))")
+    # a session lock, so that a sync with nothing left to build lets the next one ask at
+    # once (on an error the transaction's connection closes, which releases it)
+    conn.execute("SELECT pg_advisory_lock(hashtext('kgents:catalog:builder'))")
     alone = writes_shared()
+    if alone:  # the builder: keeps the builder's lock until it commits
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog:builder'))")
+    conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog:builder'))")
     catalog_lock(conn, None if alone else repo)
-    conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog'))")
     return alone
 
 
@@ -198,7 +202,15 @@ def vector_index_name(dim: int) -> str:
 
 
 def has_vector_index(conn: psycopg.Connection[Any], dim: int) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (vector_index_name(dim),)).fetchone()
+    # pg_class read with the statement's snapshot, not to_regclass: in a transaction that
+    # began before another sync built the index, to_regclass answers from the session's
+    # catalog cache and still says "missing" (seen: a sync that had waited for the one
+    # building it then took the store-wide lock, and the others waited for it in turn)
+    row = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_class WHERE relname = %s AND relkind = 'i' "
+        "AND relnamespace = current_schema()::regnamespace)",
+        (vector_index_name(dim),),
+    ).fetchone()
     return bool(row and row[0])
 
 
