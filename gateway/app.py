@@ -29,6 +29,9 @@ from kgents_assets.store import DatabaseUnavailable, Store, open_store
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
+#: How long a stopping source waits for its events to reach the shared stream (as long as
+#: the replica's own stop waits for the rest)
+SOURCE_FLUSH_S = 2.0
 
 AgentFactory = Callable[["GatewayContext"], Sequence[FluxAgent]]
 
@@ -125,7 +128,9 @@ def create_app(
         for agent in await asyncio.to_thread(agents, context):
             registry.add(agent)
         if streams is not None:
-            _one_producer_per_source(registry, SourceLeadership(opened))
+            # a stopped source's events are written before another replica may lead it
+            leadership = SourceLeadership(opened, lambda: streams.flush(SOURCE_FLUSH_S))
+            _one_producer_per_source(registry, leadership)
             await streams.start()
         await registry.start_all()
         log.info(

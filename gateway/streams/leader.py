@@ -32,9 +32,17 @@ LOCK_PREFIX = "kgents-gateway-source:"
 
 
 class SourceLeadership:
-    def __init__(self, store: Store) -> None:
+    """``before_release``: awaited when a source stops, before its lock goes. The events it
+    emitted reach the shared stream first: otherwise the next leader's first events could
+    be journaled before this replica's last ones (seen when a replica shut down: its
+    stream was flushed after its lock was released)."""
+
+    def __init__(
+        self, store: Store, before_release: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
         self.store = store
         self.leading: set[str] = set()
+        self._before_release = before_release
 
     def gate(self, agent_id: str, source: Source) -> Source:
         """``source``, run only while this replica holds the agent's lock."""
@@ -54,6 +62,9 @@ class SourceLeadership:
                         return
                 finally:
                     self.leading.discard(agent_id)
+                    if self._before_release is not None:
+                        with contextlib.suppress(Exception):
+                            await self._before_release()
                     with contextlib.suppress(Exception):
                         await conn.close()
                 log.warning("source of %s: lost the lead (database connection); waiting", agent_id)
