@@ -82,23 +82,19 @@ def catalog_lock(conn: psycopg.Connection[Any], repo: str | None = None) -> None
 
 def catalog_lock_for_sync(
     conn: psycopg.Connection[Any], repo: str | None, writes_shared: Callable[[], bool]
-) -> bool:
+) -> None:
     """The catalog lock of a sync of ``repo`` (None: every repository): shared with other
     repositories' syncs, or the store-wide one when it will write what they all share
-    (``writes_shared``: a missing vector index, changed fixture entries). True when it
-    writes alone.
+    (``writes_shared``: a missing vector index, changed fixture entries).
 
     Syncs that find shared parts to write queue on a second lock, the builder's, and ask
     ``writes_shared`` again once they hold it: of many syncs that found the index missing,
     the first builds it alone (holding the builder's lock until it commits) and each of
     the others, which waited for that, then writes side by side with the rest. Waiting
     for the builder never means waiting for the syncs that write beside each other."""
-    if repo is None:
-        catalog_lock(conn, None)
-        return True
-    if not writes_shared():
+    if repo is None or not writes_shared():
         catalog_lock(conn, repo)
-        return False
+        return
     # a session lock, so that a sync with nothing left to build lets the next one ask at
     # once (on an error the transaction's connection closes, which releases it)
     conn.execute("SELECT pg_advisory_lock(hashtext('kgents:catalog:builder'))")
@@ -107,7 +103,6 @@ def catalog_lock_for_sync(
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('kgents:catalog:builder'))")
     conn.execute("SELECT pg_advisory_unlock(hashtext('kgents:catalog:builder'))")
     catalog_lock(conn, None if alone else repo)
-    return alone
 
 
 def holds_whole_catalog(conn: psycopg.Connection[Any]) -> bool:

@@ -337,20 +337,18 @@ def _writes_shared_parts(
         return True
     if fixture_entries is None:
         return False
-    wanted = {e.id: storage.prepare_entry(e) for e in fixture_entries}
-    stored = {
-        r[0]: (r[1], r[2])
-        for r in conn.execute(
-            "SELECT e.id, e.fingerprint, v.embedder = %s AND v.dim = %s "
-            "AND v.text_hash = e.text_hash "
-            "FROM catalog_entries e LEFT JOIN catalog_embeddings v ON v.entry_id = e.id "
-            "WHERE e.origin = 'fixture'",
-            (embedder.id, embedder.dimension),
-        )
-    }
-    return stored.keys() != wanted.keys() or any(
-        stored[i] != (p.fingerprint, True) for i, p in wanted.items()
-    )
+    # the sync's own tests of "written" and "embedded" (see _write_entries, _prepare)
+    stored = storage.existing_hashes(conn, [e.id for e in fixture_entries])
+    if any(
+        (previous := stored.get(e.id)) is None
+        or previous[0] != (p := storage.prepare_entry(e)).fingerprint
+        or previous[1] != p.text_hash
+        or previous[2] != embedder.id
+        for e in fixture_entries
+    ):
+        return True
+    row = conn.execute("SELECT count(*) FROM catalog_entries WHERE origin = 'fixture'").fetchone()
+    return bool(row and row[0] != len(stored))  # a fixture the specs no longer name
 
 
 def _node_ids_to_sync(

@@ -95,10 +95,6 @@ def lock_waits(store: Store) -> int:
     return int(row[0]) if row else 0
 
 
-def someone_waits_on_a_lock(store: Store) -> bool:
-    return lock_waits(store) > 0
-
-
 def entries_by_repo(store: Store) -> dict[str, int]:
     with store.connect() as conn:
         rows = conn.execute(
@@ -122,7 +118,7 @@ def test_two_first_syncs_of_a_new_store_both_succeed_with_one_index(store: Store
     north = Sync(store, "north")
     north.start()
     # north cannot build the index while south's rows are uncommitted: it waits
-    wait_for(lambda: someone_waits_on_a_lock(store), "north to wait for south")
+    wait_for(lambda: lock_waits(store) > 0, "north to wait for south")
     held.released.set()
     reports = {"south": south.result(), "north": north.result()}
     assert {r: (x.added, x.reembedded) for r, x in reports.items()} == {
@@ -200,7 +196,7 @@ def test_a_sync_that_changes_the_fixture_entries_writes_them_alone(store: Store)
     fewer = FIXTURES[:2]  # a release that drops specs
     north = Sync(store, "north", fixture_entries=fewer)
     north.start()
-    wait_for(lambda: someone_waits_on_a_lock(store), "north to wait for south")
+    wait_for(lambda: lock_waits(store) > 0, "north to wait for south")
     assert north.is_alive()
     held.released.set()
     assert south.result().removed == 0
