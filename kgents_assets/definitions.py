@@ -9,7 +9,6 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, define_asset_job, in_process_executor
 
 from kgents_assets.assets import catalog, code, hotdata, hub_demos
-from kgents_assets.assets.partitions import REPOSITORIES
 from resources import default_resources
 from sensors import dagster_sensors
 
@@ -18,7 +17,6 @@ MAIN_JOB = "materialize_all"
 materialize_all = define_asset_job(
     MAIN_JOB,
     selection=AssetSelection.all(),
-    partitions_def=REPOSITORIES,
     description="Materialize every asset for one repository (the README's main job): its "
     "code model and catalog partition, and the HotData fixtures.",
 )

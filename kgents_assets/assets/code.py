@@ -353,7 +353,6 @@ def markdown_in_sync(
 code_refresh_job = define_asset_job(
     CODE_JOB,
     selection=AssetSelection.assets(code_nodes).downstream(),
-    partitions_def=REPOSITORIES,
     description="Incremental refresh of one repository's code model; sensors pass the "
     "change set (or the commit of a git repository).",
 )
