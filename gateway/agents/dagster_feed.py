@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,11 +36,9 @@ EVENT_NAMES = {
     DagsterEventType.RUN_CANCELED: "run_canceled",
     MATERIALIZATION: "asset_materialization",
 }
-# Across all assets there is no fetch_materializations equivalent (it wants an asset key);
-# get_event_records is the documented cross-asset cursor query, so silence its nudge.
-warnings.filterwarnings(
-    "ignore", message="Use fetch_materializations instead", category=UserWarning
-)
+# Materializations of every asset after a cursor: the instance's fetch_materializations
+# wants one asset key, and its get_event_records (which only delegates to the event log
+# storage) is deprecated and goes in Dagster 2.0. The storage's own query is the same one.
 
 
 @dataclass(frozen=True)
@@ -124,7 +121,7 @@ class DagsterEventFeed:
                 )
             else:
                 records.extend(
-                    self.instance.get_event_records(
+                    self.instance.event_log_storage.get_event_records(
                         EventRecordsFilter(event_type=event_type, after_cursor=self.cursor),
                         limit=self.batch,
                         ascending=True,
