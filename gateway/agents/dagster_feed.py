@@ -36,9 +36,6 @@ EVENT_NAMES = {
     DagsterEventType.RUN_CANCELED: "run_canceled",
     MATERIALIZATION: "asset_materialization",
 }
-# Materializations of every asset after a cursor: the instance's fetch_materializations
-# wants one asset key, and its get_event_records (which only delegates to the event log
-# storage) is deprecated and goes in Dagster 2.0. The storage's own query is the same one.
 
 
 @dataclass(frozen=True)
@@ -120,6 +117,9 @@ class DagsterEventFeed:
                     ).records
                 )
             else:
+                # Every asset's materializations after the cursor: the instance's
+                # fetch_materializations wants one asset key, and its get_event_records
+                # (deprecated, gone in Dagster 2.0) only delegated to this same query.
                 records.extend(
                     self.instance.event_log_storage.get_event_records(
                         EventRecordsFilter(event_type=event_type, after_cursor=self.cursor),
