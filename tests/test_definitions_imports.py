@@ -14,10 +14,24 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: imported only where a model is called (rich: httpx's CLI, which imports it)
 NOT_AT_LOAD = ("httpx", "rich")
+
+
+def run_in_new_interpreter(code: str) -> Any:
+    """What ``code`` printed last, as JSON, run by a new interpreter on this checkout."""
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tempfile.gettempdir(),  # this checkout via PYTHONPATH, not the current directory
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_loading_the_code_location_imports_no_model_client() -> None:
@@ -28,16 +42,7 @@ def test_loading_the_code_location_imports_no_model_client() -> None:
         f"print(json.dumps({{'loaded': [m for m in {NOT_AT_LOAD!r} if m in sys.modules],"
         " 'executor': job.executor_def.name}))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tempfile.gettempdir(),  # this checkout via PYTHONPATH, not the current directory
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(out.stdout.strip().splitlines()[-1])
+    found = run_in_new_interpreter(code)
     assert found["loaded"] == [], f"imported at load time: {found['loaded']}"
     # one process for the whole run: a process per step would import all of this again
     assert found["executor"] == "in_process"
@@ -47,8 +52,7 @@ def test_loading_the_code_location_warns_of_nothing_in_its_own_code() -> None:
     """A deprecation Dagster prints at load time is an API the next Dagster removes: the
     code location would then fail to load in every run process and in ``dagster dev``."""
     code = (
-        "import json, sys, warnings\n"
-        "warnings.simplefilter('always')\n"
+        "import json, warnings\n"
         "with warnings.catch_warnings(record=True) as seen:\n"
         "    warnings.simplefilter('always')\n"
         "    import kgents_assets.definitions as d\n"
@@ -58,16 +62,7 @@ def test_loading_the_code_location_warns_of_nothing_in_its_own_code() -> None:
         f"       if w.filename.startswith({str(ROOT)!r}) and '.venv' not in w.filename]\n"
         "print(json.dumps({'warnings': own, 'jobs': jobs}))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        cwd=tempfile.gettempdir(),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = json.loads(out.stdout.strip().splitlines()[-1])
+    found = run_in_new_interpreter(code)
     assert found["warnings"] == []
     # the jobs' partitions come from their assets: one repository per run
     assert found["jobs"] == {
