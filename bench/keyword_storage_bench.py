@@ -22,15 +22,14 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pgserver
-import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _corpus import fetch_sdist
+from catalog_bench import new_database, pct
 
 from kgents_assets.catalog import storage
 from kgents_assets.catalog.models import CatalogEntry
@@ -80,12 +79,7 @@ def corpus(root: Path) -> tuple[list[CatalogEntry], list[str]]:
 
 
 def new_store(server: Store, setup: str) -> Store:
-    name = f"kwbench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server.url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = server.url.partition("?")
-    store = Store(url=f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else ""))
-    store.migrate()
+    store = new_database(server)  # migrated to this tree
     if setup:
         with store.transaction() as conn:
             conn.execute(setup)
@@ -113,11 +107,6 @@ def sizes(store: Store) -> str:
         ).fetchone()
     assert row is not None
     return f"heap {row[0]}, TOAST {row[1]}"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 def main() -> None:
