@@ -3,8 +3,9 @@
 -- ranks every entry it matches, and ts_rank reads each one's search vector: with
 -- PostgreSQL's default (toast rows over 2 kB) the vectors of mid-sized functions were out
 -- of line, each read a TOAST index lookup and fetch. On a Django catalog (40,768 entries,
--- 200 docstring queries) the ranking statement took 38.9 ms at the median before, 32.0 ms
--- after; the heap grew from 42 to 51 MB and TOAST shrank from 11 MB to 2.5 MB
+-- 200 docstring queries, three runs on a shared machine) the ranking statement's median
+-- fell by 4-18 % (38.9 -> 32.0, 36.7 -> 32.6, 37.0 -> 35.4 ms), with the same answers; the
+-- heap grew from 42 to 51 MB and TOAST shrank from 11 to 2.5 MB
 -- (bench/keyword_storage_bench.py). Not `tsv SET STORAGE MAIN`: keeping the vector in the
 -- row that way pushes the row's other values out instead, the hashes the sync compares
 -- on every entry among them. Rows stored before keep their layout until rewritten.
