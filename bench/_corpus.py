@@ -1,10 +1,13 @@
-"""A real third-party corpus for benchmarks: an sdist fetched from PyPI once, then cached."""
+"""A real third-party corpus for benchmarks: an sdist fetched from PyPI once, then cached,
+and the definitions of a tree's Python files."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 CACHE = Path(__file__).parent / ".cache"
@@ -45,3 +48,25 @@ def fetch_sdist(name: str, version: str) -> Path:
     )
     unpacked.rename(target)
     return target
+
+
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def python_definitions(
+    root: Path,
+    kinds: tuple[type[Definition], ...] = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef),
+) -> Iterator[tuple[Path, list[str], Definition]]:
+    """(file, its lines, definition) for each definition of ``kinds`` in the Python files
+    under ``root``: files in sorted order, definitions in ``ast.walk`` order; a file that
+    does not parse or decode is skipped."""
+    for path in sorted(root.rglob("*.py")):
+        try:
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source)
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        lines = source.splitlines()
+        for node in ast.walk(tree):
+            if isinstance(node, kinds):
+                yield path, lines, node

@@ -208,26 +208,20 @@ def site_packages_functions(
     site = Path(np.__file__).parent.parent
     entries: list[CatalogEntry] = []
     queries: list[str] = []
-    for path in sorted(site.rglob("*.py")):
+    from _corpus import python_definitions
+
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    for _, lines, node in python_definitions(site, functions):
         if len(entries) >= n or (questions_only and len(queries) >= 5_000):
             break
-        try:
-            source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        lines = source.splitlines()
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or len(entries) >= n:
-                continue
-            code = "\n".join(lines[node.lineno - 1 : node.end_lineno])[:1500]
-            doc = ast.get_docstring(node)
-            if doc and len(queries) < 5_000 and len(first_sentence(doc).split()) >= 4:
-                queries.append(first_sentence(doc))
-            entries.append(CatalogEntry(
-                id=f"e{len(entries)}", entity_type="function", name=node.name,
-                description=f"function {node.name}", origin="node", body=code,
-            ))  # fmt: skip
+        code = "\n".join(lines[node.lineno - 1 : node.end_lineno])[:1500]
+        doc = ast.get_docstring(node)
+        if doc and len(queries) < 5_000 and len(first_sentence(doc).split()) >= 4:
+            queries.append(first_sentence(doc))
+        entries.append(CatalogEntry(
+            id=f"e{len(entries)}", entity_type="function", name=node.name,
+            description=f"function {node.name}", origin="node", body=code,
+        ))  # fmt: skip
     return entries, queries
 
 

@@ -23,7 +23,6 @@ search path needs is missing.
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ from pgvector.psycopg import register_vector
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _baseline import BenchFailure
-from _corpus import fetch_sdist
+from _corpus import fetch_sdist, python_definitions
 
 from kgents_assets.catalog.embedders.registry import build_embedder
 from kgents_assets.catalog.text import expand_identifiers
@@ -74,17 +73,9 @@ def django_texts(n: int) -> list[tuple[str, str]]:
     """(name, source) of Django's functions and classes, cycled up to ``n``."""
     root = fetch_sdist("django", "5.2")
     out: list[tuple[str, str]] = []
-    for path in sorted(root.rglob("*.py")):
-        try:
-            source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        lines = source.splitlines()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                body = "\n".join(lines[node.lineno - 1 : node.end_lineno])[:4000]
-                out.append((f"{path.name}:{node.name}", body))
+    for path, lines, node in python_definitions(root):
+        body = "\n".join(lines[node.lineno - 1 : node.end_lineno])[:4000]
+        out.append((f"{path.name}:{node.name}", body))
     return [out[i % len(out)] for i in range(n)]
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pgserver
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _corpus import fetch_sdist
+from _corpus import fetch_sdist, python_definitions
 from catalog_bench import new_database, pct
 
 from kgents_assets.catalog import storage
@@ -51,30 +51,21 @@ def corpus(root: Path) -> tuple[list[CatalogEntry], list[str]]:
     """Entries for every definition under ``root`` and first docstring sentences as queries."""
     entries: list[CatalogEntry] = []
     queries: list[str] = []
-    for path in sorted(root.rglob("*.py")):
-        try:
-            source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        lines = source.splitlines()
-        rel = path.relative_to(root).as_posix()
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                continue
-            kind = "class" if isinstance(node, ast.ClassDef) else "function"
-            doc = ast.get_docstring(node)
-            if doc:
-                sentence = " ".join(doc.strip().split("\n\n", 1)[0].split())
-                if len(sentence.split()) >= 4:
-                    queries.append(sentence)
-            entries.append(
-                CatalogEntry(
-                    id=f"e{len(entries)}", entity_type=kind, name=node.name,
-                    description=f"{kind} {node.name}", origin="node", path=rel,
-                    body="\n".join(lines[node.lineno - 1 : node.end_lineno]),
-                )
-            )  # fmt: skip
+    for path, lines, node in python_definitions(root):
+        kind = "class" if isinstance(node, ast.ClassDef) else "function"
+        doc = ast.get_docstring(node)
+        if doc:
+            sentence = " ".join(doc.strip().split("\n\n", 1)[0].split())
+            if len(sentence.split()) >= 4:
+                queries.append(sentence)
+        entries.append(
+            CatalogEntry(
+                id=f"e{len(entries)}", entity_type=kind, name=node.name,
+                description=f"{kind} {node.name}", origin="node",
+                path=path.relative_to(root).as_posix(),
+                body="\n".join(lines[node.lineno - 1 : node.end_lineno]),
+            )
+        )  # fmt: skip
     return entries, queries
 
 
