@@ -15,7 +15,8 @@ ranking before the ladder) runs every pair in keyword and in hybrid mode through
 ``discover``: MRR@10, Hit@1, Hit@10, per-query wall ms (median and p95 over ``--rounds``
 alternating rounds), how many top-10 lists differ from every term selecting, and which
 rung selected each query's candidates. Exits non-zero when the shipped ladder's hybrid
-MRR@10 falls more than ``--tolerance`` below every term selecting.
+MRR@10 falls more than ``--tolerance`` below every term selecting, or when one of its
+keyword searches lists fewer hits than every term selecting does.
 """
 
 from __future__ import annotations
@@ -220,6 +221,17 @@ def main() -> None:
     for ladder in ladders:
         print(f"  {label(ladder):20} {selected[ladder]}")
     if SHIPPED in ladders:
+        # a keyword search lists as many hits as match, whichever terms select
+        short = sum(
+            len(a) < len(b)
+            for a, b in zip(answers[(SHIPPED, "keyword")], answers[((), "keyword")], strict=True)
+        )
+        if short:
+            raise SystemExit(
+                f"FAILED: {short} keyword searches list fewer hits under the shipped ladder "
+                "than with every term selecting"
+            )
+        print("  keyword lists as long as with every term selecting: all")
         lost = mrr[((), "hybrid")] - mrr[(SHIPPED, "hybrid")]
         if lost > args.tolerance:
             raise SystemExit(

@@ -44,8 +44,10 @@ HYBRID_DEPTH = 50  # candidates taken from each list before fusing
 MAX_LIMIT = 1_000
 #: Which terms of a query select the entries it ranks: those fewer than 500 entries
 #: hold; if no entry holds one, fewer than 2,000; then every term. The others still count
-#: in the ranking. "return", "value" or "object" are in thousands of entries of a large
-#: code catalog: ranking every entry that holds one was most of a docstring query's time,
+#: in the ranking, and a keyword search lists the entries that hold only them after the
+#: others when those are too few (keyword_ranking's ``fill``). "return", "value" or
+#: "object" are in thousands of entries of a large code catalog: ranking every entry that
+#: holds one was most of a docstring query's time,
 #: and ts_rank, which does not weigh a term by its rarity, let them outrank the query's
 #: telling words. Counts, not shares: in a catalog of a few thousand entries nearly every
 #: term selects, as a short candidate list is cheap, and a term that a handful of entries
@@ -144,25 +146,45 @@ def keyword_ranking(
     entity_type: str | None = None,
     status: str | None = None,
     repo: str | None = None,
+    *,
+    fill: bool = False,
 ) -> list[tuple[str, float]]:
     """(id, ts_rank) best first; any term may match (OR), rank rewards matching many.
 
     Candidates are the entries holding the query's rarest terms (SELECTING_ENTRIES), and
-    ts_rank scores them on every term of the query."""
+    ts_rank scores them on every term of the query. With ``fill``, when they are fewer than
+    ``limit``, the entries of the next wider selection follow them, best first, up to
+    ``limit``: a keyword search shows as many hits as match, the rarest terms' first (so a
+    later hit may score higher than an earlier one). Without it (hybrid's keyword half,
+    fused with a full semantic list) the first selection that holds any entry is the list.
+    """
     where, params = _filter_sql(entity_type, status, repo)
-    ranking = sql.SQL(
-        "SELECT e.id, ts_rank(e.tsv, q, 1) AS score "
-        "FROM catalog_entries e, to_tsquery('english', %(tsquery)s) AS q "
-        "WHERE e.tsv @@ to_tsquery('english', %(selecting)s){} "
-        "ORDER BY score DESC, e.id LIMIT %(limit)s"
-    ).format(where)
+
+    def ranking(after_ranked: bool) -> sql.Composed:
+        rest = " AND NOT e.tsv @@ to_tsquery('english', %(ranked)s)" if after_ranked else ""
+        return sql.SQL(
+            "SELECT e.id, ts_rank(e.tsv, q, 1) AS score "
+            "FROM catalog_entries e, to_tsquery('english', %(tsquery)s) AS q "
+            "WHERE e.tsv @@ to_tsquery('english', %(selecting)s){}{} "
+            "ORDER BY score DESC, e.id LIMIT %(limit)s"
+        ).format(sql.SQL(rest), where)
+
     tsquery = " | ".join(terms)
-    params.update(tsquery=tsquery, limit=limit)
+    params.update(tsquery=tsquery)
     rows: list[tuple[Any, ...]] = []
+    ranked: str | None = None  # the selection whose entries ``rows`` already holds
+    # each selection holds the terms of the one before it: the entries it adds are those
+    # that do not match the one before
     for selecting in selections(conn, terms):
-        rows = conn.execute(ranking, {**params, "selecting": selecting}).fetchall()
-        if rows:
+        found = conn.execute(
+            ranking(ranked is not None),
+            {**params, "selecting": selecting, "ranked": ranked, "limit": limit - len(rows)},
+        ).fetchall()
+        rows.extend(found)
+        if rows and (not fill or len(rows) >= limit):
             break
+        if rows:
+            ranked = selecting
     if not rows:  # nothing matched: say so if full-text search had nothing to look for
         empty = conn.execute("SELECT numnode(to_tsquery('english', %s)) = 0", (tsquery,)).fetchone()
         if empty and empty[0]:
@@ -350,7 +372,7 @@ def discover(
                 for rank, (_, sim, entry) in enumerate(semantic(conn, True), 1)
                 if entry is not None
             ]
-        keyword = keyword_ranking(conn, terms, depth, etype, stat, repo)
+        keyword = keyword_ranking(conn, terms, depth, etype, stat, repo, fill=mode == "keyword")
         fused: list[Fused]
         if mode == "keyword":
             fused = [

@@ -89,11 +89,30 @@ def test_with_every_term_selecting_the_common_word_buries_the_rare_one(
 
 
 @pytest.mark.usefixtures("scaled_rungs")
-def test_a_word_few_entries_hold_keeps_to_them(store: Store) -> None:
+def test_the_entries_of_the_rarest_word_come_first_then_the_next_rarest_fill_the_list(
+    store: Store,
+) -> None:
+    # 3 entries hold "quuxify" (under 10), 12 "frobnicate" (under 50): a search for 10
+    # shows the 3, then 7 of the 12, and no entry that holds only "value"
     load(store)
     found = bodies(store, "quuxify frobnicate value")
-    assert len(found) == QUUXIFIERS
-    assert all("quuxify(x)" in body for body in found), found
+    assert len(found) == 10
+    assert all("quuxify(x)" in body for body in found[:QUUXIFIERS]), found
+    assert all("frobnicate(x)" in body for body in found[QUUXIFIERS:]), found
+
+
+@pytest.mark.usefixtures("scaled_rungs")
+def test_a_keyword_search_shows_as_many_hits_as_entries_match(store: Store) -> None:
+    # 12 entries hold "frobnicate"; asked for 20, the list goes on with entries that
+    # hold "value", each entry once
+    load(store)
+    hits = discover(store, "frobnicate value", mode="keyword", limit=20)
+    with store.connect() as conn:
+        found = [storage.get_entry(conn, h.entry.id).body for h in hits]
+    assert len({h.entry.id for h in hits}) == 20
+    assert all("frobnicate(x)" in body for body in found[:FROBNICATORS]), found
+    assert all("x.value" in body for body in found[FROBNICATORS:]), found
+    assert [h.keyword_rank for h in hits] == list(range(1, 21))
 
 
 @pytest.mark.usefixtures("scaled_rungs")
@@ -152,3 +171,21 @@ def test_in_a_large_catalog_the_shipped_rungs_select_by_the_rare_word(store: Sto
     found = bodies(store, "frobnicate value")
     assert len(found) == 10
     assert all("frobnicate(x)" in body for body in found), found
+
+
+@pytest.mark.usefixtures("scaled_rungs")
+def test_an_entry_that_holds_the_rare_and_the_common_word_is_listed_once(store: Store) -> None:
+    # these outscore every other entry on "quuxify value": the wider selection that fills
+    # the list must not bring them back
+    both = [
+        entry(1_000 + i, f"quuxify_value{i}", "function quuxify value",
+              f"def quuxify_value{i}(x):\n    return quuxify(x.value)")
+        for i in range(QUUXIFIERS)
+    ]  # fmt: skip
+    load(store, catalog_entries() + both)
+    hits = discover(store, "quuxify value", mode="keyword", limit=10)
+    with store.connect() as conn:
+        found = [storage.get_entry(conn, h.entry.id).body for h in hits]
+    assert len({h.entry.id for h in hits}) == 10, [h.entry.id for h in hits]
+    assert all("quuxify(" in body for body in found[: 2 * QUUXIFIERS]), found
+    assert not any("quuxify(" in body for body in found[2 * QUUXIFIERS :]), found
